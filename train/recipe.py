@@ -1,0 +1,200 @@
+"""Training recipe for every sharpening model, top to bottom.
+
+    python -m train teacher --model seed-teacher --out runs/seed-teacher
+    python -m train student --model seed-student --teacher runs/seed-teacher/model.pt --alpha 0.5 --beta 0.5
+
+The teacher learns MSE to the ground truth. The student learns
+``alpha * MSE(student, teacher) + beta * MSE(student, ground truth)``; ``--alpha 0``
+is the no-distillation ablation on the same recipe. Inputs are CIFAR-10 training
+images degraded on the fly (2x bilinear down, bilinear up); the last ``val_size``
+training images are held out for per-epoch validation, so the test set is never
+used for any choice. Every epoch writes ``OUT/checkpoint.pt`` (resumable with
+``--resume``) and ``OUT/metrics.json``; the end writes ``OUT/model.pt``, the file
+to ship. Ctrl-C saves the state and exits; ``--resume`` restarts the interrupted
+epoch with the same data order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from vcam_sharpen import checkpoint, cifar
+from vcam_sharpen.errors import UserError
+from vcam_sharpen.evaluate import score_arrays
+from vcam_sharpen.losses import distillation_loss
+from vcam_sharpen.models import count_parameters, create_model, list_models
+from vcam_sharpen.restore import degrade_pair, model_input
+
+log = logging.getLogger("train")
+
+
+@dataclass
+class Config:
+    role: str = "teacher"  # teacher | student
+    model: str = "seed-teacher"
+    data: str = ""  # CIFAR-10 folder; empty: the per-user cache
+    out: str = ""  # run folder; empty: runs/<model>[-kd|-nokd]
+    teacher: str = ""  # teacher checkpoint (student with alpha > 0)
+    alpha: float = 0.0
+    beta: float = 1.0
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    factor: int = 2
+    flip: bool = True
+    val_size: int = 2000
+    limit: int = 0  # use only the first N training images (smoke tests)
+    seed: int = 0
+    threads: int = 0  # torch threads; 0: torch's default
+    resume: bool = False
+
+
+def parse(argv: list[str]) -> Config:
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0])
+    p.add_argument("role", choices=["teacher", "student"])
+    defaults = Config()
+    for f in dataclasses.fields(Config):
+        if f.name == "role":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            p.add_argument(flag, type=type(default), default=None, metavar=f.name.upper())
+    args = vars(p.parse_args(argv))
+    role = args.pop("role")
+    cfg = Config(role=role, model="seed-teacher" if role == "teacher" else "seed-student",
+                 alpha=0.0 if role == "teacher" else 0.5, beta=1.0 if role == "teacher" else 0.5)
+    for k, v in args.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    if not cfg.out:
+        suffix = "" if role == "teacher" else ("-kd" if cfg.alpha > 0 else "-nokd")
+        cfg.out = f"runs/{cfg.model}{suffix}"
+    return cfg
+
+
+def check(cfg: Config) -> None:
+    if cfg.model not in list_models():
+        raise UserError(f"unknown model {cfg.model!r}; choose from {', '.join(list_models())}")
+    if cfg.role == "teacher" and cfg.alpha:
+        raise UserError("a teacher trains on the ground truth only: leave --alpha at 0")
+    if cfg.role == "student" and cfg.alpha > 0 and not cfg.teacher:
+        raise UserError("--alpha > 0 distils from a teacher: pass --teacher PATH (or --alpha 0 for no distillation)")
+    if cfg.alpha < 0 or cfg.beta < 0 or cfg.alpha + cfg.beta <= 0:
+        raise UserError("--alpha and --beta must be >= 0 and not both 0")
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
+
+
+def train(cfg: Config) -> dict:
+    check(cfg)
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+
+    # data: CIFAR-10 train, last val_size held out for validation
+    images, _ = cifar.load_split(Path(cfg.data) if cfg.data else None, "train")
+    if cfg.limit:
+        images = images[: cfg.limit + cfg.val_size]
+    if len(images) <= cfg.val_size:
+        raise UserError(f"{len(images)} training images leave none after holding out --val-size {cfg.val_size}")
+    train_x = torch.from_numpy(images[: len(images) - cfg.val_size])  # uint8, (N, 32, 32, 3)
+    val_x = images[len(images) - cfg.val_size:]
+
+    # models
+    model = create_model(cfg.model)
+    teacher = None
+    if cfg.alpha > 0:
+        teacher, _ = checkpoint.load(Path(cfg.teacher))
+        teacher.requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    history: list[dict] = []
+    start_epoch = 0
+
+    ckpt_path = out / "checkpoint.pt"
+    if cfg.resume:
+        if not ckpt_path.exists():
+            raise UserError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
+        model, ck = checkpoint.load(ckpt_path, expect=cfg.model)
+        state = ck.get("train_state") or {}
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start_epoch, history = state["epoch"], list(state.get("history", []))
+        log.info("resumed %s at epoch %d", ckpt_path, start_epoch)
+
+    def save(epoch: int, path: Path = ckpt_path, final: bool = False) -> None:
+        metrics = history[-1] if history else {}
+        state = None if final else {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                    "epoch": epoch, "history": history}
+        checkpoint.save(path, model, config=dataclasses.asdict(cfg), metrics=metrics, train_state=state)
+        (out / "metrics.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "history": history}, indent=2))
+
+    print(f"{cfg.model}: {count_parameters(model):,} parameters, {len(train_x):,} training / {len(val_x):,} "
+          f"validation images, epochs {start_epoch + 1}..{cfg.epochs} -> {out}")
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            model.train()
+            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+            t0, running = time.time(), 0.0
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+            for i in bar:
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                x = train_x[idx].permute(0, 3, 1, 2).float().div_(255.0)
+                if cfg.flip:
+                    flip = torch.rand(len(x)) < 0.5
+                    x[flip] = x[flip].flip(-1)
+                small, degraded = degrade_pair(x, cfg.factor)
+                y = model(model_input(model, small, degraded))
+                with torch.no_grad():
+                    t = teacher(model_input(teacher, small, degraded)) if teacher is not None else None
+                loss = distillation_loss(y, t, x, cfg.alpha, cfg.beta)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                running += loss.item()
+                if i % 50 == 0:
+                    bar.set_postfix(loss=f"{running / (i + 1):.5f}")
+            model.eval()
+            val = score_arrays(model, val_x, cfg.factor)
+            history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, "val_ssim": val["ssim"],
+                            "val_psnr": val["psnr"], "seconds": round(time.time() - t0, 1)})
+            save(epoch + 1)
+            print(f"epoch {epoch + 1}/{cfg.epochs}  loss {history[-1]['loss']:.5f}  val SSIM {val['ssim']:.4f}  "
+                  f"PSNR {val['psnr']:.2f}  ({history[-1]['seconds']:.0f}s)", flush=True)
+    except KeyboardInterrupt:
+        save(epoch)
+        print(f"\ninterrupted: state saved to {ckpt_path}; continue with the same command plus --resume")
+        return {"interrupted": True}
+    save(cfg.epochs, out / "model.pt", final=True)
+    print(f"done: {out / 'model.pt'}")
+    return history[-1] if history else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        result = train(parse(sys.argv[1:] if argv is None else argv))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 130 if result.get("interrupted") else 0

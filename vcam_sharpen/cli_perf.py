@@ -1,0 +1,3 @@
+"""Speed commands (export, bench)."""
+
+from .cli import cli  # noqa: F401  (commands below register on this group)
