@@ -1,8 +1,9 @@
-"""``python -m train {teacher,student} [--field value ...]``: see train/recipe.py."""
+"""``python -m train {teacher,student,unsharp} ...``: see train/recipe.py and train/unsharp.py."""
 
 import sys
 
-from .recipe import main
+from . import recipe, unsharp
 
 if __name__ == "__main__":
-    sys.exit(main())
+    argv = sys.argv[1:]
+    sys.exit(unsharp.main(argv[1:]) if argv[:1] == ["unsharp"] else recipe.main(argv))

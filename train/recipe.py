@@ -10,8 +10,8 @@ images degraded on the fly (2x bilinear down, bilinear up); the last ``val_size`
 training images are held out for per-epoch validation, so the test set is never
 used for any choice. Every epoch writes ``OUT/checkpoint.pt`` (resumable with
 ``--resume``) and ``OUT/metrics.json``; the end writes ``OUT/model.pt``, the file
-to ship. Ctrl-C saves the state and exits; ``--resume`` restarts the interrupted
-epoch with the same data order.
+to ship. Ctrl-C saves the state and exits; ``--resume`` continues from the very batch
+where it stopped, with the same data order and flips.
 """
 
 from __future__ import annotations
@@ -127,40 +127,48 @@ def train(cfg: Config) -> dict:
     total_steps = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     history: list[dict] = []
-    start_epoch = 0
+    start_epoch, start_step = 0, 0
 
     ckpt_path = out / "checkpoint.pt"
     if cfg.resume:
         if not ckpt_path.exists():
             raise UserError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
-        model, ck = checkpoint.load(ckpt_path, expect=cfg.model)
+        saved, ck = checkpoint.load(ckpt_path, expect=cfg.model)
+        model.load_state_dict(saved.state_dict())  # keep the object the optimizer holds
         state = ck.get("train_state") or {}
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        start_epoch, history = state["epoch"], list(state.get("history", []))
-        log.info("resumed %s at epoch %d", ckpt_path, start_epoch)
+        start_epoch, start_step = state["epoch"], state.get("step", 0)
+        history = list(state.get("history", []))
+        log.info("resumed %s at epoch %d, step %d", ckpt_path, start_epoch + 1, start_step)
 
-    def save(epoch: int, path: Path = ckpt_path, final: bool = False) -> None:
+    def save(epoch: int, path: Path = ckpt_path, final: bool = False, step: int = 0) -> None:
+        """``epoch`` epochs done plus ``step`` batches of the next (a Ctrl-C mid-epoch)."""
         metrics = history[-1] if history else {}
         state = None if final else {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                    "epoch": epoch, "history": history}
+                                    "epoch": epoch, "step": step, "history": history}
         checkpoint.save(path, model, config=dataclasses.asdict(cfg), metrics=metrics, train_state=state)
         (out / "metrics.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "history": history}, indent=2))
 
     print(f"{cfg.model}: {count_parameters(model):,} parameters, {len(train_x):,} training / {len(val_x):,} "
           f"validation images, epochs {start_epoch + 1}..{cfg.epochs} -> {out}")
-    epoch = start_epoch
+    epoch, step = start_epoch, start_step
     try:
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
-            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+            # one generator per epoch fixes order and flips up front, so --resume replays
+            # the rest of an interrupted epoch exactly
+            gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+            order = torch.randperm(len(train_x), generator=gen)
+            flips = torch.rand(len(train_x), generator=gen) < 0.5
             t0, running = time.time(), 0.0
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-            for i in bar:
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                x = train_x[idx].permute(0, 3, 1, 2).float().div_(255.0)
+            first = step if epoch == start_epoch else 0
+            bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+            for step in bar:
+                sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
+                x = train_x[order[sl]].permute(0, 3, 1, 2).float().div_(255.0)
                 if cfg.flip:
-                    flip = torch.rand(len(x)) < 0.5
+                    flip = flips[sl]
                     x[flip] = x[flip].flip(-1)
                 small, degraded = degrade_pair(x, cfg.factor)
                 y = model(model_input(model, small, degraded))
@@ -172,17 +180,18 @@ def train(cfg: Config) -> dict:
                 opt.step()
                 sched.step()
                 running += loss.item()
-                if i % 50 == 0:
-                    bar.set_postfix(loss=f"{running / (i + 1):.5f}")
+                if step % 50 == 0:
+                    bar.set_postfix(loss=f"{running / (step - first + 1):.5f}")
+            step = 0
             model.eval()
             val = score_arrays(model, val_x, cfg.factor)
-            history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, "val_ssim": val["ssim"],
+            history.append({"epoch": epoch + 1, "loss": running / max(steps_per_epoch - first, 1), "val_ssim": val["ssim"],
                             "val_psnr": val["psnr"], "seconds": round(time.time() - t0, 1)})
             save(epoch + 1)
             print(f"epoch {epoch + 1}/{cfg.epochs}  loss {history[-1]['loss']:.5f}  val SSIM {val['ssim']:.4f}  "
                   f"PSNR {val['psnr']:.2f}  ({history[-1]['seconds']:.0f}s)", flush=True)
     except KeyboardInterrupt:
-        save(epoch)
+        save(epoch, step=step)
         print(f"\ninterrupted: state saved to {ckpt_path}; continue with the same command plus --resume")
         return {"interrupted": True}
     save(cfg.epochs, out / "model.pt", final=True)

@@ -52,3 +52,15 @@ class Bilinear(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+
+def tune_unsharp(images: np.ndarray, sigmas, amounts, factor: int = 2) -> list[dict]:
+    """Score every (sigma, amount) on ``images`` (``(N, H, W, 3)`` uint8); best SSIM first.
+
+    Meant for training images only: picking on the test set would flatter the baseline.
+    """
+    from .evaluate import score_arrays
+
+    results = [{"sigma": s, "amount": a, **score_arrays(UnsharpMask(s, a), images, factor)}
+               for s in sigmas for a in amounts]
+    return sorted(results, key=lambda r: -r["ssim"])

@@ -30,8 +30,10 @@ FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 
-# Only what numpy's ndarray pickles reference (numpy 1.x and 2.x module names).
+# Only what numpy's ndarray pickles reference (numpy 1.x and 2.x module names);
+# _codecs.encode is how Python 3 writes bytes into a protocol-2 pickle (str -> bytes, nothing else).
 _ALLOWED = {
+    ("_codecs", "encode"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"),

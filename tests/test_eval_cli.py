@@ -1,0 +1,61 @@
+"""``vcam-sharpen eval`` and ``models`` through the real click entry point, on tiny data."""
+
+import json
+import urllib.error
+
+from click.testing import CliRunner
+
+from vcam_sharpen import checkpoint, cifar
+from vcam_sharpen.cli import cli
+from vcam_sharpen.models import create_model
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_eval_json_grid_and_extra_weights(tiny_cifar, tmp_path):
+    w = checkpoint.save(tmp_path / "mine.pt", create_model("seed-student"))
+    grid = tmp_path / "grid.png"
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear,unsharp", "--weights", str(w),
+               "--limit", "12", "--json", "--grid", str(grid))
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [row["label"] for row in rows] == ["bilinear", "unsharp", "mine"]
+    assert all(row["n"] == 12 and 0 < row["ssim"] <= 1 for row in rows)
+    assert rows[2]["params"] == 499 and rows[2]["gmac_720p"] > 0
+    assert grid.stat().st_size > 0
+
+
+def test_eval_table_and_folder_dataset(tiny_cifar, tmp_path):
+    from skimage.io import imsave
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    x, _ = cifar.load_split(tiny_cifar, "test", download=False)
+    for i in range(3):
+        imsave(folder / f"{i}.png", x[i])
+    r = invoke("eval", "--dataset", str(folder), "--models", "bilinear")
+    assert r.exit_code == 0, r.output
+    assert "bilinear" in r.stdout and "SSIM" in r.stdout
+
+
+def test_eval_bad_inputs_are_one_line_errors(tiny_cifar, tmp_path, monkeypatch):
+    def offline(*a, **k):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(cifar.urllib.request, "urlopen", offline)
+    for args in (["--data", str(tiny_cifar), "--models", "nope"],
+                 ["--data", str(tmp_path / "empty")],
+                 ["--data", str(tiny_cifar), "--weights", str(tmp_path / "missing.pt")],
+                 ["--dataset", "no-such-dataset"]):
+        r = invoke("eval", *args)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_models_lists_every_registered_model():
+    r = invoke("models", "--json")
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert rows["seed-student"]["params"] == 499
+    assert rows["seed-teacher"]["gmac_720p"] > rows["seed-student"]["gmac_720p"]

@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from vcam_sharpen.models import count_macs, count_parameters, create_model, list_models
+
+
+def test_seed_parameter_counts_match_the_writeup():
+    assert count_parameters(create_model("seed-teacher")) == 57_283
+    assert count_parameters(create_model("seed-student")) == 499
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("size", [(32, 32), (17, 23)])
+def test_every_model_keeps_the_frame_size(name, size):
+    model = create_model(name).eval()
+    scale = getattr(model, "input_scale", 1)
+    x = torch.rand(2, 3, size[0] // scale, size[1] // scale)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, 3, size[0] // scale * scale, size[1] // scale * scale)
+    assert y.dtype == torch.float32
+
+
+def test_macs_count_the_convolutions():
+    # 3x3 conv 3->16 and 1x1 conv 16->3 at every pixel of a 720p frame
+    assert count_macs(create_model("seed-student"), 720, 1280) == 1280 * 720 * (3 * 16 * 9 + 16 * 3)
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(KeyError, match="seed-student"):
+        create_model("no-such-model")
+
+
+def test_same_seed_same_weights():
+    torch.manual_seed(3)
+    a = create_model("seed-teacher").state_dict()
+    torch.manual_seed(3)
+    b = create_model("seed-teacher").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,78 @@
+"""The training recipe on tiny generated data: runs, resumes, distils, reproduces."""
+
+import json
+
+import pytest
+import torch
+
+from train import recipe
+from vcam_sharpen import checkpoint
+
+
+def run(tiny_cifar, out, *extra):
+    args = ["--data", str(tiny_cifar), "--out", str(out), "--val-size", "20", "--batch-size", "32", "--threads", "1"]
+    return recipe.main([*args, *extra])
+
+
+def test_teacher_epoch_then_resume(tiny_cifar, tmp_path):
+    out = tmp_path / "t"
+    assert run(tiny_cifar, out, "teacher", "--epochs", "1") == 0
+    ck = checkpoint.read(out / "checkpoint.pt")
+    assert ck["train_state"]["epoch"] == 1
+    assert run(tiny_cifar, out, "teacher", "--epochs", "2", "--resume") == 0
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    model, ck = checkpoint.load(out / "model.pt", expect="seed-teacher")
+    assert "train_state" not in ck and ck["metrics"]["epoch"] == 2 and ck["config"]["epochs"] == 2
+
+
+def interrupt_at(monkeypatch, call):
+    """Make the n-th loss computation raise KeyboardInterrupt, as Ctrl-C would."""
+    calls, real = {"n": 0}, recipe.distillation_loss
+
+    def loss(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(recipe, "distillation_loss", loss)
+    return lambda: monkeypatch.setattr(recipe, "distillation_loss", real)
+
+
+@pytest.mark.parametrize("call", [4, 7])  # mid-epoch, and at the start of the second epoch (6 steps each)
+def test_ctrl_c_then_resume_equals_uninterrupted(tiny_cifar, tmp_path, monkeypatch, call):
+    assert run(tiny_cifar, tmp_path / "a", "student", "--alpha", "0", "--epochs", "2") == 0
+    restore = interrupt_at(monkeypatch, call)
+    assert run(tiny_cifar, tmp_path / "b", "student", "--alpha", "0", "--epochs", "2") == 130
+    assert not (tmp_path / "b" / "model.pt").exists()
+    restore()
+    assert run(tiny_cifar, tmp_path / "b", "student", "--alpha", "0", "--epochs", "2", "--resume") == 0
+    a = checkpoint.read(tmp_path / "a" / "model.pt")["state_dict"]
+    b = checkpoint.read(tmp_path / "b" / "model.pt")["state_dict"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_same_seed_same_result(tiny_cifar, tmp_path):
+    for name in "xy":
+        run(tiny_cifar, tmp_path / name, "student", "--alpha", "0", "--epochs", "1")
+    a = checkpoint.read(tmp_path / "x" / "model.pt")["state_dict"]
+    b = checkpoint.read(tmp_path / "y" / "model.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_student_distils_from_teacher_and_learns(tiny_cifar, tmp_path):
+    run(tiny_cifar, tmp_path / "t", "teacher", "--epochs", "1")
+    code = run(tiny_cifar, tmp_path / "s", "student", "--epochs", "3", "--lr", "0.01",
+               "--teacher", str(tmp_path / "t" / "model.pt"), "--alpha", "0.5", "--beta", "0.5")
+    assert code == 0
+    history = json.loads((tmp_path / "s" / "metrics.json").read_text())["history"]
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.parametrize("bad", [["student", "--alpha", "1"], ["teacher", "--alpha", "1"],
+                                 ["teacher", "--model", "nope"], ["teacher", "--resume"]])
+def test_bad_options_are_one_line_errors(tiny_cifar, tmp_path, capsys, bad):
+    assert run(tiny_cifar, tmp_path / "x", *bad) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
