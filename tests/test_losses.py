@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -17,3 +18,17 @@ def test_alpha_zero_is_plain_supervision_and_teacher_gets_no_gradient():
     t = torch.rand(1, 3, 4, 4, requires_grad=True)
     distillation_loss(s.requires_grad_(), t, y, 1.0, 1.0).backward()
     assert t.grad is None
+
+
+def test_torch_ssim_matches_skimage():
+    import numpy as np
+
+    from vcam_sharpen.losses import ssim
+    from vcam_sharpen.metrics import ssim as reference
+
+    torch.manual_seed(1)
+    x = torch.rand(3, 3, 32, 32)
+    y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    expected = np.mean([reference(a.permute(1, 2, 0).numpy(), b.permute(1, 2, 0).numpy()) for a, b in zip(x, y)])
+    assert ssim(x, y).item() == pytest.approx(expected, abs=1e-5)
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)

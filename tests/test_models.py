@@ -37,3 +37,31 @@ def test_same_seed_same_weights():
     torch.manual_seed(3)
     b = create_model("seed-teacher").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", ["student", "teacher"])
+def test_reparameterized_training_form_collapses_to_the_same_function(name):
+    torch.manual_seed(0)
+    model = create_model(name, expand=32).eval()
+    x = torch.rand(2, 3, 9, 13)
+    with torch.no_grad():
+        before = model(x)
+        after = model.collapse()(x)
+    assert torch.allclose(before, after, atol=1e-5)
+    assert model.model_args["expand"] == 0
+    assert count_parameters(model) == count_parameters(create_model(name))
+
+
+def test_half_res_model_budget():
+    # the default student must stay within 1.0 GMAC per 720p output frame
+    assert count_macs(create_model("student"), 720, 1280) <= 1.0e9
+
+
+def test_half_res_model_starts_from_bilinear():
+    # with the correction zeroed the output is exactly the bilinear upscale
+    model = create_model("student")
+    torch.nn.init.zeros_(model.convs[-1].weight)
+    torch.nn.init.zeros_(model.convs[-1].bias)
+    x = torch.rand(1, 3, 8, 8)
+    expected = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert torch.allclose(model(x), expected)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from vcam_sharpen import checkpoint, cifar
 from vcam_sharpen.errors import UserError
 from vcam_sharpen.evaluate import score_arrays
-from vcam_sharpen.losses import distillation_loss
+from vcam_sharpen.losses import distillation_loss, ssim
 from vcam_sharpen.models import count_parameters, create_model, list_models
 from vcam_sharpen.restore import degrade_pair, model_input
 
@@ -43,11 +43,13 @@ log = logging.getLogger("train")
 class Config:
     role: str = "teacher"  # teacher | student
     model: str = "seed-teacher"
+    model_args: str = ""  # overrides of the registered defaults, e.g. "channels=15,expand=64"
     data: str = ""  # CIFAR-10 folder; empty: the per-user cache
     out: str = ""  # run folder; empty: runs/<model>[-kd|-nokd]
     teacher: str = ""  # teacher checkpoint (student with alpha > 0)
     alpha: float = 0.0
     beta: float = 1.0
+    ssim_weight: float = 0.0  # adds ssim_weight * (1 - SSIM(student, ground truth))
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
@@ -87,6 +89,23 @@ def parse(argv: list[str]) -> Config:
     return cfg
 
 
+def model_args(text: str) -> dict:
+    """``"channels=15,expand=64"`` -> ``{"channels": 15, "expand": 64}``."""
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--model-args: expected key=value, got {item!r}")
+        try:
+            out[key.strip()] = int(value)
+        except ValueError:
+            try:
+                out[key.strip()] = float(value)
+            except ValueError:
+                raise UserError(f"--model-args: {key.strip()} must be a number, got {value!r}") from None
+    return out
+
+
 def check(cfg: Config) -> None:
     if cfg.model not in list_models():
         raise UserError(f"unknown model {cfg.model!r}; choose from {', '.join(list_models())}")
@@ -117,7 +136,10 @@ def train(cfg: Config) -> dict:
     val_x = images[len(images) - cfg.val_size:]
 
     # models
-    model = create_model(cfg.model)
+    try:
+        model = create_model(cfg.model, **model_args(cfg.model_args))
+    except TypeError as e:
+        raise UserError(f"--model-args do not fit {cfg.model}: {e}") from None
     teacher = None
     if cfg.alpha > 0:
         teacher, _ = checkpoint.load(Path(cfg.teacher))
@@ -175,6 +197,8 @@ def train(cfg: Config) -> dict:
                 with torch.no_grad():
                     t = teacher(model_input(teacher, small, degraded)) if teacher is not None else None
                 loss = distillation_loss(y, t, x, cfg.alpha, cfg.beta)
+                if cfg.ssim_weight:
+                    loss = loss + cfg.ssim_weight * (1.0 - ssim(y, x))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -194,6 +218,8 @@ def train(cfg: Config) -> dict:
         save(epoch, step=step)
         print(f"\ninterrupted: state saved to {ckpt_path}; continue with the same command plus --resume")
         return {"interrupted": True}
+    if hasattr(model, "collapse"):  # ship the plain-conv form: same outputs, no training-only branches
+        model.collapse()
     save(cfg.epochs, out / "model.pt", final=True)
     print(f"done: {out / 'model.pt'}")
     return history[-1] if history else {}

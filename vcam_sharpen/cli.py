@@ -51,15 +51,16 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N images.")
 @click.option("--factor", type=click.IntRange(2, 4), default=2, help="Degradation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the table as markdown (the README's).")
 @click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write a before/after PNG grid: degraded / each row / ground truth.")
-def eval_cmd(dataset, data, models, extra, limit, factor, as_json, grid) -> None:
+def eval_cmd(dataset, data, models, extra, limit, factor, as_json, markdown, grid) -> None:
     """Score restorations with SSIM and PSNR (skimage, RGB in [0, 1])."""
-    from .report import format_table, run_eval
+    from .report import format_markdown, format_table, run_eval
 
     rows = run_eval(dataset=dataset, data=data, models=models, extra=list(extra), limit=limit,
                     factor=factor, grid=grid, progress=not as_json)
-    click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
+    click.echo(json.dumps(rows, indent=2) if as_json else format_markdown(rows) if markdown else format_table(rows))
     if grid is not None and not as_json:
         click.echo(f"grid written to {grid}")
 

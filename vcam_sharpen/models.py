@@ -81,6 +81,8 @@ def count_parameters(model: nn.Module) -> int:
 def count_macs(model: nn.Module, height: int = 720, width: int = 1280) -> int:
     """Multiply-accumulates of the conv and linear layers for one ``height x width`` output frame.
 
+    Elementwise work (activations, the bilinear upscale, pixel shuffle) is not counted.
+
     Runs on the meta device, so no arithmetic is done and any size is cheap.
     """
     total = 0
@@ -97,8 +99,100 @@ def count_macs(model: nn.Module, height: int = 720, width: int = 1280) -> int:
     handles = [m.register_forward_hook(hook) for m in meta.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     try:
         with torch.no_grad():
-            meta(torch.empty(1, 3, height, width, device="meta"))
+            scale = getattr(meta, "input_scale", 1)  # half-res models read the half-size frame
+            meta(torch.empty(1, 3, height // scale, width // scale, device="meta"))
     finally:
         for h in handles:
             h.remove()
     return total
+
+
+class ExpandedConv(nn.Module):
+    """A kxk conv trained as ``kxk (C_in -> E) -> 1x1 (E -> C_out)`` plus an identity when shapes allow.
+
+    The branches are linear, so :meth:`collapse` folds them into one plain kxk conv
+    with identical outputs (SESR-style re-parameterization): more capacity while
+    training, no extra cost at inference.
+    """
+
+    def __init__(self, c_in: int, c_out: int, k: int = 3, expand: int = 64) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(c_in, expand, k, padding=k // 2)
+        self.project = nn.Conv2d(expand, c_out, 1)
+        self.identity = c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.expand(x))
+        return y + x if self.identity else y
+
+    @torch.no_grad()
+    def collapse(self) -> nn.Conv2d:
+        w1, b1 = self.expand.weight, self.expand.bias  # (E, Ci, k, k)
+        w2, b2 = self.project.weight[:, :, 0, 0], self.project.bias  # (Co, E)
+        k = w1.shape[-1]
+        conv = nn.Conv2d(w1.shape[1], w2.shape[0], k, padding=k // 2)
+        weight = torch.einsum("oe,eikl->oikl", w2, w1)
+        if self.identity:
+            weight[:, :, k // 2, k // 2] += torch.eye(w2.shape[0])
+        conv.weight.copy_(weight)
+        conv.bias.copy_(w2 @ b1 + b2)
+        return conv
+
+
+class HalfResNet(nn.Module):
+    """Restores a 2x-degraded frame from its half-size version.
+
+    The degraded frame is a fixed function of the half-size frame (see
+    :mod:`vcam_sharpen.degrade`), so the network reads the half-size frame, runs all
+    its convolutions at half resolution (a quarter of the cost per layer) and adds a
+    pixel-shuffled correction to the bilinear upscale.
+
+    Input ``(N, 3, h, w)`` float RGB in [0, 1]; output ``(N, 3, 2h, 2w)``, unclamped.
+    """
+
+    input_scale = 2
+
+    def __init__(self, channels: int = 16, layers: int = 2, expand: int = 0, scale: int = 2) -> None:
+        super().__init__()
+        if layers < 2:
+            raise ValueError("HalfResNet needs at least 2 layers")
+        self.scale = scale
+        dims = [3] + [channels] * (layers - 1) + [3 * scale * scale]
+        convs = []
+        for i in range(layers):
+            if expand:
+                convs.append(ExpandedConv(dims[i], dims[i + 1], 3, expand))
+            else:
+                convs.append(nn.Conv2d(dims[i], dims[i + 1], 3, padding=1))
+        self.convs = nn.ModuleList(convs)
+        self.act = nn.ReLU()
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        y = x
+        for i, conv in enumerate(self.convs):
+            y = conv(y)
+            if i < len(self.convs) - 1:
+                y = self.act(y)
+        return base + self.shuffle(y)
+
+    def collapse(self) -> "HalfResNet":
+        """Fold every :class:`ExpandedConv` into a plain conv in place; outputs are unchanged."""
+        for i, conv in enumerate(self.convs):
+            if isinstance(conv, ExpandedConv):
+                self.convs[i] = conv.collapse()
+        if hasattr(self, "model_args"):
+            self.model_args = {**self.model_args, "expand": 0}
+        return self
+
+
+@register("student", "default student: half-res residual, 3 convs of 15 channels (trained re-parameterized)",
+          channels=15, layers=3, expand=0)
+def student(channels: int, layers: int, expand: int) -> nn.Module:
+    return HalfResNet(channels, layers, expand)
+
+
+@register("teacher", "default teacher: half-res residual, 8 convs of 64 channels", channels=64, layers=8, expand=0)
+def teacher(channels: int, layers: int, expand: int) -> nn.Module:
+    return HalfResNet(channels, layers, expand)

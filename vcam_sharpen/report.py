@@ -82,6 +82,26 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: list[dict]) -> str:
+    """The table as GitHub markdown (what the README shows)."""
+    lines = ["| method | SSIM | PSNR (dB) | params | GMAC/720p | images |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        params = f"{r['params']:,}" if "params" in r else "-"
+        gmac = f"{r['gmac_720p']:.3f}" if "gmac_720p" in r else "-"
+        lines.append(f"| {r['label']} | {r['ssim']:.4f} | {r['psnr']:.2f} | {params} | {gmac} | {r['n']:,} |")
+    return "\n".join(lines)
+
+
+def parse_markdown(text: str) -> dict[str, float]:
+    """``{label: ssim}`` from a table written by :func:`format_markdown`."""
+    out = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[1].replace(".", "", 1).isdigit():
+            out[cells[0]] = float(cells[1])
+    return out
+
+
 def model_rows() -> list[dict]:
     """Every registered model with parameters and GMAC per 1280x720 output frame."""
     rows = []
