@@ -42,6 +42,9 @@ def save(path: Path, model: nn.Module, config: dict | None = None, metrics: dict
     os.close(fd)
     try:
         torch.save(ckpt, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
