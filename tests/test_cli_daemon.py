@@ -1,0 +1,192 @@
+"""The daemon commands end to end: in-process through click, and as real background processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+from click.testing import CliRunner
+from conftest_daemon import (FACE_CLIP, daemon_env, daemons, recording_backend, requires_face,  # noqa: F401
+                             student_weights, vcam, wait_for)
+
+from vcam_sharpen import config, daemon
+from vcam_sharpen.cli import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_run_into_the_virtual_camera(recording_backend):
+    r = invoke("run", "--source", "demo", "--output", "vcam", "--backend", "recording", "--device", "/dev/video42",
+               "--frames", 12, "--size", "320x240", "--model", "none", "--fps", 60)
+    assert r.exit_code == 0, r.output
+    assert len(recording_backend.frames) == 12 and recording_backend.closed == 1
+    assert recording_backend.opened[0]["device"] == "/dev/video42" and recording_backend.opened[0]["fps"] == 60
+    assert all(f.shape == (240, 320, 3) for _, f in recording_backend.frames)
+    assert "published 12 frames" in r.stderr
+    assert not daemon.paths()["pid"].exists()  # released on exit
+
+
+def test_run_records_a_file_with_the_model(tmp_path, student_weights):
+    import cv2
+
+    out = tmp_path / "out.avi"
+    r = invoke("run", "--source", "demo", "--output", out, "--output", "null", "--weights", student_weights,
+               "--frames", 8, "--size", "160x120", "--lockstep")
+    assert r.exit_code == 0, r.output
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8 and cap.read()[1].shape == (120, 160, 3)
+    cap.release()
+
+
+BAD = [
+    (["--degrade", "3"], "--degrade"),
+    (["--size", "12x"], "--size"),
+    (["--size", "641x481"], "even"),
+    (["--fps", "0"], "--fps"),
+    (["--engine", "tensorrt"], "--engine"),
+    (["--model", "bogus"], "unknown model"),
+    (["--output", "x.mkv"], "not a known output"),
+    (["--weights", "/no/such.pt"], "does not exist"),
+    (["--weights", "GARBAGE"], "not a vcam-sharpen checkpoint"),
+    (["--source", "missing.mp4", "--model", "none", "--output", "null"], "does not exist"),
+    (["--source", "0", "--model", "none", "--output", "null"], "no camera"),
+    (["--source", "demo", "--model", "none"], "modprobe v4l2loopback"),  # default output vcam, no loopback here
+    (["--source", "demo", "--model", "none", "--output", "preview"], "display"),
+    (["--source", "demo", "--model", "none", "--output", "null", "--bogus-flag"], "No such option"),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD)
+def test_bad_input_is_one_line_and_exit_2(args, words, tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    args = [str(garbage) if a == "GARBAGE" else a for a in args]
+    r = invoke("run", *args)
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_bad_config_file_is_one_line(tmp_path):
+    path = config.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("fps = 'fast'\n")
+    for cmd in (["config"], ["run", "--output", "null"], ["start"]):
+        r = invoke(*cmd)
+        assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert str(path) in r.stderr and "'fps'" in r.stderr
+    assert path.read_text() == "fps = 'fast'\n"
+
+
+def test_bad_input_as_a_real_process_has_no_traceback():
+    r = vcam("run", "--source", "demo", "--degrade", "7")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+
+
+def test_config_status_toggle_stop_when_not_running(tmp_path):
+    path = config.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('model = "none"\noutput = "null"\n')
+    r = invoke("config", "--fps", 12)
+    assert r.exit_code == 0 and 'model = "none"  # config' in r.stdout and "fps = 12  # flag" in r.stdout
+    r = invoke("status")
+    assert r.exit_code == 3 and "not running" in r.stdout
+    r = invoke("status", "--json")
+    assert json.loads(r.stdout) == {"running": False}
+    r = invoke("stop")
+    assert r.exit_code == 0 and "not running" in r.stdout
+    r = invoke("toggle")
+    assert r.exit_code == 2 and "not running" in r.stderr
+
+
+def test_doctor_list_devices_install_service(tmp_path):
+    r = invoke("doctor")
+    assert r.exit_code in (0, 1) and "v4l2loopback" in r.stdout
+    if "module not loaded" in r.stdout:
+        assert r.exit_code == 1 and 'card_label="vcam-sharpen" exclusive_caps=1' in r.stdout
+    assert isinstance(json.loads(invoke("doctor", "--json").stdout), list)
+    r = invoke("list-devices", "--json")
+    assert r.exit_code == 0 and set(json.loads(r.stdout)) == {"cameras", "virtual", "backends"}
+    unit = tmp_path / "vcam-sharpen.service"
+    r = invoke("install-service", "--path", unit, "--source", "demo")
+    assert r.exit_code == 0 and "written" in r.stdout and "Restart=on-failure" in unit.read_text()
+    r = invoke("install-service", "--path", unit, "--source", "0")
+    assert r.exit_code == 2 and "--force" in r.stderr and "--source demo" in unit.read_text()
+    r = invoke("install-service", "--path", unit, "--source", "0", "--force")
+    assert r.exit_code == 0 and "replaced" in r.stdout
+
+
+# ---------------------------------------------------------------- real background processes
+
+
+@requires_face
+def test_start_status_toggle_stop(daemons, student_weights):
+    r = vcam("start", "--source", FACE_CLIP, "--output", "null", "--weights", student_weights)
+    assert r.returncode == 0, r.stderr
+    assert "started" in r.stdout and "face_1280x720.mp4" in r.stdout
+    pid = daemon.running_pid()
+    assert pid is not None
+
+    again = vcam("start", "--source", "demo", "--output", "null", "--model", "none")
+    assert again.returncode == 2 and again.stderr.strip() == (
+        f"error: vcam-sharpen is already running (pid {pid}); stop it first with: vcam-sharpen stop")
+
+    wait_for(lambda: (daemon.read_state() or {}).get("fps_out", 0) > 0, timeout=10)
+    st = json.loads(vcam("status", "--json").stdout)
+    assert st["running"] and st["pid"] == pid and st["status"] == "running"
+    assert st["source"].endswith("face_1280x720.mp4") and st["model"] == "seed-student"
+    assert st["mode"] == "degrade x2 + restore" and st["outputs"] == ["null"]
+    assert st["fps_out"] > 15 and "inference" in st["ms"] and st["uptime_s"] > 0
+    assert "dropped" in st and st["frames_out"] > 0
+    text = vcam("status").stdout
+    assert f"running (pid {pid})" in text and "ms/frame" in text
+
+    assert vcam("toggle").stdout.strip() == "sharpening off"
+    assert daemon.read_state()["sharpening"] is False
+    assert vcam("toggle").stdout.strip() == "sharpening on"
+
+    r = vcam("stop")
+    assert r.returncode == 0 and r.stdout.strip() == f"stopped (pid {pid})"
+    assert daemon.running_pid() is None
+    assert not daemon.paths()["pid"].exists() and not daemon.paths()["state"].exists()
+    assert vcam("status").returncode == 3
+
+
+def test_start_failure_is_reported_with_exit_2(daemons, tmp_path):
+    r = vcam("start", "--source", tmp_path / "missing.mp4", "--output", "null", "--model", "none")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "did not start" in r.stderr and "missing.mp4 does not exist" in r.stderr
+    assert daemon.running_pid() is None
+
+
+def test_sigterm_exits_within_2s_and_releases_outputs(daemons, tmp_path, student_weights):
+    import cv2
+
+    out = tmp_path / "rec.avi"
+    p = daemons.popen("run", "--source", "demo", "--output", out, "--weights", student_weights, "--size", "640x360")
+    wait_for(lambda: (daemon.read_state() or {}).get("frames_processed", 0) > 2, timeout=60)
+    t = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=10)
+    assert time.monotonic() - t < 2.0
+    assert rc == 0 and "Traceback" not in p.stderr.read()
+    assert daemon.running_pid() is None and not daemon.paths()["pid"].exists()
+    cap = cv2.VideoCapture(str(out))  # the recording was finalised: the sink was closed
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) > 2
+    cap.release()
+
+
+def test_killed_daemon_leaves_a_stale_pid_that_is_handled(daemons):
+    p = daemons.popen("run", "--source", "demo", "--output", "null", "--model", "none", "--size", "160x120")
+    wait_for(lambda: (daemon.read_state() or {}).get("frames_out", 0) > 0, timeout=60)
+    p.kill()
+    p.wait(timeout=10)
+    assert daemon.paths()["pid"].exists()  # left behind
+    r = vcam("status")
+    assert r.returncode == 3 and "not running" in r.stdout
+    assert not daemon.paths()["pid"].exists()

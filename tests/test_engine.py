@@ -1,0 +1,201 @@
+"""Inference engines: ONNX Runtime and torch agree with the model; CUDA is never required."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vcam_sharpen import checkpoint, engine as engine_mod
+from vcam_sharpen.engine import OrtEngine, TorchEngine, create_engine, resolve
+from vcam_sharpen.errors import UserError
+from vcam_sharpen.models import create_model
+from vcam_sharpen.processing import BoxDownscaler, Sharpener
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+VIDEO = SHARED_DATA / "video" / "face_1280x720.mp4"
+
+
+@pytest.fixture(autouse=True)
+def onnx_cache(tmp_path, monkeypatch):
+    """Keep exported graphs out of the real per-user cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "vcam-sharpen" / "onnx"
+
+
+@pytest.fixture(scope="module")
+def student():
+    torch.manual_seed(0)
+    return create_model("seed-student").eval()
+
+
+def rand_frame(h, w, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def reference(model, small):
+    """Torch float reference of the uint8 2x path: small BGR uint8 -> restored BGR float 0..255."""
+    x = torch.from_numpy(small[:, :, ::-1].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        if getattr(model, "input_scale", 1) == 1:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        y = model(x).clamp(0, 1) * 255.0
+    return y[0].permute(1, 2, 0).numpy()[:, :, ::-1]
+
+
+class TinyUpscaler(nn.Module):
+    """A 2x model (input_scale 2): conv to 12 channels, pixel shuffle."""
+
+    input_scale = 2
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+
+    def forward(self, x):
+        return F.pixel_shuffle(self.conv(x), 2) + F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def test_none_means_no_engine():
+    assert create_engine("none") is None
+
+
+def test_cuda_without_cuda_is_a_user_error(monkeypatch):
+    monkeypatch.setattr(engine_mod, "cuda_available_torch", lambda: False)
+    monkeypatch.setattr(engine_mod, "ort_providers", lambda: ["CPUExecutionProvider"])
+    for eng in ("auto", "torch", "onnxruntime"):
+        with pytest.raises(UserError, match="--device cuda"):
+            resolve(eng, "cuda")
+    assert resolve("auto", "auto") == ("onnxruntime", "cpu")
+    assert resolve("torch", "auto") == ("torch", "cpu")
+    with pytest.raises(UserError, match="unknown engine"):
+        resolve("tensorrt", "auto")
+    with pytest.raises(UserError, match="unknown device"):
+        resolve("auto", "tpu")
+
+
+def test_cuda_is_picked_when_present(monkeypatch):
+    monkeypatch.setattr(engine_mod, "cuda_available_torch", lambda: True)
+    monkeypatch.setattr(engine_mod, "ort_providers", lambda: ["CPUExecutionProvider"])
+    assert resolve("auto", "auto") == ("torch", "cuda")
+    assert resolve("onnxruntime", "auto") == ("onnxruntime", "cpu")
+
+
+def test_ort_session_options(student):
+    import onnxruntime as ort
+
+    eng = create_engine(student, engine="onnxruntime", device="cpu")
+    assert isinstance(eng, OrtEngine) and eng.threads == 2
+    opts = eng.session("planar2x").get_session_options()
+    assert opts.intra_op_num_threads == 2
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert create_engine(student, engine="onnxruntime", threads=1).threads == 1
+    with pytest.raises(UserError):
+        create_engine(student, threads=0)
+
+
+def test_graphs_are_cached_by_weights(student, onnx_cache):
+    eng = create_engine(student, engine="onnxruntime")
+    eng.restore_half(rand_frame(8, 8))
+    files = sorted(onnx_cache.glob("*.onnx"))
+    assert len(files) == 1 and "frame2x" in files[0].name
+    mtime = files[0].stat().st_mtime_ns
+    create_engine(student, engine="onnxruntime").restore_half(rand_frame(8, 8))
+    assert files[0].stat().st_mtime_ns == mtime
+    other = create_model("seed-student").eval()
+    create_engine(other, engine="onnxruntime").restore_half(rand_frame(8, 8))
+    assert len(list(onnx_cache.glob("*frame2x.onnx"))) == 2
+
+
+@pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
+def test_float_model_matches_torch(student, kind):
+    x = torch.rand(2, 3, 37, 53, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = student(x).numpy()
+    got = create_engine(student, engine=kind, device="cpu").infer(x.numpy())
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-4
+
+
+@pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
+def test_fused_uint8_paths_within_one_grey_level(student, kind):
+    eng = create_engine(student, engine=kind, device="cpu")
+    small = rand_frame(23, 34)
+    ref = reference(student, small)
+    half = eng.restore_half(small)
+    assert half.shape == (46, 68, 3) and half.dtype == np.uint8
+    assert np.abs(half.astype(np.float64) - ref).max() <= 1.0
+    planar = eng.restore_planar(np.ascontiguousarray(small.transpose(2, 0, 1)))
+    assert np.array_equal(planar, half)
+    full = rand_frame(21, 30, seed=3)  # --degrade 1: the model on the frame itself
+    x = torch.from_numpy(full[:, :, ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        ref_full = (student(x).clamp(0, 1) * 255)[0].permute(1, 2, 0).numpy()[:, :, ::-1]
+    assert np.abs(eng.restore_full(full).astype(np.float64) - ref_full).max() <= 1.0
+
+
+def test_engines_agree_on_a_real_picture(student):
+    from skimage import data
+
+    img = np.ascontiguousarray(data.astronaut()[:, :, ::-1][:200, 100:340])
+    small = BoxDownscaler().hwc(img)
+    a = create_engine(student, engine="onnxruntime").restore_half(small)
+    b = create_engine(student, engine="torch").restore_half(small)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert np.abs(a.astype(np.float64) - reference(student, small)).max() <= 1.0
+
+
+@pytest.mark.skipif(not VIDEO.is_file(), reason="../shared/data is not beside the checkout")
+def test_video_frames_through_the_sharpener(student):
+    import cv2
+
+    cap = cv2.VideoCapture(str(VIDEO))
+    ok, img = cap.read()
+    cap.release()
+    assert ok
+    img = np.ascontiguousarray(img[200:392, 500:756])
+    out = Sharpener(create_engine(student, engine="onnxruntime"), degrade=2).process(img)
+    ref = reference(student, BoxDownscaler().hwc(img))
+    assert out.shape == img.shape and np.abs(out.astype(np.float64) - ref).max() <= 1.0
+
+
+@pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
+def test_two_x_models(kind):
+    torch.manual_seed(0)
+    model = TinyUpscaler().eval()
+    eng = create_engine(model, engine=kind, device="cpu")
+    assert eng.input_scale == 2
+    small = rand_frame(9, 13)
+    out = eng.restore_half(small)
+    assert out.shape == (18, 26, 3)
+    assert np.abs(out.astype(np.float64) - reference(model, small)).max() <= 1.0
+    with pytest.raises(UserError):
+        eng.restore_full(rand_frame(8, 8))
+    out = Sharpener(eng, degrade=2).process(rand_frame(19, 27))
+    assert out.shape == (19, 27, 3)
+
+
+def test_weights_files(tmp_path, student):
+    path = checkpoint.save(tmp_path / "mine.pt", student)
+    eng = create_engine(None, weights=path)
+    assert isinstance(eng, OrtEngine) and eng.model_name == "seed-student"
+    assert isinstance(create_engine("seed-student", weights=path, engine="torch"), TorchEngine)
+    with pytest.raises(UserError, match="not 'seed-teacher'"):
+        create_engine("seed-teacher", weights=path)
+    with pytest.raises(UserError, match="does not exist"):
+        create_engine(None, weights=tmp_path / "missing.pt")
+    with pytest.raises(UserError, match="unknown model"):
+        create_engine("no-such-model")
+
+
+def test_layout_choice():
+    from vcam_sharpen.engine import prefers_blocked_layout
+
+    assert not prefers_blocked_layout(create_model("seed-student"))
+    assert prefers_blocked_layout(create_model("seed-teacher"))
+    for layout in ("nchwc", "plain"):
+        eng = OrtEngine(create_model("seed-student").eval(), layout=layout)
+        assert eng.blocked == (layout == "nchwc")
+        assert eng.restore_half(rand_frame(6, 7)).shape == (12, 14, 3)

@@ -1,0 +1,353 @@
+"""``vcam-sharpen bench``: how fast the whole pipeline runs, stage by stage.
+
+For each row (``bilinear`` = no model, ``unsharp`` = the classical unsharp mask on the
+degraded frame, and any models) the same frames go through the daemon's loop::
+
+    capture (source.read, plus a resize when the source is not at --size)
+      -> degrade + inference (processing.Sharpener.process)
+      -> publish (copy into a preallocated frame buffer, as pyvirtualcam's send does)
+
+and we report:
+
+* ``fps``: end-to-end frames per second, as fast as the source gives frames;
+* ``stages``: p50/p95 milliseconds of capture, degrade, inference, publish;
+* ``model_fps``: the engine alone on the same (already degraded) frames;
+* ``overhead``: share of the end-to-end time spent outside the model,
+  ``1 - model time / end-to-end time``;
+* ``cpu_ms_per_frame``: process CPU time (all threads) per end-to-end frame;
+* ``latency_p95_ms``: capture start -> publish end;
+* ``paced``: the same loop fed at a fixed rate (default 30 fps, a webcam): the CPU it
+  uses in cores (process CPU time / wall time) and the rate it kept up.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .processing import Sharpener, bilinear_upscale
+
+STAGES = ("capture", "degrade", "inference", "publish")
+DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "face_1280x720.mp4"
+
+
+def default_source() -> str:
+    """The face clip beside the checkout if present, else the built-in demo scene."""
+    return str(DEFAULT_VIDEO) if DEFAULT_VIDEO.is_file() else "demo"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` -> ``(1280, 720)``."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size must look like 1280x720, got {text!r}") from None
+    if w < 2 or h < 2:
+        raise UserError(f"--size must be at least 2x2, got {text!r}")
+    return w, h
+
+
+class UnsharpEngine:
+    """The classical baseline behind the engine interface: unsharp mask on the bilinear upscale."""
+
+    input_scale = 1
+    name = "opencv"
+    device = "cpu"
+    model_name = "unsharp"
+
+    def describe(self) -> str:
+        from .baselines import UNSHARP_AMOUNT, UNSHARP_SIGMA
+
+        return f"unsharp mask (sigma {UNSHARP_SIGMA}, amount {UNSHARP_AMOUNT}) on opencv"
+
+    def restore_full(self, frame: np.ndarray) -> np.ndarray:
+        from .baselines import unsharp_mask
+
+        out = unsharp_mask(frame.astype(np.float32) * (1.0 / 255.0))  # per channel: BGR is fine
+        return (out * 255.0 + 0.5).astype(np.uint8)
+
+    def restore_half(self, small: np.ndarray) -> np.ndarray:
+        return self.restore_full(bilinear_upscale(small))
+
+    def warmup(self, width: int = 64, height: int = 64, kinds=("frame2x",)) -> None:
+        self.restore_half(np.zeros((height // 2, width // 2, 3), np.uint8))
+
+
+@dataclass
+class Row:
+    label: str
+    engine: object | None  # None: plain bilinear
+    note: str = ""
+
+
+def make_rows(models: str, engine: str = "auto", device: str = "auto", threads: int | None = None) -> list[Row]:
+    """Rows for ``--models``: comma-separated ``bilinear``, ``unsharp``, ``default``, registered
+    model names, shipped weight labels or ``.pt`` files; ``all`` = bilinear, unsharp and every
+    registered model."""
+    from . import zoo
+    from .engine import create_engine, load_model
+    from .models import list_models
+
+    if models.strip() == "all":
+        wanted = ["bilinear", "unsharp", *list_models()]
+    else:
+        wanted = [m.strip() for m in models.split(",") if m.strip()]
+    if not wanted:
+        raise UserError("--models is empty")
+    shipped = zoo.shipped()
+    rows = []
+    for label in wanted:
+        if label in ("bilinear", "none"):
+            rows.append(Row("bilinear", None))
+        elif label == "unsharp":
+            rows.append(Row("unsharp", UnsharpEngine()))
+        else:
+            if label == "default":
+                label = zoo.DEFAULT_MODEL
+            note = ""
+            if label.endswith(".pt") or os.sep in label:
+                model = load_model(None, Path(label))
+                label = Path(label).stem
+            elif label in shipped:
+                model = load_model(None, shipped[label])
+            elif label in list_models():
+                model = load_model(label, allow_untrained=True)
+                if label not in shipped:
+                    note = "untrained weights (no shipped file): speed only"
+            else:
+                choices = ", ".join(["bilinear", "unsharp", "default", *list_models(), *shipped])
+                raise UserError(f"--models: no row {label!r}; choose from {choices}, or a .pt file")
+            rows.append(Row(label, create_engine(model, engine=engine, device=device, threads=threads), note))
+    return rows
+
+
+class _FrameFeed:
+    """Frames at ``size`` from a source spec, unpaced (resized in the capture stage if needed)."""
+
+    def __init__(self, spec: str, size: tuple[int, int]) -> None:
+        from .sources import open_source
+
+        self.size = size
+        self.src = open_source(spec, size=size, fps=30.0, paced=False)
+
+    def read(self) -> np.ndarray:
+        frame = self.src.read()
+        if frame is None:
+            raise UserError(f"source {self.src.name} gave no frame")
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            import cv2
+
+            interp = cv2.INTER_AREA if frame.shape[1] > self.size[0] else cv2.INTER_LINEAR
+            frame = cv2.resize(frame, self.size, interpolation=interp)
+        return frame
+
+    def close(self) -> None:
+        self.src.close()
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def _stats(values: list[float]) -> dict:
+    return {"p50": round(_pct(values, 50), 2), "p95": round(_pct(values, 95), 2)}
+
+
+def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: int = 2, warmup: int = 5,
+              paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0) -> dict:
+    """Measure one row; see the module docstring for the fields."""
+    sharp = Sharpener(row.engine, degrade=degrade)
+    feed = _FrameFeed(spec, size)
+    w, h = size
+    out_w, out_h = sharp.output_size(w, h)
+    publish_buf = np.empty((out_h, out_w, 3), np.uint8)
+    try:
+        # Warm-up: first calls build graphs and allocate; never counted.
+        t_end = time.perf_counter() + max_seconds / 3
+        for i in range(warmup):
+            publish_buf[...] = sharp.process(feed.read())
+            if time.perf_counter() > t_end and i >= 1:
+                break
+
+        ms = {k: [] for k in STAGES}
+        latency, inputs = [], []
+        keep = min(frames, 30)
+        deadline = time.perf_counter() + max_seconds
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        n = 0
+        while n < frames:
+            t0 = time.perf_counter()
+            frame = feed.read()
+            t1 = time.perf_counter()
+            out = sharp.process(frame)
+            t2 = time.perf_counter()
+            np.copyto(publish_buf, out)
+            t3 = time.perf_counter()
+            ms["capture"].append((t1 - t0) * 1e3)
+            ms["degrade"].append(sharp.timings["degrade"])
+            ms["inference"].append(sharp.timings["inference"])
+            ms["publish"].append((t3 - t2) * 1e3)
+            latency.append((t3 - t0) * 1e3)
+            if len(inputs) < keep:
+                inputs.append(frame)
+            n += 1
+            if t3 > deadline and n >= 3:
+                break
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        fps = n / wall
+
+        model_fps = _model_fps(row, sharp, inputs, degrade, max_seconds)
+        result = {
+            "label": row.label,
+            "engine": row.engine.describe() if row.engine is not None else "none (bilinear upscale)",
+            "note": row.note,
+            "frames": n,
+            "fps": round(fps, 2),
+            "model_fps": round(model_fps, 2) if model_fps else None,
+            "overhead": round(1.0 - fps / model_fps, 3) if model_fps else None,
+            "stages": {k: _stats(v) for k, v in ms.items()},
+            "cpu_ms_per_frame": round(cpu / n * 1e3, 2),
+            "latency_p95_ms": round(_pct(latency, 95), 2),
+        }
+        if paced_frames > 0:
+            result["paced"] = _paced(sharp, feed, publish_buf, paced_frames, paced_fps, max_seconds)
+        return result
+    finally:
+        feed.close()
+
+
+def _model_fps(row: Row, sharp: Sharpener, frames: list[np.ndarray], degrade: int, max_seconds: float) -> float | None:
+    """Frames per second of the model call alone on ``frames`` (already degraded); None for bilinear."""
+    if row.engine is None or not frames:
+        return None
+    from .processing import BoxDownscaler, to_bgr
+
+    if degrade == 2:
+        planar = hasattr(row.engine, "restore_planar")
+        box = BoxDownscaler()
+        inputs = [box.planar(to_bgr(f)).copy() if planar else box.hwc(to_bgr(f)).copy() for f in frames]
+        call = row.engine.restore_planar if planar else row.engine.restore_half
+    else:
+        inputs = [to_bgr(f) for f in frames]
+        call = row.engine.restore_full
+    deadline = time.perf_counter() + max_seconds / 2
+    t0 = time.perf_counter()
+    n = 0
+    for x in inputs:
+        call(x)
+        n += 1
+        if time.perf_counter() > deadline and n >= 2:
+            break
+    return n / (time.perf_counter() - t0)
+
+
+def _paced(sharp: Sharpener, feed: _FrameFeed, publish_buf: np.ndarray, frames: int, fps: float,
+           max_seconds: float) -> dict:
+    """The loop fed at ``fps`` (a frame is due every 1/fps s; a late loop does not catch up)."""
+    period = 1.0 / fps
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    deadline = wall0 + max_seconds
+    n, due, late = 0, wall0, 0
+    while n < frames:
+        now = time.perf_counter()
+        if now < due:
+            time.sleep(due - now)
+        elif now - due > period:
+            late += 1
+            due = now
+        publish_buf[...] = sharp.process(feed.read())
+        n += 1
+        due += period
+        if time.perf_counter() > deadline and n >= 3:
+            break
+    # Count the wall time up to when the next frame is due, so the idle tail is included.
+    wall = max(time.perf_counter(), due) - wall0
+    cpu = time.process_time() - cpu0
+    return {"fps_target": fps, "fps": round(n / wall, 2), "cpu_cores": round(cpu / wall, 3), "frames": n,
+            "late_frames": late}
+
+
+def machine() -> dict:
+    """Where the numbers were taken."""
+    import onnxruntime
+    import torch
+
+    info = {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": _cpu_name(),
+            "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+            "torch_threads": torch.get_num_threads()}
+    try:
+        info["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), models: str = "bilinear,unsharp,default",
+              frames: int = 120, engine: str = "auto", device: str = "auto", threads: int | None = None,
+              degrade: int = 2, paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0,
+              warmup: int = 5, progress=None) -> dict:
+    """Benchmark every row; returns ``{"machine", "source", "size", "degrade", "frames", "rows": [...]}``."""
+    if frames < 1:
+        raise UserError("--frames must be >= 1")
+    spec = source or default_source()
+    rows = make_rows(models, engine, device, threads)
+    results = []
+    for row in rows:
+        if progress is not None:
+            progress(row.label)
+        results.append(bench_row(row, spec, size, frames, degrade=degrade, warmup=warmup,
+                                 paced_frames=paced_frames, paced_fps=paced_fps, max_seconds=max_seconds))
+    return {"machine": machine(), "source": spec, "size": f"{size[0]}x{size[1]}", "degrade": degrade,
+            "frames": frames, "rows": results}
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width table (times in ms, p50/p95)."""
+    m = report["machine"]
+    lines = [f"source {report['source']}  size {report['size']}  degrade {report['degrade']}  "
+             f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}"]
+    head = (f"{'row':<18} {'fps':>6} {'model':>6} {'ovh':>5} {'capture':>11} {'degrade':>11} {'inference':>13} "
+            f"{'publish':>9} {'cpu/fr':>7} {'lat95':>6} {'cores@30':>8}")
+    lines += [head, "-" * len(head)]
+
+    def pair(s):
+        return f"{s['p50']:.1f}/{s['p95']:.1f}"
+
+    for r in report["rows"]:
+        st = r["stages"]
+        model = f"{r['model_fps']:.1f}" if r["model_fps"] else "-"
+        ovh = f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-"
+        cores = f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-"
+        lines.append(f"{r['label']:<18} {r['fps']:>6.1f} {model:>6} {ovh:>5} {pair(st['capture']):>11} "
+                     f"{pair(st['degrade']):>11} {pair(st['inference']):>13} {pair(st['publish']):>9} "
+                     f"{r['cpu_ms_per_frame']:>7.1f} {r['latency_p95_ms']:>6.1f} {cores:>8}")
+    lines.append("fps: end-to-end; model: engine alone on the same frames; ovh: 1 - fps/model; stage columns: "
+                 "p50/p95 ms; cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
+                 "cores@30: CPU cores used with a 30 fps source.")
+    for r in report["rows"]:
+        extra = []
+        if r["note"]:
+            extra.append(r["note"])
+        if "paced" in r and r["paced"]["fps"] < 0.95 * r["paced"]["fps_target"]:
+            extra.append(f"kept only {r['paced']['fps']:.1f} of {r['paced']['fps_target']:g} fps")
+        if extra:
+            lines.append(f"  {r['label']}: " + "; ".join(extra))
+    for r in report["rows"]:
+        lines.append(f"  {r['label']}: {r['engine']}")
+    return "\n".join(lines)

@@ -1,0 +1,295 @@
+"""Inference engines: one interface over ONNX Runtime (the CPU default) and torch (CPU or CUDA).
+
+An engine runs the fused frame graphs of :mod:`vcam_sharpen.export`: uint8 BGR in,
+uint8 BGR out, with colour/dtype conversion, the bilinear 2x upscale and the clamp
+inside, so the per-frame Python work is one call:
+
+* :meth:`Engine.restore_half`: ``(h, w, 3)`` half-size frame -> ``(2h, 2w, 3)`` restored frame
+  (``--degrade 2`` and ``--upscale``).
+* :meth:`Engine.restore_planar`: the same for a planar ``(3, h, w)`` half-size frame.
+* :meth:`Engine.restore_full`: ``(H, W, 3)`` frame -> same-size sharpened frame (``--degrade 1``).
+* :meth:`Engine.infer`: the plain model on ``(N, 3, H, W)`` float32 RGB (parity checks).
+
+Nothing heavy happens at import time; ONNX graphs are exported on first use and cached
+under ``$XDG_CACHE_HOME/vcam-sharpen/onnx`` keyed by a hash of the weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import UserError
+from .restore import model_scale
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "onnxruntime", "torch")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_THREADS = 2
+
+
+def load_model(model: str | None, weights: Path | None = None, allow_untrained: bool = False) -> nn.Module:
+    """The model to run, in eval mode.
+
+    Args:
+        model: registered model name; None means whatever ``weights`` holds (else the default model).
+        weights: checkpoint file; None means the shipped weights for ``model``.
+        allow_untrained: with no shipped weights, fall back to a freshly initialised
+            model (for speed measurements only) instead of raising.
+    """
+    from . import checkpoint, zoo
+    from .models import create_model, get_spec
+
+    if weights is not None:
+        return checkpoint.load(Path(weights), expect=model)[0]
+    model = model or zoo.DEFAULT_MODEL
+    try:
+        get_spec(model)
+    except KeyError as e:
+        raise UserError(f"{e.args[0]}, or 'none'") from None
+    try:
+        path = zoo.default_weights(model)
+    except UserError:
+        if not allow_untrained:
+            raise
+        log.warning("no shipped weights for %s: using untrained weights (speed only)", model)
+        torch.manual_seed(0)
+        return create_model(model).eval()
+    return checkpoint.load(path, expect=model)[0]
+
+
+def cuda_available_torch() -> bool:
+    return torch.cuda.is_available()
+
+
+def ort_providers() -> list[str]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return []
+    return list(ort.get_available_providers())
+
+
+def resolve(engine: str = "auto", device: str = "auto") -> tuple[str, str]:
+    """Pick ``(engine, device)``: CUDA when present (never required), ONNX Runtime on CPU.
+
+    Raises:
+        UserError: an unknown name, or CUDA asked for but not available.
+    """
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    has_ort = bool(ort_providers())
+    ort_cuda = "CUDAExecutionProvider" in ort_providers()
+    torch_cuda = cuda_available_torch()
+    if engine == "onnxruntime" and not has_ort:
+        raise UserError("onnxruntime is not installed; pip install onnxruntime, or use --engine torch")
+    if device == "cuda":
+        if engine == "onnxruntime" and not ort_cuda:
+            raise UserError("--device cuda: onnxruntime has no CUDAExecutionProvider here "
+                            "(install onnxruntime-gpu), or use --engine torch / --device cpu")
+        if engine == "torch" and not torch_cuda:
+            raise UserError("--device cuda: no CUDA device available to torch; use --device cpu")
+        if engine == "auto" and not (torch_cuda or ort_cuda):
+            raise UserError("--device cuda: no CUDA device available (torch.cuda.is_available() is False "
+                            "and onnxruntime has no CUDAExecutionProvider); use --device cpu")
+    if device == "auto":
+        if engine == "torch":
+            device = "cuda" if torch_cuda else "cpu"
+        elif engine == "onnxruntime":
+            device = "cuda" if ort_cuda else "cpu"
+        else:
+            device = "cuda" if (torch_cuda or ort_cuda) else "cpu"
+    if engine == "auto":
+        if device == "cuda":
+            engine = "onnxruntime" if ort_cuda else "torch"
+        else:
+            engine = "onnxruntime" if has_ort else "torch"
+    return engine, device
+
+
+class Engine:
+    """Common interface; see the module docstring. Subclasses implement :meth:`_run`."""
+
+    name = "?"
+
+    def __init__(self, model: nn.Module, device: str, threads: int | None) -> None:
+        self.model = model
+        self.device = device
+        self.threads = threads
+        self.input_scale = model_scale(model)
+        self.model_name = getattr(model, "model_name", type(model).__name__)
+
+    def describe(self) -> str:
+        threads = f", {self.threads} threads" if self.threads else ""
+        return f"{self.model_name} on {self.name}/{self.device}{threads}"
+
+    def restore_half(self, small: np.ndarray) -> np.ndarray:
+        """``(h, w, 3)`` uint8 BGR half-size frame -> ``(2h, 2w, 3)`` uint8 BGR restored frame."""
+        return self._run("frame2x", _frame(small))[0]
+
+    def restore_planar(self, planes: np.ndarray) -> np.ndarray:
+        """As :meth:`restore_half` for a planar ``(3, h, w)`` uint8 BGR half-size frame."""
+        planes = np.asarray(planes)
+        if planes.dtype != np.uint8 or planes.ndim != 3 or planes.shape[0] != 3:
+            raise ValueError(f"expected a (3, h, w) uint8 BGR frame, got {planes.dtype} {planes.shape}")
+        return self._run("planar2x", np.ascontiguousarray(planes)[None])[0]
+
+    def restore_full(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 BGR frame -> same-size uint8 BGR sharpened frame (same-size models only)."""
+        if self.input_scale > 1:
+            raise UserError(f"{self.model_name} is a 2x upscaler; use --degrade 2 or --upscale")
+        return self._run("frame", _frame(frame))[0]
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The plain model: ``(N, 3, H, W)`` float32 RGB in [0, 1] -> float32 output (unclamped)."""
+        return self._run("model", np.ascontiguousarray(x, dtype=np.float32))
+
+    def warmup(self, width: int = 64, height: int = 64, kinds: tuple[str, ...] = ("planar2x",)) -> None:
+        """Build the graphs and run each once (first calls are slow: export, allocation, autotuning)."""
+        for kind in kinds:
+            if kind == "frame2x":
+                self.restore_half(np.zeros((height // 2, width // 2, 3), np.uint8))
+            elif kind == "planar2x":
+                self.restore_planar(np.zeros((3, height // 2, width // 2), np.uint8))
+            elif kind == "frame":
+                self.restore_full(np.zeros((height, width, 3), np.uint8))
+
+    def _run(self, kind: str, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _frame(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {img.dtype} {img.shape}")
+    return np.ascontiguousarray(img)[None]
+
+
+def prefers_blocked_layout(model: nn.Module) -> bool:
+    """Whether ONNX Runtime's NCHWc (channel-blocked) convolutions suit ``model``.
+
+    They pad channels to blocks of 16 (AVX-512) and reorder tensors in and out, which
+    pays off for wide layers (the teacher: ~1.6x faster) but costs narrow ones (the
+    16-channel student: ~1.3x slower). Decided by the MAC-weighted output width of the
+    convolutions: 32 channels or more -> blocked.
+    """
+    total = weighted = 0
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            macs = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+            total += macs
+            weighted += macs * m.out_channels
+    return total > 0 and weighted / total >= 32
+
+
+class OrtEngine(Engine):
+    """ONNX Runtime: graph optimization ALL, sequential execution, ``threads`` intra-op threads (default 2).
+
+    Args:
+        spin: let idle worker threads busy-wait (lower latency, but a core burnt between frames).
+        layout: ``"auto"`` (see :func:`prefers_blocked_layout`), ``"nchwc"`` or ``"plain"``.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, model: nn.Module, device: str = "cpu", threads: int | None = None,
+                 spin: bool = False, layout: str = "auto") -> None:
+        super().__init__(model, device, threads or DEFAULT_THREADS)
+        import onnxruntime as ort
+
+        self._ort = ort
+        self.spin = spin
+        if layout not in ("auto", "nchwc", "plain"):
+            raise ValueError(f"layout must be auto, nchwc or plain, got {layout!r}")
+        self.blocked = prefers_blocked_layout(model) if layout == "auto" else layout == "nchwc"
+        self._sessions: dict[str, object] = {}
+
+    def session(self, kind: str):
+        """The ONNX Runtime session for graph ``kind``, created on first use."""
+        sess = self._sessions.get(kind)
+        if sess is None:
+            from .export import cached_bytes
+
+            ort = self._ort
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = self.threads
+            so.inter_op_num_threads = 1
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            # Busy-waiting worker threads cut latency a little but burn a core between
+            # frames at a 30 fps camera; off unless asked for.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+            so.log_severity_level = 3
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device == "cuda" \
+                else ["CPUExecutionProvider"]
+            disabled = [] if self.blocked or self.device == "cuda" else ["NchwcTransformer"]
+            sess = ort.InferenceSession(cached_bytes(self.model, kind), so, providers=providers,
+                                        disabled_optimizers=disabled)
+            self._sessions[kind] = sess
+        return sess
+
+    def _run(self, kind: str, x: np.ndarray) -> np.ndarray:
+        sess = self.session(kind)
+        return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+class TorchEngine(Engine):
+    """Eager torch with the same fused frame modules as the ONNX graphs (CPU or CUDA)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: str = "cpu", threads: int | None = None) -> None:
+        super().__init__(model, device, threads)
+        if threads:
+            torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
+        self.model = model.eval().to(device)
+        self._modules: dict[str, nn.Module] = {}
+
+    def _module(self, kind: str) -> nn.Module:
+        mod = self._modules.get(kind)
+        if mod is None:
+            from .export import graph_module
+
+            mod = graph_module(self.model, kind).eval().to(self.device)
+            self._modules[kind] = mod
+        return mod
+
+    @torch.inference_mode()
+    def _run(self, kind: str, x: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(x).to(self.device, non_blocking=True)
+        return self._module(kind)(t).cpu().numpy()
+
+
+def create_engine(model: str | nn.Module | None = None, weights: Path | None = None, engine: str = "auto",
+                  device: str = "auto", threads: int | None = None,
+                  allow_untrained: bool = False) -> Engine | None:
+    """An inference engine for ``model`` (a registered name or a built module), or None for ``"none"``.
+
+    Args:
+        model: model name, ``"none"`` (no model: returns None), a module, or None for
+            the model ``weights`` holds / the default model.
+        weights: checkpoint; default the shipped weights of ``model``.
+        engine: ``auto`` (ONNX Runtime on CPU; CUDA when present), ``onnxruntime`` or ``torch``.
+        device: ``auto``, ``cpu`` or ``cuda``; ``cuda`` without CUDA is a :class:`UserError`.
+        threads: intra-op threads (ONNX Runtime default 2; torch default: its own).
+        allow_untrained: see :func:`load_model`.
+    """
+    if isinstance(model, str) and model.lower() == "none":
+        return None
+    engine, device = resolve(engine, device)
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    module = model if isinstance(model, nn.Module) else load_model(model, weights, allow_untrained)
+    module = module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    if engine == "onnxruntime":
+        return OrtEngine(module, device, threads)
+    return TorchEngine(module, device, threads)

@@ -1,0 +1,265 @@
+"""Per-frame processing for the daemon and the benchmark: BGR uint8 in, BGR uint8 out.
+
+Pure array code (numpy and torch only; no OpenCV, no camera libraries), so it runs
+the same under the daemon, ``bench`` and the tests.
+
+Modes (see :class:`Sharpener`):
+
+* ``degrade=2`` (default): simulate the bad link. The frame is box-downscaled by 2
+  (exactly :func:`vcam_sharpen.degrade.downscale` for factor 2, kept in uint8) and
+  restored to full size by the engine; without an engine (``--model none``) the output
+  is the bilinear upscale of the small frame, i.e. :func:`vcam_sharpen.degrade.degrade`.
+* ``degrade=1``: no simulation; the model sharpens the frame as it is.
+* ``upscale=True``: the input frame *is* the small (half-size) capture; the output is
+  twice its size (``degrade`` is then ignored).
+
+Odd sizes with ``degrade=2``: the last row/column is cropped before the downscale and
+replicated into the output, so the output always has the input's size.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import UserError
+
+
+class FrameEngine(Protocol):
+    """What :class:`Sharpener` needs from an engine (see :mod:`vcam_sharpen.engine`)."""
+
+    input_scale: int
+
+    def restore_half(self, small: np.ndarray) -> np.ndarray:
+        """``(h, w, 3)`` BGR uint8 half-size frame -> ``(2h, 2w, 3)`` BGR uint8 restored frame."""
+
+    def restore_planar(self, planes: np.ndarray) -> np.ndarray:
+        """As :meth:`restore_half` for a planar ``(3, h, w)`` frame (optional: used when present)."""
+
+    def restore_full(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` BGR uint8 frame -> same-size BGR uint8 sharpened frame."""
+
+
+def to_bgr(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Any camera frame as ``(H, W, 3)`` BGR uint8.
+
+    Accepts ``(H, W)`` / ``(H, W, 1)`` grey, ``(H, W, 3)`` BGR and ``(H, W, 4)`` BGRA
+    uint8 frames. A contiguous BGR frame is returned as is; otherwise the result is
+    written into ``out`` when it has the right shape (no allocation), else a new array.
+    """
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8:
+        raise TypeError(f"frames must be uint8, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        if frame.flags.c_contiguous:
+            return frame
+        src = frame
+    elif frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        src = frame.reshape(frame.shape[0], frame.shape[1], 1)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        src = frame[:, :, :3]
+    else:
+        raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) frame, got shape {frame.shape}")
+    h, w = frame.shape[:2]
+    if out is None or out.shape != (h, w, 3):
+        out = np.empty((h, w, 3), np.uint8)
+    out[...] = src
+    return out
+
+
+def _nchw(img: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 array as a channels-last ``(1, 3, H, W)`` tensor view (no copy)."""
+    return torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0)
+
+
+class BoxDownscaler:
+    """Exact 2x2 box average of ``(H, W, 3)`` uint8 frames into reused buffers.
+
+    ``(a + b + c + d + 2) >> 2`` per channel: :func:`vcam_sharpen.degrade.downscale`
+    (factor 2) rounded half up, within half a grey level of the float result. Odd
+    sizes drop the last row/column. :meth:`planar` writes ``(3, h, w)`` planes, which
+    is the cheapest layout for numpy (and what the engines' ``planar2x`` graphs take);
+    :meth:`hwc` writes the usual ``(h, w, 3)``.
+    """
+
+    def __init__(self) -> None:
+        self._rows: np.ndarray | None = None
+        self._acc: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+
+    def _sum(self, frame: np.ndarray, planar: bool) -> np.ndarray:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
+        h, w = frame.shape[0] // 2, frame.shape[1] // 2
+        if h < 1 or w < 1:
+            raise ValueError(f"a {frame.shape[1]}x{frame.shape[0]} frame is too small to downscale by 2")
+        frame = frame[: 2 * h, : 2 * w]
+        if self._rows is None or self._rows.shape != (h, 2 * w, 3):
+            self._rows = np.empty((h, 2 * w, 3), np.uint16)
+        np.add(frame[0::2], frame[1::2], out=self._rows, dtype=np.uint16)  # vertical pairs
+        pairs = self._rows.reshape(h, w, 6)
+        left, right = pairs[:, :, :3], pairs[:, :, 3:]
+        shape = (3, h, w) if planar else (h, w, 3)
+        if self._acc is None or self._acc.shape != shape:
+            self._acc = np.empty(shape, np.uint16)
+            self._out = np.empty(shape, np.uint8)
+        if planar:
+            np.add(left.transpose(2, 0, 1), right.transpose(2, 0, 1), out=self._acc)
+        else:
+            np.add(left, right, out=self._acc)
+        np.add(self._acc, 2, out=self._acc)
+        np.right_shift(self._acc, 2, out=self._acc)
+        np.copyto(self._out, self._acc, casting="unsafe")
+        return self._out
+
+    def planar(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 -> ``(3, H // 2, W // 2)`` uint8 (a reused buffer)."""
+        return self._sum(frame, planar=True)
+
+    def hwc(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 -> ``(H // 2, W // 2, 3)`` uint8 (a reused buffer)."""
+        return self._sum(frame, planar=False)
+
+
+def box_downscale(frame: np.ndarray) -> np.ndarray:
+    """2x2 box average of an ``(H, W, 3)`` uint8 frame: a new ``(H // 2, W // 2, 3)`` uint8 array."""
+    return BoxDownscaler().hwc(frame).copy()
+
+
+def bilinear_upscale(small: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Bilinear (align_corners=False) upscale of a uint8 frame to ``size=(H, W)`` (default 2x).
+
+    ``small`` is ``(h, w, 3)``, or planar ``(3, h, w)`` with ``planar=True``; the result is a
+    contiguous ``(H, W, 3)`` uint8 array. Uses torch's uint8 kernel (fixed point: within one
+    grey level of the float result); only the display paths (no model, toggled off, split) use it.
+    """
+    h, w = small.shape[:2]
+    size = size or (2 * h, 2 * w)
+    up = F.interpolate(_nchw(np.ascontiguousarray(small)), size=size, mode="bilinear", align_corners=False)
+    return np.ascontiguousarray(up[0].permute(1, 2, 0).numpy())
+
+
+def bilinear_upscale_planar(planes: np.ndarray) -> np.ndarray:
+    """As :func:`bilinear_upscale` (2x) for a planar ``(3, h, w)`` frame."""
+    up = F.interpolate(torch.from_numpy(np.ascontiguousarray(planes)).unsqueeze(0), scale_factor=2.0,
+                       mode="bilinear", align_corners=False)
+    return np.ascontiguousarray(up[0].permute(1, 2, 0).numpy())
+
+
+def _pad_into(out: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Copy ``core`` into the top-left of ``out`` and replicate its last row/column into the rest."""
+    ch, cw = core.shape[:2]
+    if not np.shares_memory(core, out):
+        out[:ch, :cw] = core
+    if out.shape[0] > ch:
+        out[ch:, :cw] = out[ch - 1: ch, :cw]
+    if out.shape[1] > cw:
+        out[:, cw:] = out[:, cw - 1: cw]
+    return out
+
+
+class Sharpener:
+    """BGR uint8 ``(H, W, 3)`` frame in -> BGR uint8 ``(out_h, out_w, 3)`` frame out.
+
+    Args:
+        engine: an inference engine from :func:`vcam_sharpen.engine.create_engine`, or
+            None for no model (the plain bilinear upscale / the frame itself).
+        degrade: 2 simulates the bad link (box downscale by 2, then restore); 1 sharpens
+            the frame as it is. Ignored when ``upscale`` is true.
+        upscale: the input is the small capture; output twice its size.
+        split: left half shows the degraded (or plain) frame, right half the restoration.
+
+    Attributes:
+        enabled: set False at run time to publish the degraded / plain frame and skip the model.
+        timings: the last frame's milliseconds per stage, ``{"degrade": ..., "inference": ...}``.
+    """
+
+    def __init__(self, engine: FrameEngine | None, degrade: int = 2, upscale: bool = False,
+                 split: bool = False) -> None:
+        if degrade not in (1, 2):
+            raise UserError(f"--degrade must be 1 or 2, got {degrade}")
+        if engine is not None and not upscale and degrade == 1 and int(getattr(engine, "input_scale", 1)) > 1:
+            raise UserError("this model is a 2x upscaler (it takes the half-size frame); "
+                            "use --degrade 2 or --upscale, or a same-size model")
+        self.engine = engine
+        self.degrade = 1 if upscale else degrade
+        self.upscale = upscale
+        self.split = split
+        self.enabled = True
+        self.timings: dict[str, float] = {"degrade": 0.0, "inference": 0.0}
+        self._bgr: np.ndarray | None = None     # grey/BGRA conversion buffer
+        self._box = BoxDownscaler()             # half-size frame buffers
+        self._out: np.ndarray | None = None     # output buffer (odd sizes, split)
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """``(width, height)`` of the frames :meth:`process` returns for ``width x height`` input."""
+        return (2 * width, 2 * height) if self.upscale else (width, height)
+
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        buf = getattr(self, name)
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape, np.uint8)
+            setattr(self, name, buf)
+        return buf
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """Process one frame; the result may be an internal buffer reused by the next call."""
+        t0 = time.perf_counter()
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or not frame.flags.c_contiguous:
+            frame = to_bgr(frame, self._buffer("_bgr", (frame.shape[0], frame.shape[1], 3)))
+        h, w = frame.shape[:2]
+        engine = self.engine if self.enabled else None
+        inference = 0.0
+
+        if self.degrade == 1 and not self.upscale:  # the frame as it is, or its sharpened version
+            if engine is None:
+                out = frame
+            else:
+                t = time.perf_counter()
+                restored = engine.restore_full(frame)
+                inference = time.perf_counter() - t
+                if self.split:
+                    out = self._buffer("_out", (h, w, 3))
+                    half = w // 2
+                    out[:, :half] = frame[:, :half]
+                    out[:, half:] = restored[:, half:]
+                else:
+                    out = restored
+        else:
+            # The half-size frame: the capture itself (--upscale) or its 2x2 box average.
+            planar = engine is not None and hasattr(engine, "restore_planar") and not self.upscale
+            if self.upscale:
+                small, full_h, full_w = frame, 2 * h, 2 * w
+            else:
+                if h < 2 or w < 2:
+                    raise ValueError(f"a {w}x{h} frame is too small to degrade")
+                small = self._box.planar(frame) if planar else self._box.hwc(frame)
+                full_h, full_w = h, w
+            plain = None
+            if engine is None or self.split:
+                plain = bilinear_upscale_planar(small) if planar else bilinear_upscale(small)
+            if engine is not None:
+                t = time.perf_counter()
+                core = engine.restore_planar(small) if planar else engine.restore_half(small)
+                inference = time.perf_counter() - t
+            else:
+                core = plain
+            ch, cw = core.shape[:2]
+            if engine is not None and self.split:
+                out = self._buffer("_out", (full_h, full_w, 3))
+                half = cw // 2
+                out[:ch, :half] = plain[:, :half]
+                out[:ch, half:cw] = core[:, half:]
+                out = _pad_into(out, out[:ch, :cw])
+            elif (ch, cw) == (full_h, full_w):
+                out = core
+            else:  # odd input size: replicate the last row/column
+                out = _pad_into(self._buffer("_out", (full_h, full_w, 3)), core)
+        t2 = time.perf_counter()
+        self.timings = {"degrade": (t2 - t0 - inference) * 1e3, "inference": inference * 1e3}
+        return out
