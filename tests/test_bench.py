@@ -43,7 +43,8 @@ def test_bench_json_on_demo_frames(weights):
         assert set(row["paced"]) >= {"cpu_cores", "fps", "fps_target", "frames"}
     bilinear, unsharp, tiny = report["rows"]
     assert bilinear["model_fps"] is None and bilinear["overhead"] is None
-    assert tiny["model_fps"] > 0 and tiny["overhead"] is not None
+    assert tiny["model_fps"] > 0 and tiny["overhead"] is not None and tiny["gmac_per_frame"] > 0
+    assert bilinear["gmac_per_frame"] is None
     assert "onnxruntime" in tiny["engine"]
 
 

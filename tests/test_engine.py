@@ -199,3 +199,42 @@ def test_layout_choice():
         eng = OrtEngine(create_model("seed-student").eval(), layout=layout)
         assert eng.blocked == (layout == "nchwc")
         assert eng.restore_half(rand_frame(6, 7)).shape == (12, 14, 3)
+
+
+@pytest.mark.parametrize("expand", [0, 8])
+@pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
+def test_half_res_student_runs_as_a_phase_graph(kind, expand):
+    torch.manual_seed(expand)
+    model = create_model("student", expand=expand).eval()
+    with torch.no_grad():  # strong corrections, so the sum and the clamp both matter
+        for p in model.parameters():
+            p.mul_(4.0)
+    eng = create_engine(model, engine=kind, device="cpu")
+    assert eng.phases and eng.input_scale == 2
+    for h, w in [(17, 23), (1, 1), (2, 3)]:
+        small = rand_frame(h, w, seed=h)
+        out = eng.restore_half(small)
+        assert out.shape == (2 * h, 2 * w, 3)
+        assert np.abs(out.astype(np.float64) - reference(model, small)).max() <= 1.0
+        planar = eng.restore_planar(np.ascontiguousarray(small.transpose(2, 0, 1)))
+        assert np.array_equal(planar, out)
+
+
+def test_phase_results_are_double_buffered():
+    eng = create_engine(create_model("student").eval(), engine="onnxruntime")
+    a = eng.restore_half(rand_frame(8, 8, seed=1))
+    keep = a.copy()
+    b = eng.restore_half(rand_frame(8, 8, seed=2))
+    assert a is not b and np.array_equal(a, keep)
+
+
+def test_student_on_a_real_picture():
+    from skimage import data
+
+    torch.manual_seed(0)
+    model = create_model("student").eval()
+    img = np.ascontiguousarray(data.astronaut()[:, :, ::-1][:201, 100:341])  # odd size
+    out = Sharpener(create_engine(model, engine="onnxruntime"), degrade=2).process(img)
+    assert out.shape == img.shape
+    ref = reference(model, BoxDownscaler().hwc(img))
+    assert np.abs(out[:200, :240].astype(np.float64) - ref).max() <= 1.0

@@ -76,3 +76,28 @@ def test_bad_options_are_one_line_errors(tiny_cifar, tmp_path, capsys, bad):
     assert run(tiny_cifar, tmp_path / "x", *bad) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
+
+
+def test_sigterm_saves_like_ctrl_c(tiny_cifar, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    out = tmp_path / "bg"
+    cmd = [sys.executable, "-m", "train", "teacher", "--data", str(tiny_cifar), "--out", str(out),
+           "--val-size", "20", "--batch-size", "4", "--epochs", "200", "--threads", "1"]
+    # started with SIGINT ignored, as a shell's background job is
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.time() + 60
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stdout
+    assert "--resume" in stdout
+    assert checkpoint.read(out / "checkpoint.pt")["train_state"]["epoch"] >= 1

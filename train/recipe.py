@@ -10,7 +10,7 @@ images degraded on the fly (2x bilinear down, bilinear up); the last ``val_size`
 training images are held out for per-epoch validation, so the test set is never
 used for any choice. Every epoch writes ``OUT/checkpoint.pt`` (resumable with
 ``--resume``) and ``OUT/metrics.json``; the end writes ``OUT/model.pt``, the file
-to ship. Ctrl-C saves the state and exits; ``--resume`` continues from the very batch
+to ship. Ctrl-C (or SIGTERM) saves the state and exits; ``--resume`` continues from the very batch
 where it stopped, with the same data order and flips.
 """
 
@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import math
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -225,11 +226,21 @@ def train(cfg: Config) -> dict:
     return history[-1] if history else {}
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # SIGTERM (kill, systemd, a closing terminal) and SIGINT save like Ctrl-C does, also in
+    # background jobs, whose shell starts them with SIGINT ignored.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = train(parse(sys.argv[1:] if argv is None else argv))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 130 if result.get("interrupted") else 0

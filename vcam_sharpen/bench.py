@@ -207,6 +207,7 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
             "label": row.label,
             "engine": row.engine.describe() if row.engine is not None else "none (bilinear upscale)",
             "note": row.note,
+            "gmac_per_frame": _gmac(row, out_w, out_h),
             "frames": n,
             "fps": round(fps, 2),
             "model_fps": round(model_fps, 2) if model_fps else None,
@@ -220,6 +221,16 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
         return result
     finally:
         feed.close()
+
+
+def _gmac(row: Row, width: int, height: int) -> float | None:
+    """Conv multiply-accumulates per output frame, in billions (None for the baselines)."""
+    model = getattr(row.engine, "model", None)
+    if model is None or not hasattr(model, "model_name"):
+        return None
+    from .models import count_macs
+
+    return round(count_macs(model, height, width) / 1e9, 3)
 
 
 def _model_fps(row: Row, sharp: Sharpener, frames: list[np.ndarray], degrade: int, max_seconds: float) -> float | None:
@@ -322,8 +333,8 @@ def format_table(report: dict) -> str:
     m = report["machine"]
     lines = [f"source {report['source']}  size {report['size']}  degrade {report['degrade']}  "
              f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}"]
-    head = (f"{'row':<18} {'fps':>6} {'model':>6} {'ovh':>5} {'capture':>11} {'degrade':>11} {'inference':>13} "
-            f"{'publish':>9} {'cpu/fr':>7} {'lat95':>6} {'cores@30':>8}")
+    head = (f"{'row':<18} {'GMAC':>5} {'fps':>6} {'model':>6} {'ovh':>5} {'capture':>11} {'degrade':>11} "
+            f"{'inference':>13} {'publish':>9} {'cpu/fr':>7} {'lat95':>6} {'cores@30':>8}")
     lines += [head, "-" * len(head)]
 
     def pair(s):
@@ -334,10 +345,12 @@ def format_table(report: dict) -> str:
         model = f"{r['model_fps']:.1f}" if r["model_fps"] else "-"
         ovh = f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-"
         cores = f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-"
-        lines.append(f"{r['label']:<18} {r['fps']:>6.1f} {model:>6} {ovh:>5} {pair(st['capture']):>11} "
+        gmac = f"{r['gmac_per_frame']:.2f}" if r.get("gmac_per_frame") else "-"
+        lines.append(f"{r['label']:<18} {gmac:>5} {r['fps']:>6.1f} {model:>6} {ovh:>5} {pair(st['capture']):>11} "
                      f"{pair(st['degrade']):>11} {pair(st['inference']):>13} {pair(st['publish']):>9} "
                      f"{r['cpu_ms_per_frame']:>7.1f} {r['latency_p95_ms']:>6.1f} {cores:>8}")
-    lines.append("fps: end-to-end; model: engine alone on the same frames; ovh: 1 - fps/model; stage columns: "
+    lines.append("GMAC: conv multiply-accumulates per frame; fps: end-to-end; model: engine alone on the same "
+                 "frames; ovh: 1 - fps/model; stage columns: "
                  "p50/p95 ms; cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
                  "cores@30: CPU cores used with a 30 fps source.")
     for r in report["rows"]:

@@ -22,8 +22,9 @@ THREADS_HELP = "Intra-op threads of the engine (ONNX Runtime default: 2)."
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Output file; default: <model>.onnx (<model>-<kind>.onnx for frame graphs).")
 @click.option("--kind", type=click.Choice(["model", "frame2x", "frame"]), default="model",
-              help="model: float NCHW RGB in [0,1]; frame2x: uint8 BGR half-size frame in, uint8 BGR "
-                   "full-size out (what the daemon runs for --degrade 2); frame: uint8 BGR same size.")
+              help="model: float NCHW RGB in [0,1] (the network as trained); frame2x: uint8 BGR half-size "
+                   "frame in, uint8 BGR full-size frame out, colour, upscale and rounding inside (--degrade 2 "
+                   "in one graph); frame: the same at the frame's own size (--degrade 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_cmd(model, weights, out, kind, as_json) -> None:
     """Export a model to ONNX (opset 17, dynamic height and width) and check it against torch."""

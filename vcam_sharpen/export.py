@@ -5,14 +5,18 @@ Graph kinds:
 * ``model``: the network as trained: ``input`` ``(N, 3, H, W)`` float32 RGB in [0, 1] ->
   ``output`` of the same shape (unclamped; a 2x model takes ``(N, 3, h, w)`` and returns
   ``(N, 3, 2h, 2w)``). Batch, height and width are dynamic.
-* ``frame2x``: what the daemon runs for ``--degrade 2`` / ``--upscale``: ``frame``
+* ``frame2x``: the whole ``--degrade 2`` / ``--upscale`` restoration in one graph: ``frame``
   ``(1, h, w, 3)`` uint8 BGR (the half-size frame) -> ``restored`` ``(1, 2h, 2w, 3)``
   uint8 BGR. Colour order, dtype conversion, the bilinear 2x upscale (ONNX ``Resize``,
   linear, ``half_pixel`` coordinates == ``align_corners=False``; skipped for 2x models)
   and the clamp/round to uint8 are inside the graph.
 * ``planar2x``: as ``frame2x`` but the input is planar, ``(1, 3, h, w)`` uint8 BGR (what
-  :func:`vcam_sharpen.processing.box_downscale` produces most cheaply).
+  :meth:`vcam_sharpen.processing.BoxDownscaler.planar` produces most cheaply); the
+  engines run this for full-resolution models.
 * ``frame``: the same for ``--degrade 1``: ``(1, H, W, 3)`` uint8 BGR -> same-size uint8 BGR.
+
+The engines also build ``phase2x`` / ``phaseplanar2x`` graphs for half-resolution models
+(:class:`PhaseGraph`), which return phase planes for a numpy interleave.
 
 Exports use the TorchScript-based exporter (``dynamo=False``; opset 17), which needs
 nothing beyond torch and onnx.
@@ -28,6 +32,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,8 +42,10 @@ from .restore import model_scale
 
 OPSET = 17
 KINDS = ("model", "frame2x", "planar2x", "frame")
+# Internal graphs of the engines (not offered by ``vcam-sharpen export``): see PhaseGraph.
+PHASE_KINDS = ("phase2x", "phaseplanar2x")
 # Bump when the exported graphs change, so cached files are rebuilt.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 
 
 def fold_io(model: nn.Module) -> nn.Module | None:
@@ -109,12 +116,132 @@ class FrameGraph(nn.Module):
         return y.permute(0, 2, 3, 1)
 
 
+# Bilinear 2x upscale (align_corners=False) in phase form: output row 2i+p blends small rows
+# i-1, i, i+1 with these weights (edge rows replicated), the same along columns.
+_PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
+PHASE_PLANES = 16  # 12 used (4 phases x BGR), padded to a multiple of the SIMD block
+
+
+def phase_capable(model: nn.Module) -> bool:
+    """Whether ``model`` can run as a :class:`PhaseGraph` (a 2x :class:`~vcam_sharpen.models.HalfResNet`)."""
+    from .models import HalfResNet
+
+    return isinstance(model, HalfResNet) and model.scale == 2
+
+
+def _pad_widths(convs: list[nn.Conv2d], block: int) -> list[nn.Conv2d]:
+    """The same conv chain with every hidden width rounded up to a multiple of ``block``.
+
+    The extra channels have zero weights and bias, so they stay 0 through ReLU and add
+    nothing: the outputs are unchanged. ONNX Runtime's channel-blocked kernels then keep
+    the whole chain in their layout instead of reordering after every layer (15 channels:
+    three reorders, ~20% of the time).
+    """
+    out = []
+    prev_pad = 0
+    for i, conv in enumerate(convs):
+        c_in = conv.in_channels + prev_pad
+        c_out = conv.out_channels
+        pad_out = (-c_out) % block if i < len(convs) - 1 else 0
+        if prev_pad == 0 and pad_out == 0:
+            out.append(conv)
+            continue
+        new = nn.Conv2d(c_in, c_out + pad_out, conv.kernel_size, padding=conv.padding)
+        with torch.no_grad():
+            new.weight.zero_()
+            new.bias.zero_()
+            new.weight[:c_out, : conv.in_channels] = conv.weight
+            new.bias[:c_out] = conv.bias
+        out.append(new)
+        prev_pad = pad_out
+    return out
+
+
+class PhaseGraph(nn.Module):
+    """A 2x :class:`~vcam_sharpen.models.HalfResNet` computed entirely at half resolution.
+
+    ``HalfResNet`` returns ``bilinear2x(x) + pixel_shuffle(convs(x))``. Both terms are
+    four interleaved half-size "phase" images: the pixel shuffle's by construction,
+    the bilinear upscale's as a fixed 3x3 filter of the edge-padded small frame per
+    phase. So this graph adds them at half size and returns the twelve phase planes
+    as uint8; :func:`interleave_phases` then writes the full-size BGR frame (twelve
+    strided copies, ~1 ms at 720p). No full-size float tensor is ever built, and the
+    colour order, the 1/255 and x255 scales and the 0.5 of rounding fold into the
+    first and last convolution. Exact up to float rounding, borders included.
+
+    Input ``(1, 3, h, w)`` uint8 BGR planes (``(1, h, w, 3)`` with ``planar=False``);
+    output ``(1, 16, h, w)`` uint8, plane ``(2 * py + px) * 3 + c`` holding BGR channel
+    ``c`` of the output pixels ``(2i + py, 2j + px)`` (planes 12..15 are padding).
+    """
+
+    def __init__(self, model: nn.Module, planar: bool = True) -> None:
+        super().__init__()
+        if not phase_capable(model):
+            raise ValueError("PhaseGraph needs a 2x HalfResNet")
+        model = copy.deepcopy(model).float().cpu().eval()
+        if hasattr(model, "collapse"):
+            model.collapse()
+        convs = list(model.convs)
+        if not all(isinstance(c, nn.Conv2d) for c in convs):
+            raise ValueError("PhaseGraph needs plain convolutions")
+        with torch.no_grad():
+            first, last = convs[0], convs[-1]
+            first.weight.copy_(first.weight.flip(1) / 255.0)  # BGR 0..255 in
+            # pixel shuffle (CRD) reads channel c * 4 + p for RGB channel c, phase p; the
+            # outputs are padded to 16 planes so ONNX Runtime's channel-blocked (NCHWc)
+            # kernels keep the sum in their layout (12 would cost two reorders, ~25%).
+            order = [(2 - c) * 4 + p for p in range(4) for c in range(3)]
+            padded = nn.Conv2d(last.in_channels, PHASE_PLANES, last.kernel_size, padding=last.padding)
+            padded.weight.zero_()
+            padded.bias.zero_()
+            padded.weight[:12] = last.weight[order] * 255.0
+            padded.bias[:12] = last.bias[order] * 255.0 + 0.5  # truncation then rounds half up
+            convs[-1] = last = padded
+            base = torch.zeros(PHASE_PLANES, 3, 3, 3)
+            for py in range(2):
+                for px in range(2):
+                    taps = torch.outer(torch.tensor(_PHASE_TAPS[py]), torch.tensor(_PHASE_TAPS[px]))
+                    for c in range(3):
+                        base[(2 * py + px) * 3 + c, c] = taps
+        self.convs = nn.ModuleList(_pad_widths(convs, PHASE_PLANES))
+        self.act = model.act
+        self.register_buffer("base", base)
+        self.planar = planar
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        x = (frame if self.planar else frame.permute(0, 3, 1, 2)).float()
+        base = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.base)
+        y = x
+        for i, conv in enumerate(self.convs):
+            y = conv(y)
+            if i < len(self.convs) - 1:
+                y = self.act(y)
+        return (y + base).clamp(0.0, 255.99).to(torch.uint8)
+
+
+def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``(12+, h, w)`` phase planes of a :class:`PhaseGraph` -> ``(2h, 2w, 3)`` uint8 BGR frame."""
+    _, h, w = phases.shape
+    if out is None:
+        out = np.empty((2 * h, 2 * w, 3), np.uint8)
+    view = out.reshape(h, 2, w, 2, 3)
+    for py in range(2):
+        for px in range(2):
+            for c in range(3):
+                view[:, py, :, px, c] = phases[(2 * py + px) * 3 + c]
+    return out
+
+
 def graph_module(model: nn.Module, kind: str) -> nn.Module:
     """The module exported for ``kind`` (see the module docstring)."""
     if kind == "model":
         return model
     if kind in ("frame2x", "planar2x", "frame"):
         return FrameGraph(model, upscale=kind != "frame", planar=kind == "planar2x")
+    if kind in PHASE_KINDS:
+        return PhaseGraph(model, planar=kind == "phaseplanar2x")
     raise ValueError(f"unknown graph kind {kind!r}; choose from {', '.join(KINDS)}")
 
 
@@ -131,6 +258,37 @@ def _fix_resize(onnx_model) -> None:
                     attr.s = b"half_pixel"
 
 
+def _prune(onnx_model):
+    """Drop nodes whose outputs nothing uses (the dead pads computation)."""
+    graph = onnx_model.graph
+    needed = {o.name for o in graph.output}
+    keep = []
+    for node in reversed(list(graph.node)):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(i for i in node.input if i)
+    del graph.node[:]
+    graph.node.extend(reversed(keep))
+    return onnx_model
+
+
+def _constant_pads(onnx_model) -> None:
+    """Give ``Pad`` nodes with ``mode=edge`` the constant pads ``F.pad(x, (1, 1, 1, 1))`` means.
+
+    The TorchScript exporter computes them at run time from shapes, which hides the
+    padded size from ONNX Runtime's shape inference and so keeps the following sum out
+    of the channel-blocked layout (two extra full reorders).
+    """
+    from onnx import numpy_helper
+
+    for node in onnx_model.graph.node:
+        if node.op_type == "Pad" and any(a.name == "mode" and a.s == b"edge" for a in node.attribute):
+            name = node.name + "_pads" if node.name else "edge_pads"
+            pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), name)
+            onnx_model.graph.initializer.append(pads)
+            node.input[1] = name
+
+
 def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> bytes:
     """Serialized ONNX graph of ``kind`` for ``model`` (eval mode, CPU, float32), dynamic H and W."""
     import onnx
@@ -145,11 +303,11 @@ def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> b
                 "output": {0: "batch", 2: f"height*{scale}" if scale > 1 else "height",
                            3: f"width*{scale}" if scale > 1 else "width"}}
     else:
-        planar = kind == "planar2x"
+        planar = kind in ("planar2x", "phaseplanar2x")
         example = torch.randint(0, 256, (1, 3, 16, 16) if planar else (1, 16, 16, 3), dtype=torch.uint8)
         names, outs = ["frame"], ["restored"]
         axes = {"frame": {2: "height", 3: "width"} if planar else {1: "height", 2: "width"},
-                "restored": {1: "out_height", 2: "out_width"}}
+                "restored": {2: "height", 3: "width"} if kind in PHASE_KINDS else {1: "out_height", 2: "out_width"}}
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -157,6 +315,9 @@ def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> b
                           output_names=outs, dynamic_axes=axes, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
     _fix_resize(proto)
+    if kind in PHASE_KINDS:
+        _constant_pads(proto)
+        proto = _prune(proto)
     proto.producer_name = "vcam-sharpen"
     proto.doc_string = f"vcam-sharpen {getattr(model, 'model_name', type(model).__name__)} ({kind})"
     onnx.checker.check_model(proto)
@@ -235,7 +396,7 @@ def parity(model: nn.Module, data: bytes, kind: str = "model", seed: int = 0) ->
     if kind == "model":
         x = torch.rand(1, 3, 67, 91, generator=g)
     else:
-        shape = (1, 3, 67, 91) if kind == "planar2x" else (1, 67, 91, 3)
+        shape = (1, 3, 67, 91) if kind in ("planar2x", "phaseplanar2x") else (1, 67, 91, 3)
         x = torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
     with torch.no_grad():
         ref = module(x).numpy()

@@ -1,14 +1,16 @@
 """Per-frame processing for the daemon and the benchmark: BGR uint8 in, BGR uint8 out.
 
-Pure array code (numpy and torch only; no OpenCV, no camera libraries), so it runs
-the same under the daemon, ``bench`` and the tests.
+Pure array code (numpy only; no OpenCV, no camera libraries), so it runs the same
+under the daemon, ``bench`` and the tests. Frames stay uint8 until the engine, and
+the per-frame buffers are reused.
 
 Modes (see :class:`Sharpener`):
 
 * ``degrade=2`` (default): simulate the bad link. The frame is box-downscaled by 2
   (exactly :func:`vcam_sharpen.degrade.downscale` for factor 2, kept in uint8) and
   restored to full size by the engine; without an engine (``--model none``) the output
-  is the bilinear upscale of the small frame, i.e. :func:`vcam_sharpen.degrade.degrade`.
+  is the bilinear upscale of the small frame, i.e. :func:`vcam_sharpen.degrade.degrade`
+  rounded to uint8 (each of the two steps rounds once: within one grey level).
 * ``degrade=1``: no simulation; the model sharpens the frame as it is.
 * ``upscale=True``: the input frame *is* the small (half-size) capture; the output is
   twice its size (``degrade`` is then ignored).
@@ -23,9 +25,6 @@ import time
 from typing import Protocol
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-
 from .errors import UserError
 
 
@@ -67,13 +66,16 @@ def to_bgr(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     h, w = frame.shape[:2]
     if out is None or out.shape != (h, w, 3):
         out = np.empty((h, w, 3), np.uint8)
-    out[...] = src
+    for c in range(3):  # per channel: numpy's inner loop then runs along rows, not over 3 values
+        out[:, :, c] = src[:, :, min(c, src.shape[2] - 1)]
     return out
 
 
-def _nchw(img: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 array as a channels-last ``(1, 3, H, W)`` tensor view (no copy)."""
-    return torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0)
+def _interleave(planes: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Planar ``(3, H, W)`` -> interleaved ``(H, W, 3)`` uint8 into ``out`` (one strided copy per channel)."""
+    for c in range(3):
+        out[:, :, c] = planes[c]
+    return out
 
 
 class BoxDownscaler:
@@ -81,17 +83,19 @@ class BoxDownscaler:
 
     ``(a + b + c + d + 2) >> 2`` per channel: :func:`vcam_sharpen.degrade.downscale`
     (factor 2) rounded half up, within half a grey level of the float result. Odd
-    sizes drop the last row/column. :meth:`planar` writes ``(3, h, w)`` planes, which
-    is the cheapest layout for numpy (and what the engines' ``planar2x`` graphs take);
+    sizes drop the last row/column. :meth:`planar` writes ``(3, h, w)`` planes, the
+    cheapest layout for numpy (and what the engines' ``planar2x`` graphs take);
     :meth:`hwc` writes the usual ``(h, w, 3)``.
     """
 
     def __init__(self) -> None:
         self._rows: np.ndarray | None = None
         self._acc: np.ndarray | None = None
-        self._out: np.ndarray | None = None
+        self._planes: np.ndarray | None = None
+        self._hwc: np.ndarray | None = None
 
-    def _sum(self, frame: np.ndarray, planar: bool) -> np.ndarray:
+    def planar(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 -> ``(3, H // 2, W // 2)`` uint8 (a reused buffer)."""
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
         h, w = frame.shape[0] // 2, frame.shape[1] // 2
@@ -100,29 +104,23 @@ class BoxDownscaler:
         frame = frame[: 2 * h, : 2 * w]
         if self._rows is None or self._rows.shape != (h, 2 * w, 3):
             self._rows = np.empty((h, 2 * w, 3), np.uint16)
-        np.add(frame[0::2], frame[1::2], out=self._rows, dtype=np.uint16)  # vertical pairs
-        pairs = self._rows.reshape(h, w, 6)
-        left, right = pairs[:, :, :3], pairs[:, :, 3:]
-        shape = (3, h, w) if planar else (h, w, 3)
-        if self._acc is None or self._acc.shape != shape:
-            self._acc = np.empty(shape, np.uint16)
-            self._out = np.empty(shape, np.uint8)
-        if planar:
-            np.add(left.transpose(2, 0, 1), right.transpose(2, 0, 1), out=self._acc)
-        else:
-            np.add(left, right, out=self._acc)
+            self._acc = np.empty((3, h, w), np.uint16)
+            self._planes = np.empty((3, h, w), np.uint8)
+        np.add(frame[0::2], frame[1::2], out=self._rows, dtype=np.uint16)  # vertical pairs, contiguous rows
+        pairs = self._rows.reshape(h, w, 6)  # two horizontal neighbours, 3 channels each
+        np.add(pairs[:, :, :3].transpose(2, 0, 1), pairs[:, :, 3:].transpose(2, 0, 1), out=self._acc)
         np.add(self._acc, 2, out=self._acc)
         np.right_shift(self._acc, 2, out=self._acc)
-        np.copyto(self._out, self._acc, casting="unsafe")
-        return self._out
-
-    def planar(self, frame: np.ndarray) -> np.ndarray:
-        """``(H, W, 3)`` uint8 -> ``(3, H // 2, W // 2)`` uint8 (a reused buffer)."""
-        return self._sum(frame, planar=True)
+        np.copyto(self._planes, self._acc, casting="unsafe")
+        return self._planes
 
     def hwc(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 -> ``(H // 2, W // 2, 3)`` uint8 (a reused buffer)."""
-        return self._sum(frame, planar=False)
+        planes = self.planar(frame)
+        shape = (planes.shape[1], planes.shape[2], 3)
+        if self._hwc is None or self._hwc.shape != shape:
+            self._hwc = np.empty(shape, np.uint8)
+        return _interleave(planes, self._hwc)
 
 
 def box_downscale(frame: np.ndarray) -> np.ndarray:
@@ -130,24 +128,58 @@ def box_downscale(frame: np.ndarray) -> np.ndarray:
     return BoxDownscaler().hwc(frame).copy()
 
 
-def bilinear_upscale(small: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Bilinear (align_corners=False) upscale of a uint8 frame to ``size=(H, W)`` (default 2x).
+class BilinearUpscaler:
+    """Exact 2x bilinear upscale (align_corners=False) of uint8 frames, into reused buffers.
 
-    ``small`` is ``(h, w, 3)``, or planar ``(3, h, w)`` with ``planar=True``; the result is a
-    contiguous ``(H, W, 3)`` uint8 array. Uses torch's uint8 kernel (fixed point: within one
-    grey level of the float result); only the display paths (no model, toggled off, split) use it.
+    Integer arithmetic: per axis ``(x[i-1] + 3 x[i]) / 4`` and ``(3 x[i] + x[i+1]) / 4``
+    with edge replication (what ``F.interpolate(..., align_corners=False)`` does for 2x),
+    rounded half up once at the end: equal to the rounded float result. This is the
+    picture without restoration (``--model none``, toggled off, the left half of split).
     """
-    h, w = small.shape[:2]
-    size = size or (2 * h, 2 * w)
-    up = F.interpolate(_nchw(np.ascontiguousarray(small)), size=size, mode="bilinear", align_corners=False)
-    return np.ascontiguousarray(up[0].permute(1, 2, 0).numpy())
+
+    def __init__(self) -> None:
+        self._shape: tuple[int, int] | None = None
+
+    def _alloc(self, h: int, w: int) -> None:
+        self._shape = (h, w)
+        self._pad = np.empty((3, h + 2, w + 2), np.uint16)
+        self._t1 = np.empty((3, h, w + 2), np.uint16)
+        self._rows = np.empty((3, 2 * h, w + 2), np.uint16)
+        self._t2 = np.empty((3, 2 * h, w), np.uint16)
+        self._acc = np.empty((3, 2 * h, 2 * w), np.uint16)
+        self._out = np.empty((2 * h, 2 * w, 3), np.uint8)
+
+    def planar(self, planes: np.ndarray) -> np.ndarray:
+        """``(3, h, w)`` uint8 -> ``(2h, 2w, 3)`` uint8 (a reused buffer)."""
+        _, h, w = planes.shape
+        if self._shape != (h, w):
+            self._alloc(h, w)
+        xp, t1, rows, t2, acc = self._pad, self._t1, self._rows, self._t2, self._acc
+        xp[:, 1:-1, 1:-1] = planes
+        xp[:, 0, 1:-1] = planes[:, 0]
+        xp[:, -1, 1:-1] = planes[:, -1]
+        xp[:, :, 0] = xp[:, :, 1]
+        xp[:, :, -1] = xp[:, :, -2]
+        np.multiply(xp[:, 1:-1], 3, out=t1)  # vertical: 4x the interpolated value
+        np.add(t1, xp[:, :-2], out=rows[:, 0::2])
+        np.add(t1, xp[:, 2:], out=rows[:, 1::2])
+        np.multiply(rows[:, :, 1:-1], 3, out=t2)  # horizontal: 16x
+        np.add(t2, rows[:, :, :-2], out=acc[:, :, 0::2])
+        np.add(t2, rows[:, :, 2:], out=acc[:, :, 1::2])
+        np.add(acc, 8, out=acc)
+        np.right_shift(acc, 4, out=acc)
+        for c in range(3):
+            self._out[:, :, c] = acc[c]
+        return self._out
+
+    def hwc(self, small: np.ndarray) -> np.ndarray:
+        """``(h, w, 3)`` uint8 -> ``(2h, 2w, 3)`` uint8 (a reused buffer)."""
+        return self.planar(small.transpose(2, 0, 1))
 
 
-def bilinear_upscale_planar(planes: np.ndarray) -> np.ndarray:
-    """As :func:`bilinear_upscale` (2x) for a planar ``(3, h, w)`` frame."""
-    up = F.interpolate(torch.from_numpy(np.ascontiguousarray(planes)).unsqueeze(0), scale_factor=2.0,
-                       mode="bilinear", align_corners=False)
-    return np.ascontiguousarray(up[0].permute(1, 2, 0).numpy())
+def bilinear_upscale(small: np.ndarray) -> np.ndarray:
+    """2x bilinear upscale of an ``(h, w, 3)`` uint8 frame: a new ``(2h, 2w, 3)`` uint8 array."""
+    return BilinearUpscaler().hwc(small).copy()
 
 
 def _pad_into(out: np.ndarray, core: np.ndarray) -> np.ndarray:
@@ -193,6 +225,7 @@ class Sharpener:
         self.timings: dict[str, float] = {"degrade": 0.0, "inference": 0.0}
         self._bgr: np.ndarray | None = None     # grey/BGRA conversion buffer
         self._box = BoxDownscaler()             # half-size frame buffers
+        self._up = BilinearUpscaler()           # plain upscale buffers
         self._out: np.ndarray | None = None     # output buffer (odd sizes, split)
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
@@ -207,9 +240,15 @@ class Sharpener:
         return buf
 
     def process(self, frame: np.ndarray) -> np.ndarray:
-        """Process one frame; the result may be an internal buffer reused by the next call."""
+        """Process one frame.
+
+        The result may be an internal buffer (reused by the next call) or, for
+        ``degrade=1`` without a model, the input itself: copy it to keep it.
+        """
         t0 = time.perf_counter()
         frame = np.asarray(frame)
+        if frame.ndim not in (2, 3):
+            raise ValueError(f"expected an (H, W) or (H, W, C) frame, got shape {frame.shape}")
         if frame.ndim != 3 or frame.shape[2] != 3 or not frame.flags.c_contiguous:
             frame = to_bgr(frame, self._buffer("_bgr", (frame.shape[0], frame.shape[1], 3)))
         h, w = frame.shape[:2]
@@ -232,7 +271,7 @@ class Sharpener:
                     out = restored
         else:
             # The half-size frame: the capture itself (--upscale) or its 2x2 box average.
-            planar = engine is not None and hasattr(engine, "restore_planar") and not self.upscale
+            planar = not self.upscale and (engine is None or hasattr(engine, "restore_planar"))
             if self.upscale:
                 small, full_h, full_w = frame, 2 * h, 2 * w
             else:
@@ -242,7 +281,7 @@ class Sharpener:
                 full_h, full_w = h, w
             plain = None
             if engine is None or self.split:
-                plain = bilinear_upscale_planar(small) if planar else bilinear_upscale(small)
+                plain = self._up.planar(small) if planar else self._up.hwc(small)
             if engine is not None:
                 t = time.perf_counter()
                 core = engine.restore_planar(small) if planar else engine.restore_half(small)
