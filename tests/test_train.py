@@ -53,6 +53,22 @@ def test_ctrl_c_then_resume_equals_uninterrupted(tiny_cifar, tmp_path, monkeypat
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_ctrl_c_during_validation_resumes_at_validation(tiny_cifar, tmp_path, monkeypatch):
+    assert run(tiny_cifar, tmp_path / "a", "student", "--alpha", "0", "--epochs", "2") == 0
+    real = recipe.score_arrays
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe, "score_arrays", interrupted)
+    assert run(tiny_cifar, tmp_path / "b", "student", "--alpha", "0", "--epochs", "2") == 130
+    monkeypatch.setattr(recipe, "score_arrays", real)
+    assert run(tiny_cifar, tmp_path / "b", "student", "--alpha", "0", "--epochs", "2", "--resume") == 0
+    a = checkpoint.read(tmp_path / "a" / "model.pt")["state_dict"]
+    b = checkpoint.read(tmp_path / "b" / "model.pt")["state_dict"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
 def test_same_seed_same_result(tiny_cifar, tmp_path):
     for name in "xy":
         run(tiny_cifar, tmp_path / name, "student", "--alpha", "0", "--epochs", "1")

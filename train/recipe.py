@@ -185,7 +185,7 @@ def train(cfg: Config) -> dict:
             order = torch.randperm(len(train_x), generator=gen)
             flips = torch.rand(len(train_x), generator=gen) < 0.5
             t0, running = time.time(), 0.0
-            first = step if epoch == start_epoch else 0
+            first = step = start_step if epoch == start_epoch else 0
             bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
             for step in bar:
                 sl = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
@@ -207,13 +207,14 @@ def train(cfg: Config) -> dict:
                 running += loss.item()
                 if step % 50 == 0:
                     bar.set_postfix(loss=f"{running / (step - first + 1):.5f}")
-            step = 0
+            step = steps_per_epoch  # a Ctrl-C during validation resumes at validation
             model.eval()
             val = score_arrays(model, val_x, cfg.factor)
-            history.append({"epoch": epoch + 1, "loss": running / max(steps_per_epoch - first, 1), "val_ssim": val["ssim"],
-                            "val_psnr": val["psnr"], "seconds": round(time.time() - t0, 1)})
+            loss = running / (steps_per_epoch - first) if first < steps_per_epoch else None
+            history.append({"epoch": epoch + 1, "loss": loss, "val_ssim": val["ssim"], "val_psnr": val["psnr"],
+                            "seconds": round(time.time() - t0, 1)})
             save(epoch + 1)
-            print(f"epoch {epoch + 1}/{cfg.epochs}  loss {history[-1]['loss']:.5f}  val SSIM {val['ssim']:.4f}  "
+            print(f"epoch {epoch + 1}/{cfg.epochs}  loss {history[-1]['loss'] or float('nan'):.5f}  val SSIM {val['ssim']:.4f}  "
                   f"PSNR {val['psnr']:.2f}  ({history[-1]['seconds']:.0f}s)", flush=True)
     except KeyboardInterrupt:
         save(epoch, step=step)
