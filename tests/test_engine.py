@@ -238,3 +238,26 @@ def test_student_on_a_real_picture():
     assert out.shape == img.shape
     ref = reference(model, BoxDownscaler().hwc(img))
     assert np.abs(out[:200, :240].astype(np.float64) - ref).max() <= 1.0
+
+
+def test_a_damaged_cache_file_is_replaced(student, onnx_cache):
+    create_engine(student, engine="onnxruntime").restore_half(rand_frame(8, 8))
+    (path,) = onnx_cache.glob("*.onnx")
+    path.write_bytes(b"not an onnx file")
+    out = create_engine(student, engine="onnxruntime").restore_half(rand_frame(8, 8))
+    assert out.shape == (16, 16, 3) and path.read_bytes() != b"not an onnx file"
+
+
+def test_unknown_half_res_variants_fall_back_to_generic_graphs():
+    from vcam_sharpen.models import HalfResNet
+
+    class Different(HalfResNet):  # a forward the phase rewrite does not know
+        def forward(self, x):
+            return super().forward(x) * 0.5
+
+    torch.manual_seed(0)
+    model = Different(8, 2).eval()
+    eng = create_engine(model, engine="onnxruntime")
+    assert not eng.phases
+    small = rand_frame(7, 9)
+    assert np.abs(eng.restore_half(small).astype(np.float64) - reference(model, small)).max() <= 1.0

@@ -3,6 +3,8 @@
 import json
 import urllib.error
 
+import torch
+
 from click.testing import CliRunner
 
 from vcam_sharpen import checkpoint, cifar
@@ -15,6 +17,7 @@ def invoke(*args):
 
 
 def test_eval_json_grid_and_extra_weights(tiny_cifar, tmp_path):
+    torch.manual_seed(0)
     w = checkpoint.save(tmp_path / "mine.pt", create_model("seed-student"))
     grid = tmp_path / "grid.png"
     r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear,unsharp", "--weights", str(w),
@@ -22,7 +25,8 @@ def test_eval_json_grid_and_extra_weights(tiny_cifar, tmp_path):
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert [row["label"] for row in rows] == ["bilinear", "unsharp", "mine"]
-    assert all(row["n"] == 12 and 0 < row["ssim"] <= 1 for row in rows)
+    assert all(row["n"] == 12 and -1 <= row["ssim"] <= 1 for row in rows)  # an untrained model may score < 0
+    assert 0 < rows[0]["ssim"] < rows[1]["ssim"] <= 1  # the unsharp mask sharpens these blocky images
     assert rows[2]["params"] == 499 and rows[2]["gmac_720p"] > 0
     assert grid.stat().st_size > 0
 

@@ -19,7 +19,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 VIDEO = SHARED_DATA / "video" / "face_1280x720.mp4"
 
 
-@pytest.fixture(scope="module", params=["seed-student", "seed-teacher"])
+@pytest.fixture(scope="module", params=["seed-student", "seed-teacher", "student"])
 def model(request):
     torch.manual_seed(0)
     return create_model(request.param).eval()

@@ -122,11 +122,29 @@ _PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
 PHASE_PLANES = 16  # 12 used (4 phases x BGR), padded to a multiple of the SIMD block
 
 
-def phase_capable(model: nn.Module) -> bool:
-    """Whether ``model`` can run as a :class:`PhaseGraph` (a 2x :class:`~vcam_sharpen.models.HalfResNet`)."""
+def phase_capable(model: nn.Module, check: bool = False) -> bool:
+    """Whether ``model`` can run as a :class:`PhaseGraph` (a 2x :class:`~vcam_sharpen.models.HalfResNet`).
+
+    With ``check``, also compare the phase graph with the model itself on a small random
+    frame (within one grey level), so a future change to ``HalfResNet`` that the rewrite
+    does not know about falls back to the generic graphs instead of giving wrong pictures.
+    """
     from .models import HalfResNet
 
-    return isinstance(model, HalfResNet) and model.scale == 2
+    if not (isinstance(model, HalfResNet) and model.scale == 2):
+        return False
+    if not check:
+        return True
+    try:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 256, (1, 3, 9, 11), generator=g, dtype=torch.uint8)
+        model = copy.deepcopy(model).float().cpu().eval()
+        with torch.no_grad():
+            phases = PhaseGraph(model)(x)[0].numpy()
+            ref = FrameGraph(model, upscale=True, planar=True)(x)[0].numpy()
+    except Exception:  # noqa: BLE001 - any surprise means: use the generic graphs
+        return False
+    return bool(np.abs(interleave_phases(phases).astype(int) - ref).max() <= 1)
 
 
 def _pad_widths(convs: list[nn.Conv2d], block: int) -> list[nn.Conv2d]:
@@ -188,8 +206,7 @@ class PhaseGraph(nn.Module):
             first, last = convs[0], convs[-1]
             first.weight.copy_(first.weight.flip(1) / 255.0)  # BGR 0..255 in
             # pixel shuffle (CRD) reads channel c * 4 + p for RGB channel c, phase p; the
-            # outputs are padded to 16 planes so ONNX Runtime's channel-blocked (NCHWc)
-            # kernels keep the sum in their layout (12 would cost two reorders, ~25%).
+            # 12 outputs are padded to 16 planes (one SIMD block, like the hidden widths).
             order = [(2 - c) * 4 + p for p in range(4) for c in range(3)]
             padded = nn.Conv2d(last.in_channels, PHASE_PLANES, last.kernel_size, padding=last.padding)
             padded.weight.zero_()
@@ -341,14 +358,18 @@ def cache_dir() -> Path:
     return Path(base) / "vcam-sharpen" / "onnx"
 
 
-def cached_bytes(model: nn.Module, kind: str) -> bytes:
-    """The ONNX graph for ``model``/``kind``, from the cache or exported now (and cached if possible)."""
+def cached_bytes(model: nn.Module, kind: str, refresh: bool = False) -> bytes:
+    """The ONNX graph for ``model``/``kind``, from the cache or exported now (and cached if possible).
+
+    ``refresh=True`` ignores (and replaces) a cached file, e.g. one that failed to load.
+    """
     name = getattr(model, "model_name", type(model).__name__)
     path = cache_dir() / f"{name}-{weights_hash(model)}-{kind}.onnx"
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass
+    if not refresh:
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
     data = export_bytes(model, kind)
     try:
         _write_atomic(path, data)

@@ -187,8 +187,8 @@ class HalfResNet(nn.Module):
         return self
 
 
-@register("student", "default student: half-res residual, 3 convs of 15 channels (trained re-parameterized)",
-          channels=15, layers=3, expand=0)
+@register("student", "default student: half-res residual, 2 convs of 16 channels (trained re-parameterized)",
+          channels=16, layers=2, expand=0)
 def student(channels: int, layers: int, expand: int) -> nn.Module:
     return HalfResNet(channels, layers, expand)
 
