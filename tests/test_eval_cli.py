@@ -63,3 +63,10 @@ def test_models_lists_every_registered_model():
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["seed-student"]["params"] == 499
     assert rows["seed-teacher"]["gmac_720p"] > rows["seed-student"]["gmac_720p"]
+
+
+def test_bad_option_values_and_commands_are_one_line_errors():
+    for args in (["eval", "--limit", "0"], ["eval", "--factor", "9"], ["no-such-command"], ["--bogus"]):
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1, r.stderr

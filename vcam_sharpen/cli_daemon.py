@@ -16,16 +16,6 @@ SETTINGS = ("source", "degrade", "upscale", "model", "weights", "split", "size",
             "backend", "engine")
 
 
-class DaemonCommand(click.Command):
-    """A bad option value is one line and exit code 2 (a :class:`UserError`), not click's usage block."""
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as e:
-            raise UserError(f"{e.format_message()} (see vcam-sharpen {info_name} --help)") from None
-
-
 def settings_options(f):
     """The pipeline options shared by run, start, install-service and config."""
     options = [
@@ -81,7 +71,7 @@ def typed_settings(ctx: click.Context, params: dict) -> dict:
     return out
 
 
-@cli.command("run", cls=DaemonCommand)
+@cli.command("run")
 @settings_options
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Stop after publishing N frames.")
 @click.option("--lockstep", is_flag=True,
@@ -95,7 +85,7 @@ def run_cmd(ctx, frames, lockstep, **params) -> None:
     click.echo(f"published {stats.frames_out} frames ({stats.frames_processed} processed)", err=True)
 
 
-@cli.command("start", cls=DaemonCommand)
+@cli.command("start")
 @settings_options
 @click.pass_context
 def start_cmd(ctx, **params) -> None:
@@ -108,7 +98,7 @@ def start_cmd(ctx, **params) -> None:
                + (f" on {state['device']}" if state.get("device") else ""))
 
 
-@cli.command("stop", cls=DaemonCommand)
+@cli.command("stop")
 @click.option("--timeout", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
               help="Seconds to wait for a clean exit before killing it.")
 def stop_cmd(timeout) -> None:
@@ -119,7 +109,7 @@ def stop_cmd(timeout) -> None:
     click.echo("vcam-sharpen is not running" if pid is None else f"stopped (pid {pid})")
 
 
-@cli.command("status", cls=DaemonCommand)
+@cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status_cmd(as_json) -> None:
     """Running or not; source, model, mode, measured fps, per-stage ms, dropped frames, uptime.
@@ -134,7 +124,7 @@ def status_cmd(as_json) -> None:
         sys.exit(3)
 
 
-@cli.command("toggle", cls=DaemonCommand)
+@cli.command("toggle")
 def toggle_cmd() -> None:
     """Switch sharpening off or on in the running daemon (no restart)."""
     from .daemon import toggle
@@ -142,7 +132,7 @@ def toggle_cmd() -> None:
     click.echo(f"sharpening {'on' if toggle() else 'off'}")
 
 
-@cli.command("doctor", cls=DaemonCommand)
+@cli.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def doctor_cmd(as_json) -> None:
     """Check camera access, v4l2loopback / OBS virtual camera and permissions; print exact fixes.
@@ -157,7 +147,7 @@ def doctor_cmd(as_json) -> None:
         sys.exit(1)
 
 
-@cli.command("list-devices", cls=DaemonCommand)
+@cli.command("list-devices")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_devices_cmd(as_json) -> None:
     """List cameras, virtual camera devices and virtual camera backends."""
@@ -167,7 +157,7 @@ def list_devices_cmd(as_json) -> None:
     click.echo(json.dumps(d, indent=2) if as_json else format_devices(d))
 
 
-@cli.command("install-service", cls=DaemonCommand)
+@cli.command("install-service")
 @settings_options
 @click.option("--path", "path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Unit file to write; default: $XDG_CONFIG_HOME/systemd/user/vcam-sharpen.service.")
@@ -185,7 +175,7 @@ def install_service_cmd(ctx, path, force, **params) -> None:
     click.echo(next_steps(written))
 
 
-@cli.command("config", cls=DaemonCommand)
+@cli.command("config")
 @settings_options
 @click.pass_context
 def config_cmd(ctx, **params) -> None:
