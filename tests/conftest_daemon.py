@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 FACE_CLIP = SHARED_DATA / "video" / "face_1280x720.mp4"
-SHIPPED_STUDENT = REPO / "weights" / "seed-student.pt"
+
 
 requires_face = pytest.mark.skipif(not FACE_CLIP.is_file(), reason=f"{FACE_CLIP} is absent")
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest_daemon import (FACE_CLIP, daemon_env, daemons, recording_backend, requires_face,  # noqa: F401
                              student_weights, vcam, wait_for)
 
-from vcam_sharpen import config, daemon
+from vcam_sharpen import config, daemon, zoo
 from vcam_sharpen.cli import cli
 
 
@@ -139,7 +139,7 @@ def test_start_status_toggle_stop(daemons, student_weights):
     wait_for(lambda: (daemon.read_state() or {}).get("fps_out", 0) > 0, timeout=10)
     st = json.loads(vcam("status", "--json").stdout)
     assert st["running"] and st["pid"] == pid and st["status"] == "running"
-    assert st["source"].endswith("face_1280x720.mp4") and st["model"] == "seed-student"
+    assert st["source"].endswith("face_1280x720.mp4") and st["model"] == zoo.DEFAULT_MODEL
     assert st["mode"] == "degrade x2 + restore" and st["outputs"] == ["null"]
     assert st["fps_out"] > 15 and "inference" in st["ms"] and st["uptime_s"] > 0
     assert "dropped" in st and st["frames_out"] > 0

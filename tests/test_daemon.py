@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_daemon import (FACE_CLIP, SHIPPED_STUDENT, ListSink, daemon_env, decode_index,  # noqa: F401
+from conftest_daemon import (FACE_CLIP, REPO, ListSink, daemon_env, decode_index,  # noqa: F401
                              numbered_video, recording_backend, requires_face, student_weights)
 
 from vcam_sharpen import config, daemon, doctor, service
@@ -210,12 +210,15 @@ def test_pid_lock_single_instance_and_stale_pid_file():
 
 
 @requires_face
-@pytest.mark.skipif(not SHIPPED_STUDENT.is_file(), reason="weights/seed-student.pt not shipped yet")
-def test_student_beats_degraded_only_on_the_face_clip():
-    """Mean SSIM (RGB float) against the original frames: --model seed-student vs --model none."""
+@pytest.mark.parametrize("label", ["student", "seed-student"])
+def test_student_beats_degraded_only_on_the_face_clip(label):
+    """Mean SSIM (RGB float) against the original frames: --model <student> vs --model none."""
     from vcam_sharpen.engine import create_engine
     from vcam_sharpen.metrics import ssim
 
+    weights = REPO / "weights" / f"{label}.pt"
+    if not weights.is_file():
+        pytest.skip(f"weights/{label}.pt not shipped")
     n, size = 8, (1280, 720)
     ref = FileSource(FACE_CLIP, paced=False)
     originals = [ref.read() for _ in range(n)]
@@ -230,7 +233,7 @@ def test_student_beats_degraded_only_on_the_face_clip():
         return np.mean([ssim(o[..., ::-1].astype(np.float32) / 255, r) for o, r in zip(originals, rgb)])
 
     none = scores(None)
-    student = scores(create_engine("seed-student", weights=SHIPPED_STUDENT))
+    student = scores(create_engine(label, weights=weights))
     assert student > none, (student, none)
 
 
