@@ -66,3 +66,15 @@ def test_bench_errors():
                                  "--frames", "1"])
     if not torch.cuda.is_available():
         assert r.exit_code == 2 and "--device cuda" in r.output
+
+
+def test_bench_markdown_has_one_line_per_row():
+    from click.testing import CliRunner
+
+    from vcam_sharpen.cli import cli
+
+    r = CliRunner().invoke(cli, ["bench", "--source", "demo", "--size", "64x48", "--models", "bilinear,unsharp",
+                                 "--frames", "3", "--paced-frames", "0", "--markdown"])
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| 64x48")]
+    assert [row.split("|")[2].strip() for row in rows] == ["bilinear", "unsharp"]

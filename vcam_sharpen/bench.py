@@ -328,6 +328,23 @@ def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), mo
             "frames": frames, "rows": results}
 
 
+def format_markdown(report: dict) -> str:
+    """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
+    lines = ["| size | row | GMAC | fps | model fps | overhead | capture | degrade | inference | publish "
+             "| CPU ms/frame | latency p95 ms | cores @30 fps (kept) |", "|---" * 13 + "|"]
+    for r in report["rows"]:
+        st = r["stages"]
+        cells = [report["size"], r["label"],
+                 f"{r['gmac_per_frame']:.2f}" if r.get("gmac_per_frame") else "-", f"{r['fps']:.1f}",
+                 f"{r['model_fps']:.1f}" if r["model_fps"] else "-",
+                 f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-",
+                 *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in ("capture", "degrade", "inference", "publish")),
+                 f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
+                 f"{r['paced']['cpu_cores']:.2f} ({r['paced']['fps']:.1f})" if "paced" in r else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def format_table(report: dict) -> str:
     """The report as a fixed-width table (times in ms, p50/p95)."""
     m = report["machine"]
