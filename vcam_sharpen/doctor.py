@@ -104,6 +104,15 @@ def in_video_group() -> bool | None:
     return os.getuid() == 0 or gid in os.getgroups()
 
 
+def _access_check(devices: list, what: str, verb: str, note: str) -> "Check":
+    """One check for a group of devices: fine if all can be used, else the fix for permissions."""
+    denied = [d.path for d in devices if not d.access]
+    if denied:
+        return Check(False, f"{what.split()[0]} permissions", f"cannot {verb} {', '.join(denied)}",
+                     "sudo usermod -aG video $USER, then log out and in")
+    return Check(True, what, ", ".join(f"{d.path} ({d.name or 'unnamed'})" for d in devices) + note)
+
+
 def _linux_checks(sys_root: Path, dev_root: Path) -> list[Check]:
     checks = []
     devices = video_devices(sys_root, dev_root)
@@ -111,13 +120,7 @@ def _linux_checks(sys_root: Path, dev_root: Path) -> list[Check]:
     loops = [d for d in devices if d.kind == "virtual"]
     group = in_video_group()
     if cams:
-        desc = ", ".join(f"{d.path} ({d.name or 'unnamed'})" for d in cams)
-        denied = [d.path for d in cams if not d.access]
-        if denied:
-            checks.append(Check(False, "camera permissions", f"cannot open {', '.join(denied)}",
-                                "sudo usermod -aG video $USER, then log out and in"))
-        else:
-            checks.append(Check(True, "camera", desc))
+        checks.append(_access_check(cams, "camera", "open", ""))
     else:
         checks.append(Check(False, "camera", "no /dev/video* capture device",
                             "plug in a webcam (check: lsusb, dmesg | tail); "
@@ -145,13 +148,8 @@ def _linux_checks(sys_root: Path, dev_root: Path) -> list[Check]:
             checks.append(Check(False, "loopback device", "module loaded but no device",
                                 f"sudo modprobe -r v4l2loopback && {MODPROBE}"))
         else:
-            desc = ", ".join(f"{d.path} ({d.name or 'unnamed'})" for d in loops)
-            denied = [d.path for d in loops if not d.access]
-            if denied:
-                checks.append(Check(False, "loopback permissions", f"cannot write {', '.join(denied)}",
-                                    "sudo usermod -aG video $USER, then log out and in"))
-            else:
-                checks.append(Check(True, "loopback device", desc + "; pass it with --device if there are several"))
+            checks.append(_access_check(loops, "loopback device", "write",
+                                        "; pass it with --device if there are several"))
             caps = sys_root / "module" / "v4l2loopback" / "parameters" / "exclusive_caps"
             try:
                 value = caps.read_text().strip()
