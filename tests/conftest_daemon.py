@@ -78,14 +78,14 @@ def numbered_video(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def student_weights(tmp_path_factory) -> Path:
-    """A freshly initialised seed-student checkpoint (what --weights takes)."""
+    """A freshly initialised checkpoint of the default model (what --weights takes)."""
     import torch
 
-    from vcam_sharpen import checkpoint
+    from vcam_sharpen import checkpoint, zoo
     from vcam_sharpen.models import create_model
 
     torch.manual_seed(0)
-    return checkpoint.save(tmp_path_factory.mktemp("w") / "student.pt", create_model("seed-student"))
+    return checkpoint.save(tmp_path_factory.mktemp("w") / "student.pt", create_model(zoo.DEFAULT_MODEL))
 
 
 class Recorder:

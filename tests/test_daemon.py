@@ -30,7 +30,7 @@ def real_frames(frames, floor=90):
 def test_demo_through_the_model_into_the_virtual_camera(recording_backend, student_weights):
     from vcam_sharpen.engine import create_engine
 
-    sharpener = Sharpener(create_engine("seed-student", weights=student_weights), degrade=2)
+    sharpener = Sharpener(create_engine(None, weights=student_weights), degrade=2)
     sink = VcamSink((160, 120), 30, backend="recording")
     stats = Pipeline(DemoSource((160, 120), 30), sharpener, [sink], (160, 120), fps=30).run(frames=20)
     sink.close()
@@ -369,7 +369,9 @@ def test_odd_grey_and_bgra_camera_frames_reach_the_virtual_camera_at_its_size(re
     from vcam_sharpen.engine import create_engine
 
     sink = VcamSink((320, 240), 30, backend="recording")
-    sharpener = Sharpener(create_engine("seed-student", weights=student_weights), degrade=degrade)
+    # --degrade 1 needs a same-size model; the default student is a 2x upscaler
+    model = create_engine(None, weights=student_weights) if degrade == 2 else create_engine("seed-student")
+    sharpener = Sharpener(model, degrade=degrade)
     stats = Pipeline(OddSource(), sharpener, [sink], (320, 240), fps=30).run(frames=20)
     sink.close()
     assert stats.frames_processed >= 3

@@ -261,3 +261,15 @@ def test_unknown_half_res_variants_fall_back_to_generic_graphs():
     assert not eng.phases
     small = rand_frame(7, 9)
     assert np.abs(eng.restore_half(small).astype(np.float64) - reference(model, small)).max() <= 1.0
+
+
+def test_engine_for_rate_uses_one_thread_only_when_it_keeps_up(student):
+    from vcam_sharpen.engine import engine_for_rate
+
+    easy = engine_for_rate(student, fps=1.0, size=(64, 48))
+    assert isinstance(easy, OrtEngine) and easy.threads == 1
+    hard = engine_for_rate(student, fps=1e6, size=(64, 48))  # no single thread keeps up with that
+    assert isinstance(hard, OrtEngine) and hard.threads == engine_mod.DEFAULT_THREADS
+    assert engine_for_rate(student, fps=1.0, size=(64, 48), threads=3).threads == 3
+    assert engine_for_rate("none", fps=30.0, size=(64, 48)) is None
+    assert isinstance(engine_for_rate(student, fps=30.0, size=(64, 48), engine="torch"), TorchEngine)

@@ -160,8 +160,13 @@ def _stats(values: list[float]) -> dict:
 
 
 def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: int = 2, warmup: int = 5,
-              paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0) -> dict:
-    """Measure one row; see the module docstring for the fields."""
+              paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0,
+              pick_threads: bool = True) -> dict:
+    """Measure one row; see the module docstring for the fields.
+
+    ``pick_threads``: the paced run uses the threads the daemon would pick for ``paced_fps``
+    (false when ``--threads`` fixed them).
+    """
     sharp = Sharpener(row.engine, degrade=degrade)
     feed = _FrameFeed(spec, size)
     w, h = size
@@ -217,10 +222,25 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
             "latency_p95_ms": round(_pct(latency, 95), 2),
         }
         if paced_frames > 0:
-            result["paced"] = _paced(sharp, feed, publish_buf, paced_frames, paced_fps, max_seconds)
+            # the paced run uses the engine the daemon would pick for that rate (see engine_for_rate)
+            paced_engine = _engine_for_rate(row, paced_fps, (out_w, out_h), degrade) if pick_threads else row.engine
+            paced_sharp = Sharpener(paced_engine, degrade=degrade)
+            result["paced"] = _paced(paced_sharp, feed, publish_buf, paced_frames, paced_fps, max_seconds)
+            engine = paced_sharp.engine
+            result["paced"]["threads"] = getattr(engine, "threads", None) if engine is not None else None
         return result
     finally:
         feed.close()
+
+
+def _engine_for_rate(row: Row, fps: float, size: tuple[int, int], degrade: int):
+    """The row's engine as the daemon would run it at ``fps``; rows without a model keep theirs."""
+    from .engine import Engine, engine_for_rate
+
+    if not isinstance(row.engine, Engine):
+        return row.engine
+    return engine_for_rate(row.engine.model, fps, size, degrade=degrade, engine=row.engine.name,
+                           device=row.engine.device)
 
 
 def _gmac(row: Row, width: int, height: int) -> float | None:
@@ -323,7 +343,8 @@ def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), mo
         if progress is not None:
             progress(row.label)
         results.append(bench_row(row, spec, size, frames, degrade=degrade, warmup=warmup,
-                                 paced_frames=paced_frames, paced_fps=paced_fps, max_seconds=max_seconds))
+                                 paced_frames=paced_frames, paced_fps=paced_fps, max_seconds=max_seconds,
+                                 pick_threads=threads is None))
     return {"machine": machine(), "source": spec, "size": f"{size[0]}x{size[1]}", "degrade": degrade,
             "frames": frames, "rows": results}
 
@@ -331,7 +352,7 @@ def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), mo
 def format_markdown(report: dict) -> str:
     """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
     lines = ["| size | row | GMAC | fps | model fps | overhead | capture | degrade | inference | publish "
-             "| CPU ms/frame | latency p95 ms | cores @30 fps (kept) |", "|---" * 13 + "|"]
+             "| CPU ms/frame | latency p95 ms | cores @30 fps (kept fps; threads) |", "|---" * 13 + "|"]
     for r in report["rows"]:
         st = r["stages"]
         cells = [report["size"], r["label"],
@@ -340,7 +361,8 @@ def format_markdown(report: dict) -> str:
                  f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-",
                  *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in ("capture", "degrade", "inference", "publish")),
                  f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                 f"{r['paced']['cpu_cores']:.2f} ({r['paced']['fps']:.1f})" if "paced" in r else "-"]
+                 f"{r['paced']['cpu_cores']:.2f} ({r['paced']['fps']:.1f}; {r['paced']['threads'] or '-'} thr)"
+                 if "paced" in r else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

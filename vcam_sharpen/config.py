@@ -4,7 +4,7 @@ The config file is ``$XDG_CONFIG_HOME/vcam-sharpen/config.toml`` (``~/.config/..
 and uses the long option names, e.g.::
 
     source = "/dev/video0"
-    model = "seed-student"
+    model = "student"
     size = "1280x720"
     fps = 30
     output = ["vcam", "preview"]

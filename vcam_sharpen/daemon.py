@@ -435,10 +435,11 @@ def mode_text(settings: Settings) -> str:
 
 def build_sharpener(settings: Settings):
     """The :class:`Sharpener` for the settings (engine created; bad weights are a UserError)."""
-    from .engine import create_engine
+    from .engine import engine_for_rate
     from .processing import Sharpener
 
-    engine = create_engine(settings.model, weights=settings.weights, engine=settings.engine)
+    engine = engine_for_rate(settings.model, settings.fps, settings.size, degrade=settings.degrade,
+                             upscale=settings.upscale, weights=settings.weights, engine=settings.engine)
     return Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split)
 
 

@@ -21,6 +21,7 @@ under ``$XDG_CACHE_HOME/vcam-sharpen/onnx`` keyed by a hash of the weights.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -172,7 +173,8 @@ class Engine:
     def restore_full(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 BGR frame -> same-size uint8 BGR sharpened frame (same-size models only)."""
         if self.input_scale > 1:
-            raise UserError(f"{self.model_name} is a 2x upscaler; use --degrade 2 or --upscale")
+            raise UserError(f"{self.model_name} is a 2x upscaler; use --degrade 2 or --upscale, "
+                            "or a same-size model for --degrade 1, e.g. --model seed-student")
         return self._run("frame", _frame(frame))[0]
 
     def infer(self, x: np.ndarray) -> np.ndarray:
@@ -338,3 +340,41 @@ def create_engine(model: str | nn.Module | None = None, weights: Path | None = N
     if engine == "onnxruntime":
         return OrtEngine(module, device, threads)
     return TorchEngine(module, device, threads)
+
+
+# One ONNX Runtime thread must keep up using at most this share of the frame period;
+# then the second thread's synchronisation costs (~15 % more CPU per frame) are not worth it.
+ONE_THREAD_HEADROOM = 0.7
+
+
+def engine_for_rate(model: str | nn.Module | None, fps: float, size: tuple[int, int], degrade: int = 2,
+                    upscale: bool = False, weights: Path | None = None, engine: str = "auto", device: str = "auto",
+                    threads: int | None = None) -> Engine | None:
+    """The engine to run ``model`` at ``fps`` for ``size`` (w, h) output frames: the daemon's choice.
+
+    With ONNX Runtime on the CPU and no explicit ``threads``, a one-thread session is
+    timed on a frame of that size; if it keeps up within :data:`ONE_THREAD_HEADROOM` of
+    the frame period it is used (least CPU for a steady camera rate), else the default
+    two-thread session (most frames per second). Any other case is :func:`create_engine`.
+    """
+    from .processing import Sharpener
+
+    if threads is not None or (isinstance(model, str) and model.lower() == "none") or resolve(engine, device) != (
+            "onnxruntime", "cpu"):
+        return create_engine(model, weights, engine, device, threads)
+    module = model if isinstance(model, nn.Module) else load_model(model, weights)
+    one = create_engine(module, engine=engine, device=device, threads=1)
+    sharp = Sharpener(one, degrade=degrade, upscale=upscale)
+    w, h = (size[0] // 2, size[1] // 2) if upscale else size  # upscale: the camera frame is the small one
+    frame = np.full((h, w, 3), 128, np.uint8)
+    for _ in range(2):  # graph build and allocation
+        sharp.process(frame)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sharp.process(frame)
+        times.append(time.perf_counter() - t0)
+    if sorted(times)[len(times) // 2] * fps <= ONE_THREAD_HEADROOM:
+        log.info("one inference thread keeps up with %.0f fps at %dx%d", fps, w, h)
+        return one
+    return create_engine(module, engine=engine, device=device)

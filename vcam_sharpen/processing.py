@@ -215,8 +215,8 @@ class Sharpener:
         if degrade not in (1, 2):
             raise UserError(f"--degrade must be 1 or 2, got {degrade}")
         if engine is not None and not upscale and degrade == 1 and int(getattr(engine, "input_scale", 1)) > 1:
-            raise UserError("this model is a 2x upscaler (it takes the half-size frame); "
-                            "use --degrade 2 or --upscale, or a same-size model")
+            raise UserError("this model is a 2x upscaler (it takes the half-size frame); use --degrade 2 or "
+                            "--upscale, or a same-size model for --degrade 1, e.g. --model seed-student")
         self.engine = engine
         self.degrade = 1 if upscale else degrade
         self.upscale = upscale

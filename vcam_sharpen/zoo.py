@@ -40,4 +40,4 @@ def default_weights(label: str) -> Path:
 
 
 # The model the daemon, bench and export use unless told otherwise.
-DEFAULT_MODEL = "seed-student"
+DEFAULT_MODEL = "student"
