@@ -43,14 +43,13 @@ def default_source() -> str:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"1280x720"`` -> ``(1280, 720)``."""
+    """``"1280x720"`` -> ``(1280, 720)``, by the daemon's rules (:func:`vcam_sharpen.config.parse_size`)."""
+    from .config import parse_size as parse
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--size must look like 1280x720, got {text!r}") from None
-    if w < 2 or h < 2:
-        raise UserError(f"--size must be at least 2x2, got {text!r}")
-    return w, h
+        return parse(text)
+    except ValueError as e:
+        raise UserError(f"--size: {e}") from None
 
 
 class UnsharpEngine:

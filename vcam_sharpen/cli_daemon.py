@@ -11,6 +11,7 @@ from click.core import ParameterSource
 
 from .cli import cli  # noqa: F401  (commands below register on this group)
 from .errors import UserError
+from .zoo import DEFAULT_MODEL
 
 SETTINGS = ("source", "degrade", "upscale", "model", "weights", "split", "size", "fps", "output", "device",
             "backend", "engine")
@@ -26,7 +27,7 @@ def settings_options(f):
                      help="2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as it is."),
         click.option("--upscale/--no-upscale", default=False, show_default=True,
                      help="Treat the camera frame as the small one and output twice its size."),
-        click.option("--model", default=_default_model(), show_default=True, metavar="NAME|none",
+        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|none",
                      help="Sharpening model (see vcam-sharpen models); none: degraded picture only."),
         click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
                      help="Checkpoint file; default: the shipped weights of --model."),
@@ -49,12 +50,6 @@ def settings_options(f):
     for opt in reversed(options):
         f = opt(f)
     return f
-
-
-def _default_model() -> str:
-    from .zoo import DEFAULT_MODEL
-
-    return DEFAULT_MODEL
 
 
 def typed_settings(ctx: click.Context, params: dict) -> dict:
