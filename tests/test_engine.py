@@ -220,6 +220,35 @@ def test_half_res_student_runs_as_a_phase_graph(kind, expand):
         assert np.array_equal(planar, out)
 
 
+def test_phase_graph_ends_in_one_quantize_and_fixes_its_size():
+    import onnx
+    import onnxruntime as ort
+
+    from vcam_sharpen.export import cached_bytes, static_shape
+
+    torch.manual_seed(0)
+    model = create_model("student").eval()
+    data = cached_bytes(model, "phaseplanar2x")
+    ops = [n.op_type for n in onnx.load_from_string(data).graph.node]
+    assert ops[-1] == "QuantizeLinear" and "Clip" not in ops and "Round" not in ops
+    fixed = static_shape(data, (1, 3, 9, 11))
+    assert [d.dim_value for d in onnx.load_from_string(fixed).graph.input[0].type.tensor_type.shape.dim] == [1, 3, 9, 11]
+    x = np.ascontiguousarray(rand_frame(9, 11).transpose(2, 0, 1))[None]
+    dyn, stat = (ort.InferenceSession(d, providers=["CPUExecutionProvider"]) for d in (data, fixed))
+    a, b = dyn.run(None, {"frame": x})[0], stat.run(None, {"frame": x})[0]
+    assert a.shape == b.shape == (1, 16, 9, 11)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # a fused sum may round the other way
+    with pytest.raises(ValueError):
+        static_shape(data, (9, 11))
+
+
+def test_ort_phase_sessions_are_per_size_and_bounded():
+    eng = create_engine(create_model("student").eval(), engine="onnxruntime")
+    for h in range(2, 12):
+        assert eng.restore_half(rand_frame(h, 5)).shape == (2 * h, 10, 3)
+    assert len(eng._sessions) <= 6
+
+
 def test_phase_results_are_double_buffered():
     eng = create_engine(create_model("student").eval(), engine="onnxruntime")
     a = eng.restore_half(rand_frame(8, 8, seed=1))

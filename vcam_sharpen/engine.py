@@ -247,11 +247,16 @@ class OrtEngine(Engine):
         self.blocked = prefers_blocked_layout(model) if layout == "auto" else layout == "nchwc"
         self._sessions: dict[str, object] = {}
 
-    def session(self, kind: str):
-        """The ONNX Runtime session for graph ``kind``, created on first use."""
-        sess = self._sessions.get(kind)
+    def session(self, kind: str, shape: tuple[int, ...] | None = None):
+        """The ONNX Runtime session for graph ``kind``, created on first use.
+
+        With ``shape``, a session for that input shape only (phase graphs: see
+        :func:`vcam_sharpen.export.static_shape`); the few most recent shapes are kept.
+        """
+        key = (kind, shape)
+        sess = self._sessions.get(key)
         if sess is None:
-            from .export import cached_bytes
+            from .export import cached_bytes, static_shape
 
             ort = self._ort
             so = ort.SessionOptions()
@@ -266,18 +271,27 @@ class OrtEngine(Engine):
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device == "cuda" \
                 else ["CPUExecutionProvider"]
             disabled = [] if self.blocked or self.device == "cuda" else ["NchwcTransformer"]
+
+            def create(refresh: bool = False):
+                data = cached_bytes(self.model, kind, refresh=refresh)
+                if shape is not None:
+                    data = static_shape(data, shape)
+                return ort.InferenceSession(data, so, providers=providers, disabled_optimizers=disabled)
+
             try:
-                sess = ort.InferenceSession(cached_bytes(self.model, kind), so, providers=providers,
-                                            disabled_optimizers=disabled)
+                sess = create()
             except Exception as e:  # noqa: BLE001 - a damaged cache file: export again, once
                 log.warning("cached ONNX graph unusable (%s); exporting again", str(e).splitlines()[0][:120])
-                sess = ort.InferenceSession(cached_bytes(self.model, kind, refresh=True), so, providers=providers,
-                                            disabled_optimizers=disabled)
-            self._sessions[kind] = sess
+                sess = create(refresh=True)
+            if len(self._sessions) >= 6:  # sizes seen once (tests, a resized source) are not kept forever
+                self._sessions.pop(next(iter(self._sessions)))
+            self._sessions[key] = sess
         return sess
 
     def _run(self, kind: str, x: np.ndarray) -> np.ndarray:
-        sess = self.session(kind)
+        from .export import PHASE_KINDS
+
+        sess = self.session(kind, x.shape if kind in PHASE_KINDS else None)
         return sess.run(None, {sess.get_inputs()[0].name: x})[0]
 
 

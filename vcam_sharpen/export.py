@@ -45,7 +45,7 @@ KINDS = ("model", "frame2x", "planar2x", "frame")
 # Internal graphs of the engines (not offered by ``vcam-sharpen export``): see PhaseGraph.
 PHASE_KINDS = ("phase2x", "phaseplanar2x")
 # Bump when the exported graphs change, so cached files are rebuilt.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 
 
 def fold_io(model: nn.Module) -> nn.Module | None:
@@ -184,8 +184,8 @@ class PhaseGraph(nn.Module):
     phase. So this graph adds them at half size and returns the twelve phase planes
     as uint8; :func:`interleave_phases` then writes the full-size BGR frame (twelve
     strided copies, ~1 ms at 720p). No full-size float tensor is ever built, and the
-    colour order, the 1/255 and x255 scales and the 0.5 of rounding fold into the
-    first and last convolution. Exact up to float rounding, borders included.
+    colour order and the 1/255 and x255 scales fold into the first and last
+    convolution. Exact up to float rounding, borders included.
 
     Input ``(1, 3, h, w)`` uint8 BGR planes (``(1, h, w, 3)`` with ``planar=False``);
     output ``(1, 16, h, w)`` uint8, plane ``(2 * py + px) * 3 + c`` holding BGR channel
@@ -212,7 +212,7 @@ class PhaseGraph(nn.Module):
             padded.weight.zero_()
             padded.bias.zero_()
             padded.weight[:12] = last.weight[order] * 255.0
-            padded.bias[:12] = last.bias[order] * 255.0 + 0.5  # truncation then rounds half up
+            padded.bias[:12] = last.bias[order] * 255.0
             convs[-1] = last = padded
             base = torch.zeros(PHASE_PLANES, 3, 3, 3)
             for py in range(2):
@@ -235,7 +235,8 @@ class PhaseGraph(nn.Module):
             y = conv(y)
             if i < len(self.convs) - 1:
                 y = self.act(y)
-        return (y + base).clamp(0.0, 255.99).to(torch.uint8)
+        # round, clamp, cast: one QuantizeLinear in the exported graph (see _quantize_tail)
+        return (base + y).round().clamp(0.0, 255.0).to(torch.uint8)
 
 
 def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -273,6 +274,54 @@ def _fix_resize(onnx_model) -> None:
             for attr in node.attribute:
                 if attr.name == "coordinate_transformation_mode" and attr.s == b"pytorch_half_pixel":
                     attr.s = b"half_pixel"
+
+
+def _quantize_tail(onnx_model) -> None:
+    """Replace the final ``Round -> Clip(0, 255) -> Cast(uint8)`` by one ``QuantizeLinear``.
+
+    QuantizeLinear with scale 1 and a uint8 zero point of 0 rounds half to even and
+    saturates to [0, 255]: the same numbers in one pass over the frame instead of three.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = onnx_model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    out = graph.output[0].name
+    cast = producer.get(out)
+    clip = producer.get(cast.input[0]) if cast is not None and cast.op_type == "Cast" else None
+    rnd = producer.get(clip.input[0]) if clip is not None and clip.op_type == "Clip" else None
+    if rnd is None or rnd.op_type != "Round" or helper.get_attribute_value(cast.attribute[0]) != TensorProto.UINT8:
+        return
+    graph.initializer.extend([numpy_helper.from_array(np.array(1.0, np.float32), "quant_scale"),
+                              numpy_helper.from_array(np.array(0, np.uint8), "quant_zero")])
+    quant = helper.make_node("QuantizeLinear", [rnd.input[0], "quant_scale", "quant_zero"], [out], name="quantize")
+    nodes = [n for n in graph.node if n not in (cast, clip, rnd)]
+    del graph.node[:]
+    graph.node.extend(nodes + [quant])
+
+
+def static_shape(data: bytes, shape: tuple[int, ...]) -> bytes:
+    """The graph ``data`` with its (single) input fixed to ``shape``; outputs are inferred again.
+
+    With every size known, ONNX Runtime's shape inference proves the bilinear and the
+    correction terms of a :class:`PhaseGraph` equal in shape and fuses their sum into the
+    last convolution (~15 % of the student's inference time at 720p).
+    """
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    (value,) = proto.graph.input
+    dims = value.type.tensor_type.shape.dim
+    if len(dims) != len(shape):
+        raise ValueError(f"graph input has {len(dims)} dimensions, shape {shape} has {len(shape)}")
+    for d, n in zip(dims, shape):
+        d.dim_value = int(n)
+    for out in proto.graph.output:
+        for d in out.type.tensor_type.shape.dim:
+            if d.dim_param:
+                d.Clear()
+    del proto.graph.value_info[:]
+    return proto.SerializeToString()
 
 
 def _prune(onnx_model):
@@ -335,6 +384,7 @@ def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> b
     if kind in PHASE_KINDS:
         _constant_pads(proto)
         proto = _prune(proto)
+        _quantize_tail(proto)
     proto.producer_name = "vcam-sharpen"
     proto.doc_string = f"vcam-sharpen {getattr(model, 'model_name', type(model).__name__)} ({kind})"
     onnx.checker.check_model(proto)
