@@ -30,6 +30,35 @@ def test_run_into_the_virtual_camera(recording_backend):
     assert not daemon.paths()["pid"].exists()  # released on exit
 
 
+@pytest.mark.parametrize("flag", [None, "--no-pause-when-unused"])
+def test_run_pauses_while_nobody_reads_the_virtual_camera(recording_backend, monkeypatch, flag):
+    import numpy as np
+
+    from vcam_sharpen import usage
+
+    class Nobody:  # v4l2loopback saying: no app streams from the device
+        closed = False
+
+        def readers(self):
+            return 0
+
+        def close(self):
+            self.closed = True
+
+    monitors = []
+    monkeypatch.setattr(usage, "open_monitor", lambda device, backend: monitors.append(Nobody()) or monitors[-1])
+    monkeypatch.setattr(daemon, "PAUSE_AFTER_S", 0.2)
+    r = invoke("run", "--source", "demo", "--output", "vcam", "--backend", "recording", "--model", "none",
+               "--size", "160x120", "--fps", 30, "--frames", 30, *([flag] if flag else []))
+    assert r.exit_code == 0, r.output
+    last = recording_backend.frames[-1][1]
+    if flag is None:  # the tail is the grey "waking up" card; the monitor was closed with the camera
+        assert len(monitors) == 1 and monitors[0].closed
+        assert np.median(last) == 32 and all(np.array_equal(f, last) for _, f in recording_backend.frames[-5:])
+    else:  # not even watched
+        assert not monitors and np.median(last) > 40
+
+
 def test_run_records_a_file_with_the_model(tmp_path, student_weights):
     import cv2
 
@@ -92,8 +121,9 @@ def test_config_status_toggle_stop_when_not_running(tmp_path):
     path = config.config_path()
     path.parent.mkdir(parents=True)
     path.write_text('model = "none"\noutput = "null"\n')
-    r = invoke("config", "--fps", 12)
+    r = invoke("config", "--fps", 12, "--no-pause-when-unused")
     assert r.exit_code == 0 and 'model = "none"  # config' in r.stdout and "fps = 12  # flag" in r.stdout
+    assert "pause_when_unused = false  # flag" in r.stdout
     r = invoke("status")
     assert r.exit_code == 3 and "not running" in r.stdout
     r = invoke("status", "--json")

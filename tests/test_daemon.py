@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest_daemon import (FACE_CLIP, REPO, ListSink, daemon_env, decode_index,  # noqa: F401
-                             numbered_video, recording_backend, requires_face, student_weights)
+                             numbered_video, recording_backend, requires_face, student_weights, wait_for)
 
 from vcam_sharpen import config, daemon, doctor, service
 from vcam_sharpen.daemon import AlreadyRunning, PidLock, Pipeline
@@ -149,6 +149,166 @@ def test_worker_errors_stop_the_pipeline():
         Pipeline(DemoSource((64, 48), 30), Broken(), [ListSink()], (64, 48)).run(frames=1000)
 
 
+# ---------------------------------------------------------------- pausing while nobody reads the virtual camera
+
+
+class FakeMonitor:
+    """A usage monitor whose reader count the test sets (None: the driver cannot tell)."""
+
+    def __init__(self, count):
+        self.count, self.calls = count, 0
+
+    def readers(self):
+        self.calls += 1
+        return self.count
+
+    def close(self):
+        pass
+
+
+class WatchedSink(ListSink):
+    """A virtual camera stand-in: keeps frames and has a usage monitor."""
+
+    def __init__(self, monitor):
+        super().__init__()
+        self.usage = monitor
+
+
+class CountingSource:
+    """A 50 fps camera of value-200 frames that counts reads and knows whether it is closed."""
+
+    name, size, fps, dropped = "camera fake", (64, 48), 50.0, 0
+
+    def __init__(self):
+        self.reads, self.closed = 0, False
+
+    def read(self):
+        assert not self.closed, "read after close"
+        time.sleep(1 / self.fps)
+        self.reads += 1
+        return np.full((48, 64, 3), 200, np.uint8)
+
+    def close(self):
+        self.closed = True
+
+
+class CountingSharpener:
+    enabled = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def process(self, frame):
+        self.calls += 1
+        return frame
+
+
+def run_in_background(pipeline):
+    t = threading.Thread(target=pipeline.run, daemon=True)
+    t.start()
+    return t
+
+
+def test_pauses_while_nobody_reads_the_virtual_camera_and_resumes(monkeypatch, tmp_path):
+    from vcam_sharpen import sinks
+
+    builds = []
+    real_placeholder = sinks.placeholder
+    monkeypatch.setattr(sinks, "placeholder", lambda *a: builds.append(a[2]) or real_placeholder(*a))
+    mon, first, sharp, fps = FakeMonitor(1), CountingSource(), CountingSharpener(), 30.0
+    sink, reopened = WatchedSink(mon), []
+
+    def reopen():
+        reopened.append(CountingSource())
+        return reopened[-1]
+
+    state = tmp_path / "state.json"
+    p = Pipeline(first, sharp, [sink], (64, 48), fps=fps, reopen=reopen, pause_after_s=0.5, state_path=state)
+    t = run_in_background(p)
+    try:
+        wait_for(lambda: sharp.calls >= 5, timeout=20)
+        assert not p.paused and p.state()["readers"] == 1
+        mon.count, t_zero = 0, time.monotonic()
+        wait_for(lambda: p.paused, timeout=10)
+        assert time.monotonic() - t_zero >= 0.5  # the grace period was kept
+        wait_for(lambda: first.closed, timeout=5)  # the camera is released
+        st = json.loads(state.read_text())  # written at once on pausing
+        assert st["status"] == daemon.PAUSED and st["paused"] is True and st["readers"] == 0
+        text = daemon.format_status({"running": True, **p.state()})
+        assert "paused (no app reading the virtual camera)" in text and "0 app(s) reading" in text
+
+        reads, calls, n0, t0, built = first.reads, sharp.calls, len(sink.frames), time.monotonic(), len(builds)
+        time.sleep(1.0)
+        n1, t1 = len(sink.frames), time.monotonic()
+        assert first.reads == reads and sharp.calls == calls and not reopened  # nothing read, nothing sharpened
+        assert n1 - n0 == pytest.approx(fps * (t1 - t0), rel=0.25)  # the placeholder keeps the set rate
+        assert len(builds) == built  # the placeholder is built once per pause, not per frame
+        paused = [f for _, f in sink.frames[n0:n1]]
+        assert all(np.array_equal(f, paused[0]) for f in paused) and np.median(paused[0]) < 100
+        assert (paused[0] > 32).any()  # a grey card with its message
+
+        mon.count, t_back = 1, time.monotonic()
+        wait_for(lambda: any(tt > t_back and np.median(f) == 200 for tt, f in sink.frames), timeout=10)
+        first_live = next(tt for tt, f in sink.frames if tt > t_back and np.median(f) == 200)
+        assert first_live - t_back < 1.0  # one tick to notice, the source's first frame, one tick to show
+        assert len(reopened) == 1 and reopened[0].reads > 0 and sharp.calls > calls
+        assert not p.paused and p.state()["status"] == "running" and p.stats.pauses == 1
+        # nothing from before the pause was shown after it: placeholders, then live frames only
+        after = [np.median(f) for tt, f in sink.frames if tt > t_back]
+        live_from = after.index(200.0)
+        assert all(m < 100 for m in after[:live_from]) and all(m == 200 for m in after[live_from:])
+    finally:
+        p.stop()
+        t.join(5)
+    assert p.error is None and not t.is_alive()
+
+
+@pytest.mark.parametrize("case", ["unknown readers", "disabled", "a window as well", "brief dip"])
+def test_never_pauses_when_it_should_not(case):
+    mon = FakeMonitor(None if case == "unknown readers" else 0)
+    sinks = [WatchedSink(mon)] + ([ListSink()] if case == "a window as well" else [])
+    src, sharp = CountingSource(), CountingSharpener()
+    if case == "brief dip":  # an app closing and reopening the device: 0 readers for ~0.3 s
+        mon.count = 1
+        threading.Timer(0.3, lambda: setattr(mon, "count", 0)).start()
+        threading.Timer(0.6, lambda: setattr(mon, "count", 1)).start()
+        grace = daemon.PAUSE_AFTER_S
+    else:
+        grace = 0.1
+    p = Pipeline(src, sharp, sinks, (64, 48), fps=30, reopen=CountingSource, pause_after_s=grace,
+                 pause_when_unused=case != "disabled")
+    stats = p.run(frames=36)  # 1.2 s
+    assert stats.pauses == 0 and not src.closed and mon.calls >= 36
+    assert sharp.calls >= 10 and stats.frames_processed >= 10
+    expected = {"unknown readers": None, "brief dip": 1}.get(case, 0)  # known even where it cannot pause
+    assert p.state()["readers"] == expected
+
+
+def test_a_source_that_cannot_be_reopened_shows_the_reconnect_placeholder():
+    mon, sharp = FakeMonitor(1), CountingSharpener()
+    sink, attempts = WatchedSink(mon), []
+
+    def reopen():
+        attempts.append(time.monotonic())
+        if len(attempts) < 2:
+            raise UserError("camera /dev/video0 opened but gives no frames: it is busy")
+        return CountingSource()
+
+    p = Pipeline(CountingSource(), sharp, [sink], (64, 48), fps=30, reopen=reopen, pause_after_s=0.1)
+    t = run_in_background(p)
+    try:
+        wait_for(lambda: sharp.calls >= 3, timeout=20)
+        mon.count = 0
+        wait_for(lambda: p.paused, timeout=10)
+        mon.count = 1
+        wait_for(lambda: p.status == "source lost", timeout=10)
+        wait_for(lambda: len(attempts) == 2 and p.status == "running", timeout=10)
+        assert p.error is None
+    finally:
+        p.stop()
+        t.join(5)
+
+
 def test_signals_toggle_and_stop_in_process(tmp_path):
     state = tmp_path / "state.json"
     sharpener = Sharpener(None, degrade=2)
@@ -264,6 +424,7 @@ def test_config_file_then_flags():
     ('size = "big"\n', ["key 'size'"]),
     ('model = "nope"\n', ["key 'model'", "unknown model"]),
     ('output = ["vcam", "x.mkv"]\n', ["key 'output'"]),
+    ('pause_when_unused = "no"\n', ["key 'pause_when_unused'", "true or false"]),
     ("fps = = 3\n", ["config.toml"]),
 ])
 def test_bad_config_is_one_line_naming_file_and_key_and_never_rewritten(text, words):
@@ -282,6 +443,18 @@ def test_settings_round_trip_through_run_arguments():
     args = settings.to_args()
     assert args[args.index("--fps") + 1] == "24" and "--split" in args and "--no-upscale" in args
     assert args.count("--output") == 2 and "--weights" in args and "--device" not in args
+    assert "--pause-when-unused" in args
+    assert config.resolve({"pause_when_unused": False})[0].to_args()[-1] == "--no-pause-when-unused"
+
+
+def test_pause_when_unused_defaults_on_and_the_config_file_can_turn_it_off():
+    settings, origin = config.resolve({})
+    assert settings.pause_when_unused is True and "pause_when_unused = true  # default" in config.describe()
+    write_config("pause-when-unused = false\n")
+    settings, origin = config.resolve({})
+    assert settings.pause_when_unused is False and origin["pause_when_unused"] == "config"
+    assert "pause_when_unused = false  # config" in config.describe()
+    assert "pause_when_unused = true  # flag" in config.describe({"pause_when_unused": True})
 
 
 def test_install_service(tmp_path):
@@ -334,6 +507,10 @@ def test_doctor_with_loopback(tmp_path):
     assert "/dev/video10 (vcam-sharpen)" in text and "modprobe v4l2loopback devices" not in text
     text = doctor.format_checks(doctor.checks(*fake_tree(tmp_path / "b", "0.12.0", exclusive="N"), platform="linux"))
     assert "older than 0.12.5" in text and "[!!] exclusive_caps" in text
+    text = doctor.format_checks(doctor.checks(*fake_tree(tmp_path / "d", "0.12.7"), platform="linux"))
+    assert "older than 0.13" in text and "never pauses" in text
+    assert "older than 0.13" not in doctor.format_checks(doctor.checks(*fake_tree(tmp_path / "e", "0.13.2"),
+                                                                        platform="linux"))
     devs = doctor.list_devices(*fake_tree(tmp_path / "c", "0.13.2"))
     assert [d["path"] for d in devs["cameras"]] == [str(tmp_path / "c" / "dev" / "video0")]
     assert [d["name"] for d in devs["virtual"]] == ["vcam-sharpen"]

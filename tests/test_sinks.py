@@ -145,3 +145,44 @@ def test_vcam_write_failure_reopens_with_backoff(recording_backend, monkeypatch)
     assert len(recording_backend.opened) == 2 and len(recording_backend.frames) == 2
     assert real is not None
     sink.close()
+
+
+def test_vcam_usage_monitor_follows_the_device(recording_backend, monkeypatch):
+    import time
+
+    from vcam_sharpen import usage
+
+    opened = []
+
+    class Mon:
+        closed = False
+
+        def readers(self):
+            return 0
+
+        def close(self):
+            self.closed = True
+
+    def fake_open_monitor(device, backend):
+        opened.append((device, backend, Mon()))
+        return opened[-1][2]
+
+    monkeypatch.setattr(usage, "open_monitor", fake_open_monitor)
+    assert VcamSink((64, 48), 30, backend="recording").usage is None and not opened  # not asked to watch
+    sink = VcamSink((64, 48), 30, device="/dev/video-w", backend="recording", watch_usage=True)
+    assert [(d, b) for d, b, _ in opened] == [("/dev/video-w", "recording")] and sink.usage is opened[0][2]
+    frame = np.zeros((48, 64, 3), np.uint8)
+
+    def broken(f):
+        raise OSError(19, "No such device")
+
+    sink.cam._backend.send = broken  # the module was reloaded: the device is a new one
+    sink.send(frame)
+    time.sleep(0.55)
+    sink.send(frame)  # reopened: a fresh monitor for the new device, the old one closed
+    assert len(opened) == 2 and opened[0][2].closed and sink.usage is opened[1][2]
+    sink.close()
+    assert opened[1][2].closed and sink.usage is None
+    # for real: the recording backend is not v4l2loopback, so nobody can tell who reads it
+    monkeypatch.undo()
+    assert VcamSink((64, 48), 30, backend="recording", watch_usage=True).usage is None

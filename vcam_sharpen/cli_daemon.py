@@ -14,7 +14,7 @@ from .errors import UserError
 from .zoo import DEFAULT_MODEL
 
 SETTINGS = ("source", "degrade", "upscale", "model", "weights", "split", "size", "fps", "output", "device",
-            "backend", "engine")
+            "backend", "engine", "pause_when_unused")
 
 
 def settings_options(f):
@@ -46,6 +46,9 @@ def settings_options(f):
                      help="pyvirtualcam backend (default: the first that works)."),
         click.option("--engine", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto",
                      show_default=True, help="Inference engine."),
+        click.option("--pause-when-unused/--no-pause-when-unused", default=True, show_default=True,
+                     help="Close the camera and idle the model while no app reads the virtual camera "
+                          "(needs v4l2loopback 0.13+; elsewhere it stays on)."),
     ]
     for opt in reversed(options):
         f = opt(f)

@@ -86,6 +86,7 @@ class Settings:
     device: str | None = None
     backend: str | None = None
     engine: str = "auto"
+    pause_when_unused: bool = True
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -105,7 +106,7 @@ def settings_args(values: dict) -> list[str]:
         if value is None:
             continue
         if isinstance(value, bool):
-            args.append(flag if value else f"--no-{name}")
+            args.append(flag if value else "--no-" + flag[2:])
         elif name == "size":
             args += [flag, value if isinstance(value, str) else f"{value[0]}x{value[1]}"]
         elif name == "output":
@@ -142,7 +143,7 @@ def _check(name: str, value):
         if isinstance(value, bool) or value not in (1, 2):
             raise ValueError("must be 1 or 2")
         return int(value)
-    if name in ("upscale", "split"):
+    if name in ("upscale", "split", "pause_when_unused"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value

@@ -9,6 +9,12 @@ Two threads keep the virtual camera fed at a steady rate whatever happens upstre
   list an ``exclusive_caps`` loopback device while it is being written, so it is
   never left without frames.
 
+While no application reads the virtual camera (v4l2loopback >= 0.13 tells, see
+:mod:`vcam_sharpen.usage`) for :data:`PAUSE_AFTER_S`, the worker closes the source (the
+webcam light goes off) and the model idles; the publisher keeps writing a placeholder.
+When an app reads it again the source is reopened at once. Outputs that cannot tell
+(a window, a file, other virtual camera backends) keep the pipeline running.
+
 Files in :func:`vcam_sharpen.config.runtime_dir` (``$XDG_RUNTIME_DIR/vcam-sharpen``):
 ``daemon.pid`` (holds an exclusive ``flock`` while a daemon runs, so a stale file is
 harmless), ``state.json`` (refreshed about once a second, read by ``status``) and
@@ -42,6 +48,11 @@ PID_FILE, STATE_FILE, LOG_FILE = "daemon.pid", "state.json", "daemon.log"
 STATE_EVERY_S = 1.0
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 5.0
+# Nobody may read the virtual camera this long before pausing: apps probe the device and
+# reopen it (switching resolution, a page reload), which must not cycle the webcam.
+PAUSE_AFTER_S = 2.0
+PAUSED = "paused (no app reading the virtual camera)"
+PAUSED_MESSAGE = "vcam-sharpen: waking up the camera..."  # seen by the app that ends a pause
 TOGGLE_SIGNAL = getattr(signal, "SIGUSR1", None)
 
 
@@ -175,6 +186,7 @@ class Stats:
     ms: dict = field(default_factory=dict)  # running means per stage
     fps_out: float = 0.0
     fps_processed: float = 0.0
+    pauses: int = 0  # times the pipeline paused because nobody read the virtual camera
 
     def add_ms(self, name: str, ms: float, alpha: float = 0.1) -> None:
         old = self.ms.get(name)
@@ -195,13 +207,23 @@ class Pipeline:
             (for recording a file offline and for tests), instead of at a steady rate.
         state_path: where to write the state JSON about once a second (None: nowhere).
         info: extra fields for the state file (source/model/mode descriptions).
+        reopen: opens the source again after a pause (None: the source stays open, only unread).
+        pause_when_unused: pause while every sink's ``usage`` monitor reports 0 readers for
+            ``pause_after_s`` (never in lockstep, nor while any sink has no monitor or an unknown count).
     """
 
     def __init__(self, source, sharpener, sinks: list, size: tuple[int, int], fps: float = 30.0,
-                 lockstep: bool = False, state_path: Path | None = None, info: dict | None = None) -> None:
+                 lockstep: bool = False, state_path: Path | None = None, info: dict | None = None,
+                 reopen=None, pause_when_unused: bool = True, pause_after_s: float = PAUSE_AFTER_S) -> None:
         self.source, self.sharpener, self.sinks = source, sharpener, list(sinks)
         self.size, self.fps, self.lockstep = (int(size[0]), int(size[1])), float(fps), lockstep
         self.state_path, self.info = state_path, dict(info or {})
+        self.reopen, self.pause_when_unused, self.pause_after_s = reopen, pause_when_unused, float(pause_after_s)
+        self.readers: int | None = None  # apps reading the outputs, when every monitor knows
+        self._unused_since: float | None = None
+        self._paused = threading.Event()
+        self._source_open = True
+        self._reopen_wait = 0.5
         self.stats = Stats()
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -224,6 +246,11 @@ class Pipeline:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def paused(self) -> bool:
+        """Whether the source and the model are paused because nobody reads the virtual camera."""
+        return self._paused.is_set()
+
     def toggle(self) -> bool:
         """Flip sharpening; returns the new state."""
         self.sharpener.enabled = not self.sharpener.enabled
@@ -237,11 +264,20 @@ class Pipeline:
 
         try:
             while not self._stop.is_set():
+                if self._paused.is_set():
+                    self._release_source()
+                    with self._cond:
+                        self._cond.wait_for(lambda: not self._paused.is_set() or self._stop.is_set())
+                    continue
+                if not self._source_open and not self._reopen_source():
+                    continue
                 t0 = time.perf_counter()
                 frame = self.source.read()
                 t1 = time.perf_counter()
                 if self._stop.is_set():
                     break
+                if self._paused.is_set():  # paused while reading: drop it unsharpened
+                    continue
                 if frame is None:
                     if self._lost_since is None:
                         self._lost_since = time.monotonic()
@@ -265,6 +301,8 @@ class Pipeline:
                 with self._cond:
                     if self.lockstep:  # wait until the publisher took the previous one
                         self._cond.wait_for(lambda: self._seq == self._taken or self._stop.is_set())
+                    if self._paused.is_set():  # paused meanwhile: this picture would be stale at resume
+                        continue
                     self._latest, self._seq = out, self._seq + 1
                     s.frames_processed += 1
                     if self._lost_since is not None:
@@ -275,12 +313,78 @@ class Pipeline:
             self.error = e
             self.stop()
 
+    def _release_source(self) -> None:
+        """Close the source for a pause (worker thread), if it can be reopened afterwards."""
+        self._lost_since = None  # a loss before the pause is not news after it
+        if self.reopen is None or not self._source_open:
+            return
+        self._source_open = False
+        try:
+            self.source.close()
+        except Exception as e:  # noqa: BLE001 - a failed close must not end the pause
+            log.warning("closing %s failed: %s", getattr(self.source, "name", "source"), e)
+
+    def _reopen_source(self) -> bool:
+        """Open the source again after a pause (worker thread); False while it cannot be
+        (a webcam another app took meanwhile): placeholder shown, retried with backoff."""
+        try:
+            source = self.reopen()
+        except Exception as e:  # noqa: BLE001 - UserError mostly; keep the daemon up and retry
+            if self._lost_since is None:
+                self._lost_since = time.monotonic()
+                log.warning("cannot reopen %s after the pause (%s); retrying",
+                            getattr(self.source, "name", "source"), " ".join(str(e).split()))
+            self._stop.wait(self._reopen_wait)
+            self._reopen_wait = min(self._reopen_wait * 2, 5.0)  # like a lost camera's own backoff
+            return False
+        self.source, self._source_open, self._reopen_wait = source, True, 0.5
+        if self._stop.is_set():  # stopped while opening: nobody else will close this one
+            source.close()
+            return False
+        return True
+
+    # -- pausing while nobody reads the virtual camera (publisher thread)
+
+    def _check_usage(self, now: float) -> bool:
+        """Pause or resume by the readers of the outputs; True when it switched."""
+        counts = [k.usage.readers() for k in self.sinks if getattr(k, "usage", None) is not None]
+        self.readers = sum(counts) if counts and None not in counts else None
+        # A window, a file or a virtual camera that cannot tell always wants the real picture.
+        unused = (self.pause_when_unused and not self.lockstep and self.readers == 0
+                  and len(counts) == len(self.sinks))
+        if not unused:
+            self._unused_since = None
+            if not self._paused.is_set():
+                return False
+            log.warning("an app reads the virtual camera: resuming")
+            self._paused.clear()
+            with self._cond:
+                self._cond.notify_all()
+            return True
+        if self._unused_since is None:
+            self._unused_since = now
+        if self._paused.is_set() or now - self._unused_since < self.pause_after_s:
+            return False
+        log.warning("no app reads the virtual camera: pausing the camera and the model")
+        self._paused.set()
+        self.stats.pauses += 1
+        with self._cond:  # never show a picture from before the pause once it ends
+            self._latest, self._taken = None, self._seq
+        self._last_good = None
+        return True
+
     # -- publisher
 
     def _frame_to_send(self) -> tuple[np.ndarray, str]:
-        """``(frame, kind)`` for this tick; kind is ``new``, ``repeat`` or ``placeholder``."""
+        """``(frame, kind)`` for this tick; kind is ``new``, ``repeat``, ``placeholder`` or ``paused``."""
         from .sinks import placeholder
 
+        if self._paused.is_set():
+            # a plain card, built once per pause: nobody watches, and it must cost next to nothing
+            self.status = PAUSED
+            if self._placeholder is None or self._placeholder[0] != PAUSED_MESSAGE:
+                self._placeholder = (PAUSED_MESSAGE, placeholder(None, self.size, PAUSED_MESSAGE))
+            return self._placeholder[1], "paused"
         lost = self._lost_since is not None or bool(getattr(self.source, "lost", False))
         with self._cond:
             latest, seq = self._latest, self._seq
@@ -293,6 +397,8 @@ class Pipeline:
         if lost:
             what = "camera" if "camera" in str(getattr(self.source, "name", "")) else "video source"
             msg, self.status = f"{what} unavailable - reconnecting...", "source lost"
+        elif self.stats.pauses:  # resumed; the first picture is on its way
+            msg, self.status = PAUSED_MESSAGE, "resuming"
         else:
             msg = "vcam-sharpen starting..."
         if self._placeholder is None or self._placeholder[0] != msg:
@@ -321,6 +427,7 @@ class Pipeline:
                             break
                         if self._seq == self._taken:
                             continue
+                switched = self._check_usage(time.monotonic())
                 frame, kind = self._frame_to_send()
                 if self.lockstep:
                     with self._cond:
@@ -344,7 +451,7 @@ class Pipeline:
                     window_t, window_out, window_proc = now, s.frames_out, s.frames_processed
                 first_real = kind == "new" and not announced  # `start` waits for this one
                 announced = announced or first_real
-                if self.state_path is not None and (now - last_state >= STATE_EVERY_S or first_real):
+                if self.state_path is not None and (now - last_state >= STATE_EVERY_S or first_real or switched):
                     self.write_state()
                     last_state = now
                 if self.lockstep:
@@ -394,6 +501,9 @@ class Pipeline:
             **self.info,
             "pid": os.getpid(),
             "status": self.status,
+            "paused": self.paused,
+            "readers": self.readers,
+            "pauses": s.pauses,
             "sharpening": bool(getattr(self.sharpener, "enabled", True)),
             "started": s.started,
             "updated": time.time(),
@@ -469,7 +579,7 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
     # SIGTERM while still starting (loading the model, opening the camera): unwind and release
     old_term = signal.signal(signal.SIGTERM, _terminate) if main else None
     lock = PidLock(p["pid"])
-    source = sinks = None
+    source = sinks = pipeline = None
     stats = Stats()
     try:
         lock.acquire()
@@ -478,7 +588,9 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         source = open_source(spec, settings.size, settings.fps, paced=not lockstep)
         warm_up(sharpener, source.size)
         out_fps = source.fps if lockstep and not is_camera_spec(spec) else settings.fps
-        sinks = open_sinks(settings.output, settings.size, out_fps, settings.device, settings.backend)
+        pause = settings.pause_when_unused and not lockstep
+        sinks = open_sinks(settings.output, settings.size, out_fps, settings.device, settings.backend,
+                           watch_usage=pause)
         info = {
             "source": spec, "source_name": source.name, "model": settings.model,
             "weights": settings.weights,
@@ -487,7 +599,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
             "device": next((getattr(k, "device", None) for k in sinks if getattr(k, "device", None)), None),
         }
         pipeline = Pipeline(source, sharpener, sinks, settings.size, out_fps, lockstep=lockstep,
-                            state_path=p["state"], info=info)
+                            state_path=p["state"], info=info, pause_when_unused=pause, pause_after_s=PAUSE_AFTER_S,
+                            reopen=lambda: open_source(spec, settings.size, settings.fps, paced=not lockstep))
         log.info("running: %s -> %s -> %s", source.name, settings.model, ", ".join(k.name for k in sinks))
         stats = pipeline.run(frames=frames, handle_signals=main)
     except Terminated:
@@ -496,6 +609,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         if main:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
         try:
+            if pipeline is not None:  # the one open now: a pause closes the first and opens another
+                source = pipeline.source
             if source is not None:
                 source.close()
             if sinks:
@@ -528,7 +643,8 @@ def _last_error(log_path: Path) -> str:
 
 
 def start(overrides: dict | None = None, timeout: float = START_TIMEOUT_S) -> dict:
-    """Start the daemon in the background; return its first state once frames are published.
+    """Start the daemon in the background; return its first state once frames are published
+    (or once it paused because no app reads the virtual camera).
 
     Raises:
         UserError: it is already running, or it failed to start (with the daemon's own reason).
@@ -549,8 +665,8 @@ def start(overrides: dict | None = None, timeout: float = START_TIMEOUT_S) -> di
         if rc is not None:
             raise UserError(f"the daemon did not start: {_last_error(p['log'])}")
         state = read_state()
-        if state and state.get("pid") == proc.pid and state.get("frames_processed", 0) > 0 \
-                and state.get("status") == "running":
+        if state and state.get("pid") == proc.pid and (state.get("paused") or (
+                state.get("frames_processed", 0) > 0 and state.get("status") == "running")):
             return state
         time.sleep(0.1)
     proc.terminate()
@@ -636,7 +752,8 @@ def format_status(st: dict) -> str:
         f"  model:      {st.get('model', '?')} ({st.get('engine', '?')}), {st.get('mode', '?')}, "
         f"sharpening {'on' if st.get('sharpening', True) else 'off'}",
         f"  output:     {', '.join(st.get('outputs', []))} {st.get('output_size', '')}"
-        + (f" on {st['device']}" if st.get("device") else ""),
+        + (f" on {st['device']}" if st.get("device") else "")
+        + (f", {st['readers']} app(s) reading" if st.get("readers") is not None else ""),
         f"  fps:        {st.get('fps_out', 0):.1f} out (target {st.get('fps_target', 0):g}), "
         f"{st.get('fps_processed', 0):.1f} processed",
         f"  ms/frame:   {stages or 'n/a'}",

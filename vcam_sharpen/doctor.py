@@ -143,6 +143,8 @@ def _linux_checks(sys_root: Path, dev_root: Path) -> list[Check]:
         note = ""
         if version and _version_tuple(version) < (0, 12, 5):
             note = " (older than 0.12.5: Chrome may not list it; upgrade v4l2loopback-dkms)"
+        elif version and _version_tuple(version) < (0, 13):
+            note = " (older than 0.13: the daemon cannot tell when no app reads it, so it never pauses)"
         checks.append(Check(True, "v4l2loopback", f"loaded, version {version or 'unknown'}{note}"))
         if not loops:
             checks.append(Check(False, "loopback device", "module loaded but no device",

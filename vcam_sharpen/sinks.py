@@ -82,6 +82,7 @@ class Sink:
 
     name = "sink"
     quit_requested = False  # a preview window whose user pressed q
+    usage = None  # a vcam_sharpen.usage.UsageMonitor, if the sink can tell how many apps read it
 
     def __init__(self, size: tuple[int, int]) -> None:
         self.size = (int(size[0]), int(size[1]))
@@ -133,8 +134,9 @@ class VcamSink(Sink):
     name = "vcam"
 
     def __init__(self, size: tuple[int, int], fps: float, device: str | None = None,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, watch_usage: bool = False) -> None:
         super().__init__(size)
+        self.usage = None
         import pyvirtualcam
         from pyvirtualcam.camera import BACKENDS
 
@@ -154,6 +156,18 @@ class VcamSink(Sink):
             raise UserError(self._explain(e, device)) from None
         self.device = self.cam.device
         log.info("virtual camera %s (%s backend) %dx%d@%g", self.device, self.cam.backend, *self.size, fps)
+        self.watch_usage = watch_usage
+        self._watch()
+
+    def _watch(self) -> None:
+        """(Re)start counting the apps that read the device, when asked to and the backend can tell."""
+        if not self.watch_usage:
+            return
+        from .usage import open_monitor
+
+        if self.usage is not None:
+            self.usage.close()
+        self.usage = open_monitor(self.cam.device, self.cam.backend)
 
     def _open(self):
         import pyvirtualcam
@@ -194,6 +208,7 @@ class VcamSink(Sink):
                 return
             log.warning("virtual camera %s reopened", self.cam.device)
             self._backoff = RETRY_MIN_S
+            self._watch()  # the old descriptor may belong to a device that was removed and recreated
         try:
             self.cam.send(frame)
         except Exception as e:  # noqa: BLE001
@@ -207,6 +222,9 @@ class VcamSink(Sink):
             self._retry_at = now + self._backoff
 
     def close(self) -> None:
+        usage, self.usage = getattr(self, "usage", None), None
+        if usage is not None:
+            usage.close()
         cam, self.cam = getattr(self, "cam", None), None
         if cam is not None:
             cam.close()
@@ -292,11 +310,12 @@ class FileSink(Sink):
 
 
 def open_sink(spec: str, size: tuple[int, int], fps: float, device: str | None = None,
-              backend: str | None = None) -> Sink:
-    """One sink from an ``--output`` value (see the module docstring)."""
+              backend: str | None = None, watch_usage: bool = False) -> Sink:
+    """One sink from an ``--output`` value (see the module docstring); ``watch_usage``: a virtual
+    camera counts the apps reading it (``.usage``), so the daemon can pause while there are none."""
     spec = str(spec).strip()
     if spec == "vcam":
-        return VcamSink(size, fps, device, backend)
+        return VcamSink(size, fps, device, backend, watch_usage)
     if spec == "preview":
         return PreviewSink(size)
     if spec == "null":
@@ -313,12 +332,12 @@ def check_output(spec: str) -> str:
 
 
 def open_sinks(specs: list[str], size: tuple[int, int], fps: float, device: str | None = None,
-               backend: str | None = None) -> list[Sink]:
+               backend: str | None = None, watch_usage: bool = False) -> list[Sink]:
     """Open every ``--output``; if one fails, the ones already open are closed again."""
     sinks: list[Sink] = []
     try:
         for spec in dict.fromkeys(specs):  # each output once, in order
-            sinks.append(open_sink(spec, size, fps, device, backend))
+            sinks.append(open_sink(spec, size, fps, device, backend, watch_usage))
     except BaseException:
         close_sinks(sinks)
         raise
