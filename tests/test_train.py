@@ -86,6 +86,18 @@ def test_student_distils_from_teacher_and_learns(tiny_cifar, tmp_path):
     assert history[-1]["loss"] < history[0]["loss"]
 
 
+def test_init_starts_from_trained_weights(tiny_cifar, tmp_path):
+    run(tiny_cifar, tmp_path / "t", "teacher", "--epochs", "1")
+    trained = checkpoint.read(tmp_path / "t" / "model.pt")["state_dict"]
+    # lr ~0: the fine-tuned weights stay where --init put them, not at a fresh initialisation
+    run(tiny_cifar, tmp_path / "f", "teacher", "--epochs", "1", "--lr", "1e-12", "--seed", "5",
+        "--init", str(tmp_path / "t" / "model.pt"))
+    tuned = checkpoint.read(tmp_path / "f" / "model.pt")["state_dict"]
+    assert all(torch.allclose(trained[k], tuned[k], atol=1e-6) for k in trained)
+    assert run(tiny_cifar, tmp_path / "g", "teacher", "--model", "teacher", "--init",
+               str(tmp_path / "t" / "model.pt")) == 2  # another model: a one-line error
+
+
 @pytest.mark.parametrize("bad", [["student", "--alpha", "1"], ["teacher", "--alpha", "1"],
                                  ["teacher", "--model", "nope"], ["teacher", "--resume"]])
 def test_bad_options_are_one_line_errors(tiny_cifar, tmp_path, capsys, bad):

@@ -11,7 +11,8 @@ training images are held out for per-epoch validation, so the test set is never
 used for any choice. Every epoch writes ``OUT/checkpoint.pt`` (resumable with
 ``--resume``) and ``OUT/metrics.json``; the end writes ``OUT/model.pt``, the file
 to ship. Ctrl-C (or SIGTERM) saves the state and exits; ``--resume`` continues from the very batch
-where it stopped, with the same data order and flips.
+where it stopped, with the same data order and flips. ``--init CKPT`` starts from trained
+weights (a fine-tuning run with another loss or learning rate).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Config:
     data: str = ""  # CIFAR-10 folder; empty: the per-user cache
     out: str = ""  # run folder; empty: runs/<model>[-kd|-nokd]
     teacher: str = ""  # teacher checkpoint (student with alpha > 0)
+    init: str = ""  # start from this checkpoint's weights (fine-tuning); same model and arguments
     alpha: float = 0.0
     beta: float = 1.0
     ssim_weight: float = 0.0  # adds ssim_weight * (1 - SSIM(student, ground truth))
@@ -141,6 +143,12 @@ def train(cfg: Config) -> dict:
         model = create_model(cfg.model, **model_args(cfg.model_args))
     except TypeError as e:
         raise UserError(f"--model-args do not fit {cfg.model}: {e}") from None
+    if cfg.init and not cfg.resume:
+        start, _ = checkpoint.load(Path(cfg.init), expect=cfg.model)
+        try:
+            model.load_state_dict(start.state_dict())
+        except RuntimeError:
+            raise UserError(f"--init {cfg.init}: its weights do not fit {cfg.model} with these --model-args") from None
     teacher = None
     if cfg.alpha > 0:
         teacher, _ = checkpoint.load(Path(cfg.teacher))
