@@ -39,17 +39,32 @@ def test_same_seed_same_weights():
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name", ["student", "teacher"])
-def test_reparameterized_training_form_collapses_to_the_same_function(name):
+@pytest.mark.parametrize("name, extra", [("student", {}), ("teacher", {"blocks": 0})])
+def test_reparameterized_training_form_collapses_to_the_same_function(name, extra):
     torch.manual_seed(0)
-    model = create_model(name, expand=32).eval()
+    model = create_model(name, expand=32, **extra).eval()
     x = torch.rand(2, 3, 9, 13)
     with torch.no_grad():
         before = model(x)
         after = model.collapse()(x)
     assert torch.allclose(before, after, atol=1e-5)
     assert model.model_args["expand"] == 0
-    assert count_parameters(model) == count_parameters(create_model(name))
+    assert count_parameters(model) == count_parameters(create_model(name, **extra))
+
+
+def test_teacher_flip_ensemble_is_the_mean_of_both_passes_and_mirror_symmetric():
+    torch.manual_seed(0)
+    two = create_model("teacher", channels=8, blocks=2).eval()
+    one = create_model("teacher", channels=8, blocks=2, ensemble=1).eval()
+    one.load_state_dict(two.state_dict())
+    x = torch.rand(2, 3, 9, 13)
+    with torch.no_grad():
+        expected = 0.5 * (one(x) + one(x.flip(-1)).flip(-1))
+        assert torch.allclose(two(x), expected, atol=1e-6)
+        assert torch.allclose(two(x.flip(-1)), two(x).flip(-1), atol=1e-5)
+    assert count_macs(two) == 2 * count_macs(one)
+    with pytest.raises(ValueError):
+        create_model("teacher", ensemble=8)
 
 
 def test_half_res_model_budget():

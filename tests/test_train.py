@@ -7,6 +7,7 @@ import torch
 
 from train import recipe
 from vcam_sharpen import checkpoint
+from vcam_sharpen.models import create_model
 
 
 def run(tiny_cifar, out, *extra):
@@ -96,6 +97,31 @@ def test_init_starts_from_trained_weights(tiny_cifar, tmp_path):
     assert all(torch.allclose(trained[k], tuned[k], atol=1e-6) for k in trained)
     assert run(tiny_cifar, tmp_path / "g", "teacher", "--model", "teacher", "--init",
                str(tmp_path / "t" / "model.pt")) == 2  # another model: a one-line error
+
+
+def test_rot90_augmentation_is_reproducible(tiny_cifar, tmp_path):
+    for name in "xy":
+        assert run(tiny_cifar, tmp_path / name, "student", "--alpha", "0", "--epochs", "1", "--rot90") == 0
+    a = checkpoint.read(tmp_path / "x" / "model.pt")["state_dict"]
+    b = checkpoint.read(tmp_path / "y" / "model.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_teacher_args_change_how_the_teacher_runs(tiny_cifar, tmp_path):
+    teacher = create_model("teacher", channels=4, blocks=1, ensemble=2)
+    checkpoint.save(tmp_path / "t.pt", teacher)
+    one, _ = checkpoint.load(tmp_path / "t.pt", overrides={"ensemble": 1})
+    assert one.ensemble == 1 and checkpoint.load(tmp_path / "t.pt")[0].ensemble == 2
+    assert run(tiny_cifar, tmp_path / "s", "student", "--epochs", "1", "--teacher", str(tmp_path / "t.pt"),
+               "--teacher-args", "ensemble=1") == 0
+    assert run(tiny_cifar, tmp_path / "s2", "student", "--epochs", "1", "--teacher", str(tmp_path / "t.pt"),
+               "--teacher-args", "ensemble=3") == 2  # one-line error
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_cuda_is_a_one_line_error(tiny_cifar, tmp_path, capsys):
+    assert run(tiny_cifar, tmp_path / "x", "teacher", "--device", "cuda") == 2
+    assert "cuda" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", [["student", "--alpha", "1"], ["teacher", "--alpha", "1"],

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from vcam_sharpen import checkpoint, cifar
@@ -49,6 +50,7 @@ class Config:
     data: str = ""  # CIFAR-10 folder; empty: the per-user cache
     out: str = ""  # run folder; empty: runs/<model>[-kd|-nokd]
     teacher: str = ""  # teacher checkpoint (student with alpha > 0)
+    teacher_args: str = ""  # how to run the teacher's weights, e.g. "ensemble=1" (one pass)
     init: str = ""  # start from this checkpoint's weights (fine-tuning); same model and arguments
     alpha: float = 0.0
     beta: float = 1.0
@@ -59,10 +61,12 @@ class Config:
     weight_decay: float = 0.0
     factor: int = 2
     flip: bool = True
+    rot90: bool = False  # also rotate by random multiples of 90 degrees (with flips: all 8 symmetries)
     val_size: int = 2000
     limit: int = 0  # use only the first N training images (smoke tests)
     seed: int = 0
     threads: int = 0  # torch threads; 0: torch's default
+    device: str = "cpu"  # cpu | cuda (cuda runs are fast, not bit-reproducible)
     resume: bool = False
 
 
@@ -122,12 +126,28 @@ def check(cfg: Config) -> None:
         raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
 
 
+class OnDevice(nn.Module):
+    """Runs ``model`` on its device for callers that pass and expect CPU tensors (validation)."""
+
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
+        super().__init__()
+        self.model, self.device = model, device
+        self.input_scale = getattr(model, "input_scale", 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.to(self.device)).float().cpu()
+
+
 def train(cfg: Config) -> dict:
     check(cfg)
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.device not in ("cpu", "cuda") or (cfg.device == "cuda" and not torch.cuda.is_available()):
+        raise UserError(f"--device {cfg.device}: use cpu, or cuda on a machine with a CUDA GPU and a CUDA build of torch")
+    device = torch.device(cfg.device)
+    torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
 
     # data: CIFAR-10 train, last val_size held out for validation
     images, _ = cifar.load_split(Path(cfg.data) if cfg.data else None, "train")
@@ -135,7 +155,7 @@ def train(cfg: Config) -> dict:
         images = images[: cfg.limit + cfg.val_size]
     if len(images) <= cfg.val_size:
         raise UserError(f"{len(images)} training images leave none after holding out --val-size {cfg.val_size}")
-    train_x = torch.from_numpy(images[: len(images) - cfg.val_size])  # uint8, (N, 32, 32, 3)
+    train_x = torch.from_numpy(images[: len(images) - cfg.val_size]).to(device)  # uint8, (N, 32, 32, 3)
     val_x = images[len(images) - cfg.val_size:]
 
     # models
@@ -151,8 +171,10 @@ def train(cfg: Config) -> dict:
             raise UserError(f"--init {cfg.init}: its weights do not fit {cfg.model} with these --model-args") from None
     teacher = None
     if cfg.alpha > 0:
-        teacher, _ = checkpoint.load(Path(cfg.teacher))
+        teacher, _ = checkpoint.load(Path(cfg.teacher), overrides=model_args(cfg.teacher_args))
         teacher.requires_grad_(False)
+        teacher.to(device)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
@@ -190,8 +212,9 @@ def train(cfg: Config) -> dict:
             # one generator per epoch fixes order and flips up front, so --resume replays
             # the rest of an interrupted epoch exactly
             gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-            order = torch.randperm(len(train_x), generator=gen)
-            flips = torch.rand(len(train_x), generator=gen) < 0.5
+            order = torch.randperm(len(train_x), generator=gen).to(device)
+            flips = (torch.rand(len(train_x), generator=gen) < 0.5).to(device)
+            turns = torch.randint(0, 4, (len(train_x),), generator=gen).to(device) if cfg.rot90 else None
             t0, running = time.time(), 0.0
             first = step = start_step if epoch == start_epoch else 0
             bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
@@ -201,6 +224,10 @@ def train(cfg: Config) -> dict:
                 if cfg.flip:
                     flip = flips[sl]
                     x[flip] = x[flip].flip(-1)
+                if turns is not None:
+                    for k in (1, 2, 3):
+                        sel = turns[sl] == k
+                        x[sel] = torch.rot90(x[sel], k, dims=(-2, -1))
                 small, degraded = degrade_pair(x, cfg.factor)
                 y = model(model_input(model, small, degraded))
                 with torch.no_grad():
@@ -217,7 +244,8 @@ def train(cfg: Config) -> dict:
                     bar.set_postfix(loss=f"{running / (step - first + 1):.5f}")
             step = steps_per_epoch  # a Ctrl-C during validation resumes at validation
             model.eval()
-            val = score_arrays(model, val_x, cfg.factor)
+            with torch.no_grad():
+                val = score_arrays(OnDevice(model, device), val_x, cfg.factor)
             loss = running / (steps_per_epoch - first) if first < steps_per_epoch else None
             history.append({"epoch": epoch + 1, "loss": loss, "val_ssim": val["ssim"], "val_psnr": val["psnr"],
                             "seconds": round(time.time() - t0, 1)})
@@ -228,6 +256,7 @@ def train(cfg: Config) -> dict:
         save(epoch, step=step)
         print(f"\ninterrupted: state saved to {ckpt_path}; continue with the same command plus --resume")
         return {"interrupted": True}
+    model.cpu()
     if hasattr(model, "collapse"):  # ship the plain-conv form: same outputs, no training-only branches
         model.collapse()
     save(cfg.epochs, out / "model.pt", final=True)

@@ -67,12 +67,14 @@ def read(path: Path) -> dict:
     return ckpt
 
 
-def load(path: Path, expect: str | None = None) -> tuple[nn.Module, dict]:
+def load(path: Path, expect: str | None = None, overrides: dict | None = None) -> tuple[nn.Module, dict]:
     """Build the model a checkpoint describes and load its weights.
 
     Args:
         path: checkpoint file.
         expect: if given, the model name the caller needs; another is an error.
+        overrides: model arguments that change how the same weights run (e.g. a
+            teacher's ``ensemble``); arguments that change the weights' shapes fail.
 
     Returns:
         ``(model in eval mode, checkpoint dict)``.
@@ -85,7 +87,10 @@ def load(path: Path, expect: str | None = None) -> tuple[nn.Module, dict]:
         get_spec(name)
     except KeyError as e:
         raise UserError(f"weights {path}: {e.args[0]}") from None
-    model = create_model(name, **ckpt.get("model_args", {}))
+    try:
+        model = create_model(name, **{**ckpt.get("model_args", {}), **(overrides or {})})
+    except (TypeError, ValueError) as e:
+        raise UserError(f"weights {path}: bad model arguments {overrides} ({e})") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError:

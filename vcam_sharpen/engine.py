@@ -20,6 +20,8 @@ under ``$XDG_CACHE_HOME/vcam-sharpen/onnx`` keyed by a hash of the weights.
 
 from __future__ import annotations
 
+import copy
+
 import logging
 import time
 from pathlib import Path
@@ -308,7 +310,8 @@ class TorchEngine(Engine):
         super().__init__(model, device, threads)
         if threads:
             torch.set_num_threads(threads)  # process-wide: torch has one intra-op pool
-        self.model = model.eval().to(device)
+        # a copy on the device: the caller's module stays where it was (it may be scored on the CPU)
+        self.model = (copy.deepcopy(model) if device != "cpu" else model).eval().to(device)
         self._modules: dict[str, nn.Module] = {}
 
     def _module(self, kind: str) -> nn.Module:

@@ -193,6 +193,61 @@ def student(channels: int, layers: int, expand: int) -> nn.Module:
     return HalfResNet(channels, layers, expand)
 
 
-@register("teacher", "default teacher: half-res residual, 8 convs of 64 channels", channels=64, layers=8, expand=0)
-def teacher(channels: int, layers: int, expand: int) -> nn.Module:
-    return HalfResNet(channels, layers, expand)
+class ResBlock(nn.Module):
+    """``x + conv(relu(conv(x)))``: two 3x3 convs of ``channels`` (EDSR's block, no batch norm)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class HalfResEDSR(nn.Module):
+    """A deep residual restorer at half resolution (EDSR-baseline layout), for teachers.
+
+    ``bilinear2x(x) + pixel_shuffle(tail(h + body(h)))`` with ``h = head(x)``: the same
+    input and output as :class:`HalfResNet`, but ``blocks`` residual blocks, which train
+    well at depths where a plain conv stack stalls.
+
+    With ``ensemble=2`` the output is the mean of the network on the frame and on its
+    mirror image (mirrored back): the geometric self-ensemble of EDSR+, restricted to
+    the horizontal flip the network was trained with. Twice the cost, for an offline
+    teacher; the weights are the same.
+
+    Input ``(N, 3, h, w)`` float RGB in [0, 1]; output ``(N, 3, 2h, 2w)``, unclamped.
+    """
+
+    input_scale = 2
+
+    def __init__(self, channels: int = 64, blocks: int = 16, scale: int = 2, ensemble: int = 1) -> None:
+        super().__init__()
+        if ensemble not in (1, 2):
+            raise ValueError("ensemble must be 1 (one pass) or 2 (with the mirror image)")
+        self.scale = scale
+        self.ensemble = ensemble
+        self.head = nn.Conv2d(3, channels, 3, padding=1)
+        self.body = nn.Sequential(*[ResBlock(channels) for _ in range(blocks)],
+                                  nn.Conv2d(channels, channels, 3, padding=1))
+        self.tail = nn.Conv2d(channels, 3 * scale * scale, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def correction(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        return self.shuffle(self.tail(h + self.body(h)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        y = self.correction(x)
+        if self.ensemble == 2:
+            y = 0.5 * (y + self.correction(x.flip(-1)).flip(-1))
+        return base + y
+
+
+@register("teacher", "default teacher: half-res EDSR-style, 16 residual blocks of 64 channels, flip self-ensemble "
+          "(blocks=0: a plain stack of `layers` convs)", channels=64, layers=8, expand=0, blocks=16, ensemble=2)
+def teacher(channels: int, layers: int, expand: int, blocks: int, ensemble: int) -> nn.Module:
+    return HalfResEDSR(channels, blocks, ensemble=ensemble) if blocks else HalfResNet(channels, layers, expand)
