@@ -25,7 +25,7 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -147,7 +147,8 @@ def train(cfg: Config) -> dict:
     if cfg.device not in ("cpu", "cuda") or (cfg.device == "cuda" and not torch.cuda.is_available()):
         raise UserError(f"--device {cfg.device}: use cpu, or cuda on a machine with a CUDA GPU and a CUDA build of torch")
     device = torch.device(cfg.device)
-    torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
 
     # data: CIFAR-10 train, last val_size held out for validation
     images, _ = cifar.load_split(Path(cfg.data) if cfg.data else None, "train")

@@ -21,10 +21,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--amounts", default="0.5,1.0,1.5,2.0,2.5,3.0")
     args = p.parse_args(argv)
     images, _ = cifar.load_split(Path(args.data) if args.data else None, "train")
-    ranking = tune_unsharp(images[-args.images:], [float(s) for s in args.sigmas.split(",")],
+    images = images[-args.images:]
+    ranking = tune_unsharp(images, [float(s) for s in args.sigmas.split(",")],
                            [float(a) for a in args.amounts.split(",")])
     for r in ranking[:10]:
         print(f"sigma {r['sigma']:<5} amount {r['amount']:<4} SSIM {r['ssim']:.4f}  PSNR {r['psnr']:.2f}")
     best = ranking[0]
-    print(f"best on {len(images[-args.images:])} training images: sigma {best['sigma']}, amount {best['amount']}")
+    print(f"best on {len(images)} training images: sigma {best['sigma']}, amount {best['amount']}")
     return 0

@@ -74,9 +74,6 @@ class UnsharpEngine:
     def restore_half(self, small: np.ndarray) -> np.ndarray:
         return self.restore_full(bilinear_upscale(small))
 
-    def warmup(self, width: int = 64, height: int = 64, kinds=("frame2x",)) -> None:
-        self.restore_half(np.zeros((height // 2, width // 2, 3), np.uint8))
-
 
 @dataclass
 class Row:
@@ -117,8 +114,7 @@ def make_rows(models: str, engine: str = "auto", device: str = "auto", threads: 
                 model = load_model(None, shipped[label])
             elif label in list_models():
                 model = load_model(label, allow_untrained=True)
-                if label not in shipped:
-                    note = "untrained weights (no shipped file): speed only"
+                note = "untrained weights (no shipped file): speed only"
             else:
                 choices = ", ".join(["bilinear", "unsharp", "default", *list_models(), *shipped])
                 raise UserError(f"--models: no row {label!r}; choose from {choices}, or a .pt file")
@@ -206,7 +202,7 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         fps = n / wall
 
-        model_fps = _model_fps(row, sharp, inputs, degrade, max_seconds)
+        model_fps = _model_fps(row, inputs, degrade, max_seconds)
         result = {
             "label": row.label,
             "engine": row.engine.describe() if row.engine is not None else "none (bilinear upscale)",
@@ -225,8 +221,7 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
             paced_engine = _engine_for_rate(row, paced_fps, (out_w, out_h), degrade) if pick_threads else row.engine
             paced_sharp = Sharpener(paced_engine, degrade=degrade)
             result["paced"] = _paced(paced_sharp, feed, publish_buf, paced_frames, paced_fps, max_seconds)
-            engine = paced_sharp.engine
-            result["paced"]["threads"] = getattr(engine, "threads", None) if engine is not None else None
+            result["paced"]["threads"] = getattr(paced_sharp.engine, "threads", None)
         return result
     finally:
         feed.close()
@@ -252,7 +247,7 @@ def _gmac(row: Row, width: int, height: int) -> float | None:
     return round(count_macs(model, height, width) / 1e9, 3)
 
 
-def _model_fps(row: Row, sharp: Sharpener, frames: list[np.ndarray], degrade: int, max_seconds: float) -> float | None:
+def _model_fps(row: Row, frames: list[np.ndarray], degrade: int, max_seconds: float) -> float | None:
     """Frames per second of the model call alone on ``frames`` (already degraded); None for bilinear."""
     if row.engine is None or not frames:
         return None
@@ -348,17 +343,22 @@ def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), mo
             "frames": frames, "rows": results}
 
 
+def _cells(r: dict) -> tuple[str, str, str]:
+    """The GMAC, model fps and overhead cells of a row ('-' where it has none)."""
+    return (f"{r['gmac_per_frame']:.2f}" if r.get("gmac_per_frame") else "-",
+            f"{r['model_fps']:.1f}" if r["model_fps"] else "-",
+            f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-")
+
+
 def format_markdown(report: dict) -> str:
     """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
     lines = ["| size | row | GMAC | fps | model fps | overhead | capture | degrade | inference | publish "
              "| CPU ms/frame | latency p95 ms | cores @30 fps (kept fps; threads) |", "|---" * 13 + "|"]
     for r in report["rows"]:
         st = r["stages"]
-        cells = [report["size"], r["label"],
-                 f"{r['gmac_per_frame']:.2f}" if r.get("gmac_per_frame") else "-", f"{r['fps']:.1f}",
-                 f"{r['model_fps']:.1f}" if r["model_fps"] else "-",
-                 f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-",
-                 *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in ("capture", "degrade", "inference", "publish")),
+        gmac, model, ovh = _cells(r)
+        cells = [report["size"], r["label"], gmac, f"{r['fps']:.1f}", model, ovh,
+                 *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in STAGES),
                  f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
                  f"{r['paced']['cpu_cores']:.2f} ({r['paced']['fps']:.1f}; {r['paced']['threads'] or '-'} thr)"
                  if "paced" in r else "-"]
@@ -380,10 +380,8 @@ def format_table(report: dict) -> str:
 
     for r in report["rows"]:
         st = r["stages"]
-        model = f"{r['model_fps']:.1f}" if r["model_fps"] else "-"
-        ovh = f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-"
+        gmac, model, ovh = _cells(r)
         cores = f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-"
-        gmac = f"{r['gmac_per_frame']:.2f}" if r.get("gmac_per_frame") else "-"
         lines.append(f"{r['label']:<18} {gmac:>5} {r['fps']:>6.1f} {model:>6} {ovh:>5} {pair(st['capture']):>11} "
                      f"{pair(st['degrade']):>11} {pair(st['inference']):>13} {pair(st['publish']):>9} "
                      f"{r['cpu_ms_per_frame']:>7.1f} {r['latency_p95_ms']:>6.1f} {cores:>8}")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 from .cli import cli  # noqa: F401  (commands below register on this group)
-from .errors import UserError
+from .config import ENGINES, Settings
 from .zoo import DEFAULT_MODEL
 
-SETTINGS = ("source", "degrade", "upscale", "model", "weights", "split", "size", "fps", "output", "device",
-            "backend", "engine", "pause_when_unused")
+SETTINGS = tuple(f.name for f in fields(Settings))  # every setting is also an option
 
 
 def settings_options(f):
@@ -44,7 +44,7 @@ def settings_options(f):
                      help="Virtual camera device (default: the first loopback device / OBS Virtual Camera)."),
         click.option("--backend", default=None, metavar="v4l2loopback|obs|unitycapture",
                      help="pyvirtualcam backend (default: the first that works)."),
-        click.option("--engine", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto",
+        click.option("--engine", type=click.Choice(ENGINES), default="auto",
                      show_default=True, help="Inference engine."),
         click.option("--pause-when-unused/--no-pause-when-unused", default=True, show_default=True,
                      help="Close the camera and idle the model while no app reads the virtual camera "

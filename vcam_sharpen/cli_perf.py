@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .cli import cli  # noqa: F401  (commands below register on this group)
+from .config import ENGINES
 
 ENGINE_HELP = "Inference engine: auto = ONNX Runtime on CPU, CUDA (torch or onnxruntime-gpu) when present."
 DEVICE_HELP = "auto, cpu or cuda (cuda is never required; asking for it without CUDA is an error)."
@@ -52,7 +53,7 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
                    "or all.")
 @click.option("--frames", type=click.IntRange(min=1), default=120, help="Frames per row.")
 @click.option("--degrade", type=click.Choice(["1", "2"]), default="2", help="As in the daemon.")
-@click.option("--engine", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto", help=ENGINE_HELP)
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", help=ENGINE_HELP)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help=DEVICE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help=THREADS_HELP)
 @click.option("--paced-frames", type=click.IntRange(min=0), default=90,

@@ -41,6 +41,7 @@ import numpy as np
 
 from .config import Settings, resolve, runtime_dir
 from .errors import UserError
+from .sources import BACKOFF_MAX_S, BACKOFF_MIN_S
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class Pipeline:
         self._unused_since: float | None = None
         self._paused = threading.Event()
         self._source_open = True
-        self._reopen_wait = 0.5
+        self._reopen_wait = BACKOFF_MIN_S
         self.stats = Stats()
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -241,10 +242,6 @@ class Pipeline:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
     @property
     def paused(self) -> bool:
@@ -289,8 +286,9 @@ class Pipeline:
                 t2 = time.perf_counter()
                 fitted = fit(out, self.size)
                 # The sharpener may hand back its own reusable buffer (or the input frame):
-                # the publisher needs a frame nobody writes to any more.
-                out = fitted.copy() if fitted is out or np.shares_memory(fitted, out) else fitted
+                # the publisher needs a frame nobody writes to any more. fit() returns its
+                # input itself or a new array.
+                out = fitted.copy() if fitted is out else fitted
                 t3 = time.perf_counter()
                 s = self.stats
                 s.add_ms("read", (t1 - t0) * 1e3)
@@ -335,9 +333,9 @@ class Pipeline:
                 log.warning("cannot reopen %s after the pause (%s); retrying",
                             getattr(self.source, "name", "source"), " ".join(str(e).split()))
             self._stop.wait(self._reopen_wait)
-            self._reopen_wait = min(self._reopen_wait * 2, 5.0)  # like a lost camera's own backoff
+            self._reopen_wait = min(self._reopen_wait * 2, BACKOFF_MAX_S)  # a lost camera's own backoff
             return False
-        self.source, self._source_open, self._reopen_wait = source, True, 0.5
+        self.source, self._source_open, self._reopen_wait = source, True, BACKOFF_MIN_S
         if self._stop.is_set():  # stopped while opening: nobody else will close this one
             source.close()
             return False
@@ -377,14 +375,10 @@ class Pipeline:
 
     def _frame_to_send(self) -> tuple[np.ndarray, str]:
         """``(frame, kind)`` for this tick; kind is ``new``, ``repeat``, ``placeholder`` or ``paused``."""
-        from .sinks import placeholder
-
         if self._paused.is_set():
             # a plain card, built once per pause: nobody watches, and it must cost next to nothing
             self.status = PAUSED
-            if self._placeholder is None or self._placeholder[0] != PAUSED_MESSAGE:
-                self._placeholder = (PAUSED_MESSAGE, placeholder(None, self.size, PAUSED_MESSAGE))
-            return self._placeholder[1], "paused"
+            return self._card(PAUSED_MESSAGE), "paused"
         lost = self._lost_since is not None or bool(getattr(self.source, "lost", False))
         with self._cond:
             latest, seq = self._latest, self._seq
@@ -401,10 +395,16 @@ class Pipeline:
             msg, self.status = PAUSED_MESSAGE, "resuming"
         else:
             msg = "vcam-sharpen starting..."
+        self.stats.placeholders += 1
+        return self._card(msg), "placeholder"
+
+    def _card(self, msg: str) -> np.ndarray:
+        """The placeholder showing ``msg`` over the last good frame, built once per message."""
+        from .sinks import placeholder
+
         if self._placeholder is None or self._placeholder[0] != msg:
             self._placeholder = (msg, placeholder(self._last_good, self.size, msg))
-        self.stats.placeholders += 1
-        return self._placeholder[1], "placeholder"
+        return self._placeholder[1]
 
     def run(self, frames: int | None = None, handle_signals: bool = False) -> Stats:
         """Publish until :meth:`stop`, a signal, a preview's q, or ``frames`` frames are out.
@@ -585,7 +585,10 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         lock.acquire()
         spec = default_source() if settings.source == "auto" else settings.source
         sharpener = build_sharpener(settings)
-        source = open_source(spec, settings.size, settings.fps, paced=not lockstep)
+        def open_spec():
+            return open_source(spec, settings.size, settings.fps, paced=not lockstep)
+
+        source = open_spec()
         warm_up(sharpener, source.size)
         out_fps = source.fps if lockstep and not is_camera_spec(spec) else settings.fps
         pause = settings.pause_when_unused and not lockstep
@@ -599,8 +602,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
             "device": next((getattr(k, "device", None) for k in sinks if getattr(k, "device", None)), None),
         }
         pipeline = Pipeline(source, sharpener, sinks, settings.size, out_fps, lockstep=lockstep,
-                            state_path=p["state"], info=info, pause_when_unused=pause, pause_after_s=PAUSE_AFTER_S,
-                            reopen=lambda: open_source(spec, settings.size, settings.fps, paced=not lockstep))
+                            state_path=p["state"], info=info, pause_when_unused=pause,
+                            pause_after_s=PAUSE_AFTER_S, reopen=open_spec)  # read now: tests shorten it
         log.info("running: %s -> %s -> %s", source.name, settings.model, ", ".join(k.name for k in sinks))
         stats = pipeline.run(frames=frames, handle_signals=main)
     except Terminated:

@@ -34,12 +34,11 @@ def read_folder(folder: Path) -> list[np.ndarray]:
 
 
 def _set5_folder(data: Path | None) -> Path:
-    roots = [Path(data)] if data is not None else [cifar.default_root()]
-    for root in roots:
-        for cand in (root / "sr" / "set5", root / "set5", root):
-            if cand.is_dir() and any(p.suffix.lower() == ".png" for p in cand.iterdir()):
-                return cand
-    raise UserError(f"Set5 not found under {roots[0]}: pass --data DIR where DIR/sr/set5 or DIR/set5 holds its PNGs")
+    root = Path(data) if data is not None else cifar.default_root()
+    for cand in (root / "sr" / "set5", root / "set5", root):
+        if cand.is_dir() and any(p.suffix.lower() == ".png" for p in cand.iterdir()):
+            return cand
+    raise UserError(f"Set5 not found under {root}: pass --data DIR where DIR/sr/set5 or DIR/set5 holds its PNGs")
 
 
 def load_eval_set(dataset: str, data: Path | None, limit: int | None = None) -> np.ndarray | list[np.ndarray]:

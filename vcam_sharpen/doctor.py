@@ -43,27 +43,20 @@ class Device:
     access: bool
 
 
-def _natural(p: Path) -> int:
-    return int(re.sub(r"\D", "", p.name) or 0)
-
-
 def video_devices(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")) -> list[Device]:
     """``/dev/videoN`` nodes with their sysfs name; v4l2loopback ones are ``virtual``."""
+    from .sources import device_number, is_loopback
+
     virtual = sys_root / "devices" / "virtual" / "video4linux"
     out = []
-    for node in sorted(dev_root.glob("video[0-9]*"), key=_natural):
+    for node in sorted(dev_root.glob("video[0-9]*"), key=device_number):
         name_file = sys_root / "class" / "video4linux" / node.name / "name"
-        is_virtual = (virtual / node.name).exists()
-        if not is_virtual:
-            try:
-                is_virtual = "virtual" in str((sys_root / "class" / "video4linux" / node.name).resolve())
-            except OSError:
-                pass
         try:
             name = name_file.read_text().strip()
         except OSError:
             name = (virtual / node.name / "name").read_text().strip() if (virtual / node.name / "name").exists() else ""
-        out.append(Device(str(node), name, "virtual" if is_virtual else "camera", os.access(node, os.R_OK | os.W_OK)))
+        kind = "virtual" if is_loopback(str(node), sys_root) else "camera"
+        out.append(Device(str(node), name, kind, os.access(node, os.R_OK | os.W_OK)))
     return out
 
 
@@ -170,18 +163,18 @@ def checks(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev"), platfor
     from .sinks import has_display, virtual_backends
 
     platform = platform or sys.platform
+    backends = virtual_backends()
     out = [Check(None, "platform", f"{platform}, Python {sys.version.split()[0]}")]
     if platform.startswith("linux"):
         out += _linux_checks(Path(sys_root), Path(dev_root))
     elif platform in ("win32", "darwin"):
-        if "obs" in virtual_backends():
+        if "obs" in backends:
             out.append(Check(None, "virtual camera", "OBS backend present; it needs OBS Virtual Camera installed", OBS))
         else:
             out.append(Check(False, "virtual camera", "no OBS virtual camera backend", OBS))
         if platform == "darwin":
             out.append(Check(None, "camera permission", "macOS asks once per app",
                              "allow your terminal in System Settings > Privacy & Security > Camera"))
-    backends = virtual_backends()
     out.append(Check(bool(backends), "pyvirtualcam backends", ", ".join(backends) or "none",
                      "" if backends else "pip install --force-reinstall pyvirtualcam"))
     out.append(Check(None, "preview window", "available" if has_display() else

@@ -30,12 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import ENGINES
 from .errors import UserError
+from .export import PHASE_KINDS, cached_bytes, graph_module, interleave_phases, phase_capable, static_shape
 from .restore import model_scale
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("auto", "onnxruntime", "torch")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_THREADS = 2
 
@@ -132,8 +133,6 @@ class Engine:
         self.threads = threads
         self.input_scale = model_scale(model)
         self.model_name = getattr(model, "model_name", type(model).__name__)
-        from .export import phase_capable
-
         # 2x HalfResNets run as a half-resolution phase graph plus a numpy interleave.
         self.phases = phase_capable(model, check=True)
         self._outs: dict[tuple, list] = {}
@@ -152,8 +151,6 @@ class Engine:
         return self._run("frame2x", _frame(small))[0]
 
     def _interleave(self, phases: np.ndarray) -> np.ndarray:
-        from .export import interleave_phases
-
         _, h, w = phases.shape
         bufs = self._outs.get((h, w))
         if bufs is None:  # two buffers, alternated: the previous result stays valid
@@ -183,16 +180,6 @@ class Engine:
         """The plain model: ``(N, 3, H, W)`` float32 RGB in [0, 1] -> float32 output (unclamped)."""
         return self._run("model", np.ascontiguousarray(x, dtype=np.float32))
 
-    def warmup(self, width: int = 64, height: int = 64, kinds: tuple[str, ...] = ("planar2x",)) -> None:
-        """Build the graphs and run each once (first calls are slow: export, session creation, allocation)."""
-        for kind in kinds:
-            if kind == "frame2x":
-                self.restore_half(np.zeros((height // 2, width // 2, 3), np.uint8))
-            elif kind == "planar2x":
-                self.restore_planar(np.zeros((3, height // 2, width // 2), np.uint8))
-            elif kind == "frame":
-                self.restore_full(np.zeros((height, width, 3), np.uint8))
-
     def _run(self, kind: str, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -214,8 +201,6 @@ def prefers_blocked_layout(model: nn.Module) -> bool:
     ~1.3x slower). Rule: phase-graph models, or a MAC-weighted conv output width of
     32 channels or more -> blocked.
     """
-    from .export import phase_capable
-
     if phase_capable(model):
         return True
     total = weighted = 0
@@ -247,7 +232,7 @@ class OrtEngine(Engine):
         if layout not in ("auto", "nchwc", "plain"):
             raise ValueError(f"layout must be auto, nchwc or plain, got {layout!r}")
         self.blocked = prefers_blocked_layout(model) if layout == "auto" else layout == "nchwc"
-        self._sessions: dict[str, object] = {}
+        self._sessions: dict[tuple, tuple] = {}
 
     def session(self, kind: str, shape: tuple[int, ...] | None = None):
         """The ONNX Runtime session for graph ``kind``, created on first use.
@@ -255,11 +240,13 @@ class OrtEngine(Engine):
         With ``shape``, a session for that input shape only (phase graphs: see
         :func:`vcam_sharpen.export.static_shape`); the few most recent shapes are kept.
         """
-        key = (kind, shape)
-        sess = self._sessions.get(key)
-        if sess is None:
-            from .export import cached_bytes, static_shape
+        return self._session(kind, shape)[0]
 
+    def _session(self, kind: str, shape: tuple[int, ...] | None) -> tuple:
+        """``(session, input name)``, cached: the per-frame call does no lookups beyond this one."""
+        key = (kind, shape)
+        entry = self._sessions.get(key)
+        if entry is None:
             ort = self._ort
             so = ort.SessionOptions()
             so.intra_op_num_threads = self.threads
@@ -287,14 +274,12 @@ class OrtEngine(Engine):
                 sess = create(refresh=True)
             if len(self._sessions) >= 6:  # sizes seen once (tests, a resized source) are not kept forever
                 self._sessions.pop(next(iter(self._sessions)))
-            self._sessions[key] = sess
-        return sess
+            entry = self._sessions[key] = (sess, sess.get_inputs()[0].name)
+        return entry
 
     def _run(self, kind: str, x: np.ndarray) -> np.ndarray:
-        from .export import PHASE_KINDS
-
-        sess = self.session(kind, x.shape if kind in PHASE_KINDS else None)
-        return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        sess, name = self._session(kind, x.shape if kind in PHASE_KINDS else None)
+        return sess.run(None, {name: x})[0]
 
 
 class TorchEngine(Engine):
@@ -317,8 +302,6 @@ class TorchEngine(Engine):
     def _module(self, kind: str) -> nn.Module:
         mod = self._modules.get(kind)
         if mod is None:
-            from .export import graph_module
-
             mod = graph_module(self.model, kind).eval().to(self.device)
             if self.device == "cpu":  # oneDNN's convolutions are ~1.5x faster channels-last
                 mod = mod.to(memory_format=torch.channels_last)

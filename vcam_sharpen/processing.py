@@ -168,9 +168,7 @@ class BilinearUpscaler:
         np.add(t2, rows[:, :, 2:], out=acc[:, :, 1::2])
         np.add(acc, 8, out=acc)
         np.right_shift(acc, 4, out=acc)
-        for c in range(3):
-            self._out[:, :, c] = acc[c]
-        return self._out
+        return _interleave(acc, self._out)
 
     def hwc(self, small: np.ndarray) -> np.ndarray:
         """``(h, w, 3)`` uint8 -> ``(2h, 2w, 3)`` uint8 (a reused buffer)."""

@@ -11,6 +11,7 @@ from torch import nn
 from . import checkpoint, zoo
 from .baselines import UNSHARP_AMOUNT, UNSHARP_SIGMA, Bilinear, UnsharpMask
 from .datasets import load_eval_set
+from .degrade import degrade
 from .errors import UserError
 from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
 from .models import count_macs, count_parameters, create_model, get_spec, list_models
@@ -131,7 +132,7 @@ def write_grid(path: Path, methods: list[tuple[str, nn.Module, dict]], images, f
     for img in list(images[:count]):
         img = _center(modcrop(img, factor), cell)
         gt = to_tensor(img[None])
-        degraded, _ = restore(Bilinear(), gt, factor)
+        degraded = degrade(gt, factor)
         outs = [restore(m, gt, factor)[1] for _, m, _ in cols]
         row = [to_images(t)[0] for t in (degraded, *outs, gt)]
         tiles.append(np.concatenate([_fit(t, cell) for t in row], axis=1))

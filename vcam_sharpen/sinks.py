@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .doctor import MODPROBE
 from .errors import UserError
 
 log = logging.getLogger(__name__)
 
-MODPROBE = 'sudo modprobe v4l2loopback devices=1 video_nr=10 card_label="vcam-sharpen" exclusive_caps=1'
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0
 FILE_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -136,7 +136,6 @@ class VcamSink(Sink):
     def __init__(self, size: tuple[int, int], fps: float, device: str | None = None,
                  backend: str | None = None, watch_usage: bool = False) -> None:
         super().__init__(size)
-        self.usage = None
         import pyvirtualcam
         from pyvirtualcam.camera import BACKENDS
 

@@ -216,28 +216,27 @@ def _linux_device(spec: str) -> str | None:
     return f"/dev/video{spec}" if spec.isdigit() else spec
 
 
-def video4linux_name(dev: str) -> str:
-    """The driver-given card name of ``/dev/videoN`` from sysfs ('' if unknown)."""
+def is_loopback(dev: str, sys_root: Path = Path("/sys")) -> bool:
+    """Whether ``/dev/videoN`` is a v4l2loopback (virtual) device, by sysfs under ``sys_root``."""
+    name = Path(dev).name
+    if (sys_root / "devices" / "virtual" / "video4linux" / name).exists():
+        return True
     try:
-        return Path(f"/sys/class/video4linux/{Path(dev).name}/name").read_text().strip()
-    except OSError:
-        return ""
-
-
-def is_loopback(dev: str) -> bool:
-    """Whether ``/dev/videoN`` is a v4l2loopback (virtual) device."""
-    link = Path(f"/sys/class/video4linux/{Path(dev).name}")
-    try:
-        return "virtual" in str(link.resolve()) or Path("/sys/devices/virtual/video4linux", Path(dev).name).exists()
+        return "virtual" in str((sys_root / "class" / "video4linux" / name).resolve())
     except OSError:
         return False
+
+
+def device_number(path: Path) -> int:
+    """N of ``/dev/videoN`` (the sort key for device lists)."""
+    return int(re.sub(r"\D", "", path.name) or 0)
 
 
 def camera_devices() -> list[str]:
     """Capture devices present on Linux (``/dev/videoN`` that are not loopback outputs), sorted by N."""
     if not sys.platform.startswith("linux"):
         return []
-    devs = sorted(Path("/dev").glob("video[0-9]*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+    devs = sorted(Path("/dev").glob("video[0-9]*"), key=device_number)
     return [str(d) for d in devs if not is_loopback(str(d))]
 
 
