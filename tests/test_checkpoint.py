@@ -47,3 +47,18 @@ def test_files_that_are_not_checkpoints(tmp_path, monkeypatch):
     with pytest.raises(UserError):
         checkpoint.load(tmp_path / "evil.pt")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_checkpoints_from_before_an_argument_existed_keep_their_architecture(tmp_path):
+    # a student saved before ``kernels`` existed was all 3x3 convs
+    torch.manual_seed(0)
+    old = create_model("student", layers=2, kernels="")
+    checkpoint.save(tmp_path / "old.pt", old)
+    ckpt = torch.load(tmp_path / "old.pt", weights_only=True)
+    ckpt["model_args"] = {"channels": 16, "layers": 2, "expand": 0}
+    torch.save(ckpt, tmp_path / "old.pt")
+    model, _ = checkpoint.load(tmp_path / "old.pt")
+    x = torch.rand(1, 3, 6, 7)
+    with torch.no_grad():
+        assert torch.equal(model(x), old.eval()(x))
+    assert [c.kernel_size for c in model.convs] == [(3, 3), (3, 3)]

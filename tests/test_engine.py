@@ -201,11 +201,13 @@ def test_layout_choice():
         assert eng.restore_half(rand_frame(6, 7)).shape == (12, 14, 3)
 
 
-@pytest.mark.parametrize("expand", [0, 8])
+@pytest.mark.parametrize("args", [{}, {"expand": 8}, {"layers": 4, "kernels": "5-3-1-1", "expand": 8},
+                                  {"layers": 5, "kernels": "3-d3-1-d3-1", "expand": 8},
+                                  {"channels": 15, "layers": 4, "kernels": "3-d3-1-1"}])
 @pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
-def test_half_res_student_runs_as_a_phase_graph(kind, expand):
-    torch.manual_seed(expand)
-    model = create_model("student", expand=expand).eval()
+def test_half_res_student_runs_as_a_phase_graph(kind, args):
+    torch.manual_seed(len(args))
+    model = create_model("student", **args).eval()
     with torch.no_grad():  # strong corrections, so the sum and the clamp both matter
         for p in model.parameters():
             p.mul_(4.0)

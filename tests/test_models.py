@@ -39,7 +39,9 @@ def test_same_seed_same_weights():
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name, extra", [("student", {}), ("teacher", {"blocks": 0})])
+@pytest.mark.parametrize("name, extra", [("student", {}), ("student", {"layers": 3, "kernels": "3-3-1"}),
+                                         ("student", {"layers": 5, "kernels": "3-d3-1-d3-1"}),
+                                         ("teacher", {"blocks": 0})])
 def test_reparameterized_training_form_collapses_to_the_same_function(name, extra):
     torch.manual_seed(0)
     model = create_model(name, expand=32, **extra).eval()
@@ -72,11 +74,26 @@ def test_half_res_model_budget():
     assert count_macs(create_model("student"), 720, 1280) <= 1.0e9
 
 
-def test_half_res_model_starts_from_bilinear():
+@pytest.mark.parametrize("args", [{}, {"layers": 4, "kernels": "3-3-1-1"}])
+def test_half_res_model_starts_from_bilinear(args):
     # with the correction zeroed the output is exactly the bilinear upscale
-    model = create_model("student")
+    model = create_model("student", **args)
     torch.nn.init.zeros_(model.convs[-1].weight)
     torch.nn.init.zeros_(model.convs[-1].bias)
     x = torch.rand(1, 3, 8, 8)
     expected = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-    assert torch.allclose(model(x), expected)
+    assert torch.allclose(model(x), expected, atol=1e-6)
+
+
+def test_depthwise_layers_cost_one_filter_per_channel():
+    dense = create_model("student", layers=3, kernels="3-3-1")
+    sep = create_model("student", layers=3, kernels="3-d3-1")
+    assert sep.convs[1].groups == 16
+    assert count_macs(dense) - count_macs(sep) == 640 * 360 * 9 * (16 * 16 - 16)
+
+
+def test_kernel_sizes_must_be_odd_and_one_per_layer():
+    for bad in ({"kernels": "4-3"}, {"kernels": "3-2"}, {"kernels": "3-3-3"}, {"kernels": "d3-1"},
+                {"kernels": "3-d3"}, {"kernels": "3-x"}):
+        with pytest.raises(ValueError):
+            create_model("student", **bad)

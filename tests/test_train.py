@@ -155,3 +155,35 @@ def test_sigterm_saves_like_ctrl_c(tiny_cifar, tmp_path):
     assert proc.returncode == 130, stdout
     assert "--resume" in stdout
     assert checkpoint.read(out / "checkpoint.pt")["train_state"]["epoch"] >= 1
+
+
+def test_cached_teacher_targets_are_the_teacher_on_each_image_and_its_mirror():
+    from vcam_sharpen.restore import degrade_pair, model_input
+
+    torch.manual_seed(0)
+    teacher = create_model("seed-teacher").eval()
+    images = torch.randint(0, 256, (5, 8, 10, 3), dtype=torch.uint8)
+    plain, mirrored = recipe.teacher_targets(teacher, images, 2, mirrored=True, batch_size=2)
+    x = images.permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        for got, inp in ((plain, x), (mirrored, x.flip(-1))):
+            small, degraded = degrade_pair(inp, 2)
+            want = teacher(model_input(teacher, small, degraded))
+            assert got.dtype == torch.float16 and got.shape == want.shape
+            assert torch.allclose(got.float(), want, atol=2e-3)
+    assert len(recipe.teacher_targets(teacher, images, 2, mirrored=False)) == 1
+
+
+def test_distillation_without_the_cache_still_runs(tiny_cifar, tmp_path):
+    # random 90-degree turns are not cached: the teacher runs at every step
+    run(tiny_cifar, tmp_path / "t", "teacher", "--epochs", "1")
+    assert run(tiny_cifar, tmp_path / "s", "student", "--epochs", "1", "--rot90",
+               "--teacher", str(tmp_path / "t" / "model.pt")) == 0
+
+
+def test_model_args_take_numbers_and_kernel_lists():
+    assert recipe.model_args("channels=16, layers=3,kernels=3-3-1,lr=0.5") == \
+        {"channels": 16, "layers": 3, "kernels": "3-3-1", "lr": 0.5}
+    for bad in ("channels", "kernels=3-x", "kernels=3,3"):
+        with pytest.raises(recipe.UserError):
+            recipe.model_args(bad)

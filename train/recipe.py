@@ -22,6 +22,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 import signal
 import sys
 import time
@@ -97,7 +98,10 @@ def parse(argv: list[str]) -> Config:
 
 
 def model_args(text: str) -> dict:
-    """``"channels=15,expand=64"`` -> ``{"channels": 15, "expand": 64}``."""
+    """``"channels=15,expand=64,kernels=3-3-1"`` -> ``{"channels": 15, "expand": 64, "kernels": "3-3-1"}``.
+
+    Values are numbers, or dash-separated lists of integers (kept as text).
+    """
     out = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = item.partition("=")
@@ -109,7 +113,10 @@ def model_args(text: str) -> dict:
             try:
                 out[key.strip()] = float(value)
             except ValueError:
-                raise UserError(f"--model-args: {key.strip()} must be a number, got {value!r}") from None
+                if not re.fullmatch(r"d?\d+(-d?\d+)+", value.strip()):
+                    raise UserError(f"--model-args: {key.strip()} must be a number or a list like 3-3-1, "
+                                    f"got {value!r}") from None
+                out[key.strip()] = value.strip()
     return out
 
 
@@ -124,6 +131,30 @@ def check(cfg: Config) -> None:
         raise UserError("--alpha and --beta must be >= 0 and not both 0")
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
+
+
+@torch.no_grad()
+def teacher_targets(teacher: nn.Module, images: torch.Tensor, factor: int, mirrored: bool,
+                    batch_size: int = 256) -> list[torch.Tensor]:
+    """The teacher's output for every training image, and for its mirror image with ``mirrored``.
+
+    Computed once instead of at every step: a deep teacher costs far more than the
+    student it teaches (on two CPU cores, hours over a run). Stored as float16 (half the
+    memory; far below the 1/255 steps of the frames), ``(N, 3, H, W)`` each, on the
+    images' device. Random 90-degree turns would need eight copies, so they are not cached.
+    """
+    outs = []
+    for flip in (False, True) if mirrored else (False,):
+        parts = []
+        desc = "teacher outputs" + (" (mirrored)" if flip else "")
+        for i in tqdm(range(0, len(images), batch_size), desc=desc, leave=False):
+            x = images[i:i + batch_size].permute(0, 3, 1, 2).float().div_(255.0)
+            if flip:
+                x = x.flip(-1)
+            small, degraded = degrade_pair(x, factor)
+            parts.append(teacher(model_input(teacher, small, degraded)).half())
+        outs.append(torch.cat(parts))
+    return outs
 
 
 class OnDevice(nn.Module):
@@ -206,6 +237,13 @@ def train(cfg: Config) -> dict:
 
     print(f"{cfg.model}: {count_parameters(model):,} parameters, {len(train_x):,} training / {len(val_x):,} "
           f"validation images, epochs {start_epoch + 1}..{cfg.epochs} -> {out}")
+    targets = None
+    if teacher is not None and not cfg.rot90:
+        t0 = time.time()
+        teacher.eval()
+        targets = teacher_targets(teacher, train_x, cfg.factor, cfg.flip)
+        print(f"teacher outputs for {len(train_x):,} images{' and their mirror images' if cfg.flip else ''}: "
+              f"{time.time() - t0:.0f}s")
     epoch, step = start_epoch, start_step
     try:
         for epoch in range(start_epoch, cfg.epochs):
@@ -231,8 +269,14 @@ def train(cfg: Config) -> dict:
                         x[sel] = torch.rot90(x[sel], k, dims=(-2, -1))
                 small, degraded = degrade_pair(x, cfg.factor)
                 y = model(model_input(model, small, degraded))
-                with torch.no_grad():
-                    t = teacher(model_input(teacher, small, degraded)) if teacher is not None else None
+                if targets is not None:
+                    idx = order[sl]
+                    t = targets[0][idx].float()
+                    if cfg.flip:
+                        t[flip] = targets[1][idx[flip]].float()
+                else:
+                    with torch.no_grad():
+                        t = teacher(model_input(teacher, small, degraded)) if teacher is not None else None
                 loss = distillation_loss(y, t, x, cfg.alpha, cfg.beta)
                 if cfg.ssim_weight:
                     loss = loss + cfg.ssim_weight * (1.0 - ssim(y, x))

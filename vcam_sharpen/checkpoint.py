@@ -87,10 +87,11 @@ def load(path: Path, expect: str | None = None, overrides: dict | None = None) -
         get_spec(name)
     except KeyError as e:
         raise UserError(f"weights {path}: {e.args[0]}") from None
+    args = {**ckpt.get("model_args", {}), **(overrides or {})}
     try:
-        model = create_model(name, **{**ckpt.get("model_args", {}), **(overrides or {})})
+        model = create_model(name, **args)
     except (TypeError, ValueError) as e:
-        raise UserError(f"weights {path}: bad model arguments {overrides} ({e})") from None
+        raise UserError(f"weights {path}: bad model arguments {args} ({e})") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError:

@@ -164,11 +164,15 @@ def _pad_widths(convs: list[nn.Conv2d], block: int) -> list[nn.Conv2d]:
         if prev_pad == 0 and pad_out == 0:
             out.append(conv)
             continue
-        new = nn.Conv2d(c_in, c_out + pad_out, conv.kernel_size, padding=conv.padding)
+        if conv.groups > 1:  # depthwise: one filter per channel, padded channels get zero filters
+            pad_out = c_in - c_out
+            new = nn.Conv2d(c_in, c_in, conv.kernel_size, padding=conv.padding, groups=c_in)
+        else:
+            new = nn.Conv2d(c_in, c_out + pad_out, conv.kernel_size, padding=conv.padding)
         with torch.no_grad():
             new.weight.zero_()
             new.bias.zero_()
-            new.weight[:c_out, : conv.in_channels] = conv.weight
+            new.weight[:c_out, : conv.weight.shape[1]] = conv.weight
             new.bias[:c_out] = conv.bias
         out.append(new)
         prev_pad = pad_out

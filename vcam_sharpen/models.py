@@ -147,23 +147,40 @@ class HalfResNet(nn.Module):
     its convolutions at half resolution (a quarter of the cost per layer) and adds a
     pixel-shuffled correction to the bilinear upscale.
 
+    ``kernels`` gives each layer's kernel, e.g. ``"3-3-1-1"`` (default: all 3x3); ``d3`` is a
+    depthwise 3x3 (one filter per channel, hidden layers only). 1x1 and depthwise layers
+    add depth and receptive field for a fraction of a dense 3x3 layer's work.
+
     Input ``(N, 3, h, w)`` float RGB in [0, 1]; output ``(N, 3, 2h, 2w)``, unclamped.
     """
 
     input_scale = 2
 
-    def __init__(self, channels: int = 16, layers: int = 2, expand: int = 0, scale: int = 2) -> None:
+    def __init__(self, channels: int = 16, layers: int = 2, expand: int = 0, scale: int = 2,
+                 kernels: str = "") -> None:
         super().__init__()
         if layers < 2:
             raise ValueError("HalfResNet needs at least 2 layers")
-        self.scale = scale
+        tokens = str(kernels).split("-") if kernels else ["3"] * layers
+        depthwise = [t.startswith("d") for t in tokens]
+        try:
+            sizes = [int(t[1:] if d else t) for t, d in zip(tokens, depthwise)]
+        except ValueError:
+            sizes = []
         dims = [3] + [channels] * (layers - 1) + [3 * scale * scale]
+        if len(sizes) != layers or any(k < 1 or k % 2 == 0 for k in sizes) or \
+                any(d and dims[i] != dims[i + 1] for i, d in enumerate(depthwise)):
+            raise ValueError(f"kernels {kernels!r}: give {layers} odd sizes, e.g. 3-3-1 for 3 layers "
+                             "(d3: a depthwise 3x3, hidden layers only)")
+        self.scale = scale
         convs = []
-        for i in range(layers):
-            if expand:
-                convs.append(ExpandedConv(dims[i], dims[i + 1], 3, expand))
+        for i, (k, d) in enumerate(zip(sizes, depthwise)):
+            if d:  # one kxk filter per channel: k*k multiply-adds per pixel and channel
+                convs.append(nn.Conv2d(dims[i], dims[i + 1], k, padding=k // 2, groups=dims[i]))
+            elif expand:
+                convs.append(ExpandedConv(dims[i], dims[i + 1], k, expand))
             else:
-                convs.append(nn.Conv2d(dims[i], dims[i + 1], 3, padding=1))
+                convs.append(nn.Conv2d(dims[i], dims[i + 1], k, padding=k // 2))
         self.convs = nn.ModuleList(convs)
         self.act = nn.ReLU()
         self.shuffle = nn.PixelShuffle(scale)
@@ -188,9 +205,15 @@ class HalfResNet(nn.Module):
 
 
 @register("student", "default student: half-res residual, 2 convs of 16 channels (trained re-parameterized)",
-          channels=16, layers=2, expand=0)
-def student(channels: int, layers: int, expand: int) -> nn.Module:
-    return HalfResNet(channels, layers, expand)
+          channels=16, layers=2, expand=0, kernels="")
+def student(channels: int, layers: int, expand: int, kernels: str = "") -> nn.Module:
+    return HalfResNet(channels, layers, expand, kernels=kernels)
+
+
+@register("student-deep", "opt-in student for spare CPU: half-res residual, convs 3x3, 3x3, 1x1, 1x1 of 16 channels "
+          "(trained re-parameterized)", channels=16, layers=4, expand=0, kernels="3-3-1-1")
+def student_deep(channels: int, layers: int, expand: int, kernels: str) -> nn.Module:
+    return HalfResNet(channels, layers, expand, kernels=kernels)
 
 
 class ResBlock(nn.Module):
