@@ -187,3 +187,8 @@ def test_model_args_take_numbers_and_kernel_lists():
     for bad in ("channels", "kernels=3-x", "kernels=3,3"):
         with pytest.raises(recipe.UserError):
             recipe.model_args(bad)
+
+
+def test_model_args_the_model_refuses_are_a_one_line_error(tiny_cifar, tmp_path):
+    assert run(tiny_cifar, tmp_path / "s", "student", "--model", "student-deep", "--alpha", "0",
+               "--model-args", "kernels=3-3") == 2

@@ -22,7 +22,6 @@ import dataclasses
 import json
 import logging
 import math
-import re
 import signal
 import sys
 import time
@@ -37,7 +36,7 @@ from vcam_sharpen import checkpoint, cifar
 from vcam_sharpen.errors import UserError
 from vcam_sharpen.evaluate import score_arrays
 from vcam_sharpen.losses import distillation_loss, ssim
-from vcam_sharpen.models import count_parameters, create_model, list_models
+from vcam_sharpen.models import KERNELS, count_parameters, create_model, list_models
 from vcam_sharpen.restore import degrade_pair, model_input
 
 log = logging.getLogger("train")
@@ -100,7 +99,7 @@ def parse(argv: list[str]) -> Config:
 def model_args(text: str) -> dict:
     """``"channels=15,expand=64,kernels=3-3-1"`` -> ``{"channels": 15, "expand": 64, "kernels": "3-3-1"}``.
 
-    Values are numbers, or dash-separated lists of integers (kept as text).
+    Values are numbers, or kernel lists like ``3-d3-1`` (:data:`~vcam_sharpen.models.KERNELS`, kept as text).
     """
     out = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
@@ -113,7 +112,7 @@ def model_args(text: str) -> dict:
             try:
                 out[key.strip()] = float(value)
             except ValueError:
-                if not re.fullmatch(r"d?\d+(-d?\d+)+", value.strip()):
+                if not KERNELS.fullmatch(value.strip()):
                     raise UserError(f"--model-args: {key.strip()} must be a number or a list like 3-3-1, "
                                     f"got {value!r}") from None
                 out[key.strip()] = value.strip()
@@ -193,7 +192,7 @@ def train(cfg: Config) -> dict:
     # models
     try:
         model = create_model(cfg.model, **model_args(cfg.model_args))
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise UserError(f"--model-args do not fit {cfg.model}: {e}") from None
     if cfg.init and not cfg.resume:
         start, _ = checkpoint.load(Path(cfg.init), expect=cfg.model)
@@ -240,7 +239,6 @@ def train(cfg: Config) -> dict:
     targets = None
     if teacher is not None and not cfg.rot90:
         t0 = time.time()
-        teacher.eval()
         targets = teacher_targets(teacher, train_x, cfg.factor, cfg.flip)
         print(f"teacher outputs for {len(train_x):,} images{' and their mirror images' if cfg.flip else ''}: "
               f"{time.time() - t0:.0f}s")
@@ -289,8 +287,7 @@ def train(cfg: Config) -> dict:
                     bar.set_postfix(loss=f"{running / (step - first + 1):.5f}")
             step = steps_per_epoch  # a Ctrl-C during validation resumes at validation
             model.eval()
-            with torch.no_grad():
-                val = score_arrays(OnDevice(model, device), val_x, cfg.factor)
+            val = score_arrays(OnDevice(model, device), val_x, cfg.factor)
             loss = running / (steps_per_epoch - first) if first < steps_per_epoch else None
             history.append({"epoch": epoch + 1, "loss": loss, "val_ssim": val["ssim"], "val_psnr": val["psnr"],
                             "seconds": round(time.time() - t0, 1)})

@@ -21,7 +21,6 @@ under ``$XDG_CACHE_HOME/vcam-sharpen/onnx`` keyed by a hash of the weights.
 from __future__ import annotations
 
 import copy
-
 import logging
 import time
 from pathlib import Path

@@ -165,7 +165,7 @@ def _pad_widths(convs: list[nn.Conv2d], block: int) -> list[nn.Conv2d]:
             out.append(conv)
             continue
         if conv.groups > 1:  # depthwise: one filter per channel, padded channels get zero filters
-            pad_out = c_in - c_out
+            pad_out = prev_pad
             new = nn.Conv2d(c_in, c_in, conv.kernel_size, padding=conv.padding, groups=c_in)
         else:
             new = nn.Conv2d(c_in, c_out + pad_out, conv.kernel_size, padding=conv.padding)

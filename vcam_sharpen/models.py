@@ -7,6 +7,7 @@ clamped inside the network; callers clamp before display or scoring).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -139,6 +140,10 @@ class ExpandedConv(nn.Module):
         return conv
 
 
+# Per-layer kernels of a HalfResNet, e.g. "3-3-1-1"; "d3" is a depthwise 3x3.
+KERNELS = re.compile(r"d?\d+(-d?\d+)*")
+
+
 class HalfResNet(nn.Module):
     """Restores a 2x-degraded frame from its half-size version.
 
@@ -161,20 +166,17 @@ class HalfResNet(nn.Module):
         super().__init__()
         if layers < 2:
             raise ValueError("HalfResNet needs at least 2 layers")
-        tokens = str(kernels).split("-") if kernels else ["3"] * layers
-        depthwise = [t.startswith("d") for t in tokens]
-        try:
-            sizes = [int(t[1:] if d else t) for t, d in zip(tokens, depthwise)]
-        except ValueError:
-            sizes = []
         dims = [3] + [channels] * (layers - 1) + [3 * scale * scale]
-        if len(sizes) != layers or any(k < 1 or k % 2 == 0 for k in sizes) or \
-                any(d and dims[i] != dims[i + 1] for i, d in enumerate(depthwise)):
+        text = str(kernels) or "-".join(["3"] * layers)
+        # (size, depthwise) per layer
+        kinds = [(int(t.lstrip("d")), t.startswith("d")) for t in text.split("-")] if KERNELS.fullmatch(text) else []
+        if len(kinds) != layers or any(k % 2 == 0 or (d and dims[i] != dims[i + 1])
+                                       for i, (k, d) in enumerate(kinds)):
             raise ValueError(f"kernels {kernels!r}: give {layers} odd sizes, e.g. 3-3-1 for 3 layers "
                              "(d3: a depthwise 3x3, hidden layers only)")
         self.scale = scale
         convs = []
-        for i, (k, d) in enumerate(zip(sizes, depthwise)):
+        for i, (k, d) in enumerate(kinds):
             if d:  # one kxk filter per channel: k*k multiply-adds per pixel and channel
                 convs.append(nn.Conv2d(dims[i], dims[i + 1], k, padding=k // 2, groups=dims[i]))
             elif expand:
@@ -204,15 +206,11 @@ class HalfResNet(nn.Module):
         return self
 
 
+@register("student-deep", "opt-in student for spare CPU: half-res residual, convs 3x3, 3x3, 1x1, 1x1 of 16 channels "
+          "(trained re-parameterized)", channels=16, layers=4, expand=0, kernels="3-3-1-1")
 @register("student", "default student: half-res residual, 2 convs of 16 channels (trained re-parameterized)",
           channels=16, layers=2, expand=0, kernels="")
 def student(channels: int, layers: int, expand: int, kernels: str = "") -> nn.Module:
-    return HalfResNet(channels, layers, expand, kernels=kernels)
-
-
-@register("student-deep", "opt-in student for spare CPU: half-res residual, convs 3x3, 3x3, 1x1, 1x1 of 16 channels "
-          "(trained re-parameterized)", channels=16, layers=4, expand=0, kernels="3-3-1-1")
-def student_deep(channels: int, layers: int, expand: int, kernels: str) -> nn.Module:
     return HalfResNet(channels, layers, expand, kernels=kernels)
 
 
