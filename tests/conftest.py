@@ -44,3 +44,39 @@ def tiny_cifar(tmp_path: Path) -> Path:
     with open(root / "batches.meta", "wb") as f:
         pickle.dump({b"label_names": [b"airplane"] * 10, b"num_vis": 3072}, f, protocol=2)
     return root
+
+
+@pytest.fixture
+def onnx_cache(tmp_path, monkeypatch) -> Path:
+    """Keep exported graphs out of the real per-user cache; returns the graphs' folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "vcam-sharpen" / "onnx"
+
+
+@pytest.fixture
+def seed_weights(tmp_path) -> Path:
+    """A freshly initialised (seed 0) seed-student checkpoint: the cheapest real .pt file."""
+    import torch
+
+    from vcam_sharpen.core import checkpoint
+    from vcam_sharpen.core.models import create_model
+
+    torch.manual_seed(0)
+    return checkpoint.save(tmp_path / "tiny.pt", create_model("seed-student"))
+
+
+def interrupt_at(monkeypatch, call: int):
+    """Make the ``call``-th loss computation of the training recipe raise KeyboardInterrupt, as
+    Ctrl-C would; returns a function that undoes it."""
+    from train import recipe
+
+    calls, real = {"n": 0}, recipe.distillation_loss
+
+    def loss(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(recipe, "distillation_loss", loss)
+    return lambda: monkeypatch.setattr(recipe, "distillation_loss", real)

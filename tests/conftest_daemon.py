@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vcam_sharpen.core import checkpoint, loader
+from vcam_sharpen.core.models import create_model
+from vcam_sharpen.daemon import lock
+from vcam_sharpen.io.sinks import Sink
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 FACE_CLIP = SHARED_DATA / "video" / "face_1280x720.mp4"
@@ -81,11 +86,8 @@ def student_weights(tmp_path_factory) -> Path:
     """A freshly initialised checkpoint of the default model (what --weights takes)."""
     import torch
 
-    from vcam_sharpen import checkpoint, zoo
-    from vcam_sharpen.models import create_model
-
     torch.manual_seed(0)
-    return checkpoint.save(tmp_path_factory.mktemp("w") / "student.pt", create_model(zoo.DEFAULT_MODEL))
+    return checkpoint.save(tmp_path_factory.mktemp("w") / "student.pt", create_model(loader.DEFAULT_MODEL))
 
 
 class Recorder:
@@ -138,13 +140,13 @@ def recording_backend():
             BACKENDS["recording"] = previous
 
 
-class ListSink:
-    """A sink that keeps ``(time, frame)`` pairs (frames already fitted by the pipeline)."""
+class ListSink(Sink):
+    """A sink that keeps ``(time, frame)`` pairs (frames already fitted by the sharpener)."""
 
     name = "list"
-    quit_requested = False
 
-    def __init__(self) -> None:
+    def __init__(self, size: tuple[int, int] = (0, 0)) -> None:
+        super().__init__(size)
         self.frames: list[tuple[float, np.ndarray]] = []
         self.closed = False
 
@@ -185,18 +187,16 @@ class Daemons:
     def cleanup(self) -> None:
         import signal
 
-        from vcam_sharpen import daemon
-
-        pid = daemon.running_pid()  # one started by `start` (not our child)
+        pid = lock.running_pid()  # one started by `start` (not our child)
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             deadline = time.monotonic() + 5
-            while daemon.running_pid() is not None and time.monotonic() < deadline:
+            while lock.running_pid() is not None and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if daemon.running_pid() is not None:
+            if lock.running_pid() is not None:
                 os.kill(pid, signal.SIGKILL)
         for p in self.procs:
             if p.poll() is None:
@@ -226,3 +226,23 @@ def wait_for(predicate, timeout: float = 60.0, every: float = 0.05):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+
+
+def fake_tree(root: Path, loaded: str | None, exclusive: str = "Y") -> tuple[Path, Path]:
+    """A fake ``/sys`` and ``/dev`` under ``root``: camera ``video0``, and with ``loaded`` (a
+    v4l2loopback version) the module and its loopback device ``video10``."""
+    sys_root, dev_root = root / "sys", root / "dev"
+    dev_root.mkdir(parents=True)
+    (dev_root / "video0").touch()
+    (sys_root / "class" / "video4linux" / "video0").mkdir(parents=True)
+    (sys_root / "class" / "video4linux" / "video0" / "name").write_text("Integrated Camera\n")
+    if loaded is not None:
+        mod = sys_root / "module" / "v4l2loopback"
+        (mod / "parameters").mkdir(parents=True)
+        (mod / "version").write_text(loaded + "\n")
+        (mod / "parameters" / "exclusive_caps").write_text(exclusive + "\n")
+        (dev_root / "video10").touch()
+        v = sys_root / "devices" / "virtual" / "video4linux" / "video10"
+        v.mkdir(parents=True)
+        (v / "name").write_text("vcam-sharpen\n")
+    return sys_root, dev_root

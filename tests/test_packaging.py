@@ -1,24 +1,66 @@
-"""A non-editable install finds its shipped weights and its entry points."""
+"""A non-editable install finds its shipped weights, and its console script is vcam_sharpen.cli:main."""
 
 import os
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
 
 from conftest import REPO
-from vcam_sharpen import zoo
+from vcam_sharpen.cli import main
+from vcam_sharpen.core import loader
+
+ENTRY_POINT = "vcam_sharpen.cli:main"
 
 
-@pytest.mark.skipif(not zoo.shipped(), reason="no weights shipped yet")
-def test_wheel_install_finds_default_weights(tmp_path):
-    target = tmp_path / "site"
+def test_the_console_script_of_this_install_is_the_cli():
+    (ep,) = metadata.entry_points(group="console_scripts", name="vcam-sharpen")
+    assert ep.value == ENTRY_POINT and ep.load() is main
+
+
+@pytest.fixture(scope="module")
+def wheel_install(tmp_path_factory):
+    """The package installed from this checkout into a folder of its own (no editable links)."""
+    target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(REPO)], check=True, cwd=tmp_path)
-    code = "from vcam_sharpen import zoo; import sys; print(sorted(zoo.shipped())); print(zoo.weights_dir())"
+                    "--no-index", "--target", str(target), str(REPO)], check=True, cwd=target)
+    return target
+
+
+def installed_env(target) -> dict:
     env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("DISPLAY", None)
+    return env
+
+
+@pytest.mark.skipif(not loader.shipped(), reason="no weights shipped yet")
+def test_wheel_install_finds_default_weights(wheel_install):
+    code = ("from vcam_sharpen.core import loader; print(sorted(loader.shipped())); print(loader.weights_dir()); "
+            "print(loader.load('default').model_name)")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                         cwd=tmp_path, env=env).stdout.splitlines()
-    assert eval(out[0]) == sorted(zoo.shipped())
-    assert out[1].startswith(str(target))
-    assert (target / "bin" / "vcam-sharpen").exists() or any(target.glob("*.dist-info"))
+                         cwd=wheel_install.parent, env=installed_env(wheel_install)).stdout.splitlines()
+    assert eval(out[0]) == sorted(loader.shipped())
+    assert out[1].startswith(str(wheel_install))
+    assert out[2] == loader.load("default").model_name
+
+
+def test_wheel_install_entry_point_resolves_to_the_cli_and_runs(wheel_install):
+    (dist,) = [d for d in metadata.distributions(path=[str(wheel_install)])
+               if d.metadata["Name"] == "vcam-sharpen"]
+    eps = [ep for ep in dist.entry_points if ep.group == "console_scripts"]
+    assert [(ep.name, ep.value) for ep in eps] == [("vcam-sharpen", ENTRY_POINT)]
+    code = ("from importlib import metadata; import vcam_sharpen.cli as c; "
+            f"(d,) = [d for d in metadata.distributions(path=[{str(wheel_install)!r}]) "
+            "if d.metadata['Name'] == 'vcam-sharpen']; "
+            "(ep,) = [e for e in d.entry_points if e.name == 'vcam-sharpen']; "
+            "print(ep.load() is c.main, c.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         cwd=wheel_install.parent, env=installed_env(wheel_install)).stdout.split()
+    assert out[0] == "True" and out[1].startswith(str(wheel_install))  # the installed copy, not the checkout
+    script = wheel_install / "bin" / "vcam-sharpen"
+    assert script.is_file()
+    r = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120,
+                       cwd=wheel_install.parent, env=installed_env(wheel_install))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Usage: vcam-sharpen [OPTIONS] COMMAND") and "run" in r.stdout and "eval" in r.stdout

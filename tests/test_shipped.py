@@ -5,20 +5,21 @@ import re
 import pytest
 
 from conftest import CIFAR_DIR, REPO, SHARED_DATA, requires_data
-from vcam_sharpen import zoo
-from vcam_sharpen.report import parse_markdown, run_eval
+from vcam_sharpen.cli.text import parse_eval_markdown
+from vcam_sharpen.core import loader
+from vcam_sharpen.quality.report import run_eval
 
 
 def readme_table(dataset: str) -> dict[str, float]:
     text = (REPO / "README.md").read_text()
     m = re.search(rf"<!-- eval:{dataset} -->(.*?)<!-- /eval -->", text, re.S)
     assert m, f"README has no <!-- eval:{dataset} --> table"
-    return parse_markdown(m.group(1))
+    return parse_eval_markdown(m.group(1))
 
 
 def test_every_shipped_checkpoint_is_in_the_readme():
     table = readme_table("cifar10")
-    assert set(zoo.shipped()) <= set(table), "a shipped checkpoint has no README row"
+    assert set(loader.shipped()) <= set(table), "a shipped checkpoint has no README row"
     assert {"bilinear", "unsharp"} <= set(table)
 
 

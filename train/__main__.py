@@ -1,4 +1,8 @@
-"""``python -m train {teacher,student,unsharp} ...``: see train/recipe.py and train/unsharp.py."""
+"""``python -m train {teacher,student,unsharp} ...``: see train/recipe.py and train/unsharp.py.
+
+``torchrun --nproc-per-node N -m train teacher|student ...`` runs the same recipe on N processes
+(DistributedDataParallel; train/dist.py).
+"""
 
 import sys
 

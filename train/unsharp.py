@@ -1,7 +1,7 @@
 """``python -m train unsharp``: pick the unsharp-mask baseline's sigma and amount on training images.
 
 Scores a grid on the last N CIFAR-10 *training* images (never the test set) and
-prints the ranking; the winner is what ``vcam_sharpen.baselines`` ships.
+prints the ranking; the winner is what ``vcam_sharpen.core.baselines`` ships.
 """
 
 from __future__ import annotations
@@ -9,8 +9,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vcam_sharpen import cifar
-from vcam_sharpen.baselines import tune_unsharp
+import numpy as np
+
+from vcam_sharpen.core.baselines import UnsharpMask
+from vcam_sharpen.quality import cifar
+from vcam_sharpen.quality.evaluate import score_arrays
+
+
+def tune_unsharp(images: np.ndarray, sigmas, amounts, factor: int = 2) -> list[dict]:
+    """Score every (sigma, amount) on ``images`` (``(N, H, W, 3)`` uint8); best SSIM first.
+
+    Meant for training images only: picking on the test set would flatter the baseline.
+    """
+    results = [{"sigma": s, "amount": a, **score_arrays(UnsharpMask(s, a), images, factor)}
+               for s in sigmas for a in amounts]
+    return sorted(results, key=lambda r: -r["ssim"])
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,352 @@
+"""The bad-input battery: every case exits 2 with one line on stderr that names the thing and the fix,
+prints no traceback, and creates or changes no file (checkpoints, recordings, sources, the config).
+
+Cases run in-process (click's runner; ``train`` through its ``main``) so the battery stays fast; a
+few also run as real processes to show the same holds at the process level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import CIFAR_DIR, SHARED_DATA, smooth_images, write_batch
+from conftest_daemon import recording_backend  # noqa: F401
+
+from train import recipe
+from vcam_sharpen.cli import cli
+from vcam_sharpen.core import checkpoint, loader
+from vcam_sharpen.core.models import create_model
+
+REPO = Path(__file__).resolve().parents[1]
+FACE = SHARED_DATA / "video" / "face_1280x720.mp4"
+# Words that start the fix in a message ("... ; pass an existing file").
+FIX_WORDS = ("use ", "pass ", "pick ", "create ", "choose ", "remove ", "install ", "put ", "save ", "convert ",
+             "drop ", "give ", "fix ", "see ", "make ", "load ", "rename ", "delete ", "close ", "stop ",
+             "must be", "expected", "try ", "run ", "check ", "start ", "add ", "leave ", "set ", "allow",
+             "needs ", "download ")
+
+
+def _shipped(tag: str) -> dict:
+    return torch.load(loader.shipped()[tag], weights_only=True)
+
+
+def _save_ckpt(path: Path, change) -> Path:
+    ck = _shipped("student")
+    ck = {**ck, "model_args": dict(ck["model_args"]), "state_dict": dict(ck["state_dict"])}
+    change(ck)
+    torch.save(ck, path)
+    return path
+
+
+class Evil:
+    """A pickle that would run a shell command when loaded without weights_only."""
+
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def make_files(d: Path) -> None:
+    """Every bad file the cases name, in the case's folder."""
+    (d / "dir.mp4").mkdir()
+    (d / "garbage.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    (d / "empty.pt").write_bytes(b"")
+    (d / "random.pt").write_bytes(np.random.default_rng(1).integers(0, 256, 3000, np.uint8).tobytes())
+    data = loader.shipped()["student"].read_bytes()
+    (d / "truncated.pt").write_bytes(data[: len(data) // 2])
+    (d / "evil.pt").write_bytes(pickle.dumps({"model": "student", "state_dict": Evil()}))
+    _save_ckpt(d / "negative.pt", lambda c: c["model_args"].__setitem__("channels", -1))
+    _save_ckpt(d / "zero.pt", lambda c: c["model_args"].__setitem__("channels", 0))
+    _save_ckpt(d / "liststate.pt", lambda c: c.__setitem__("state_dict", [1, 2, 3]))
+    _save_ckpt(d / "listargs.pt", lambda c: c.__setitem__("model_args", [16]))
+    _save_ckpt(d / "nan.pt", lambda c: c["state_dict"].__setitem__("convs.0.weight",
+                                                                    c["state_dict"]["convs.0.weight"] * float("nan")))
+    _save_ckpt(d / "inf.pt", lambda c: c["state_dict"].__setitem__("convs.0.bias",
+                                                                   c["state_dict"]["convs.0.bias"] + float("inf")))
+    _save_ckpt(d / "unknown.pt", lambda c: c.__setitem__("model", "hyper-net"))
+    _save_ckpt(d / "wrongshape.pt", lambda c: c["state_dict"].__setitem__("convs.0.weight", torch.zeros(8, 3, 3, 3)))
+    torch.manual_seed(0)
+    checkpoint.save(d / "seed.pt", create_model("seed-student"))
+    import cv2
+
+    cv2.imwrite(str(d / "still.png"), np.full((64, 64, 3), 99, np.uint8))
+    for name, size in (("tiny3", 3), ("tiny1", 1)):
+        (d / name).mkdir()
+        cv2.imwrite(str(d / name / "a.png"), np.full((64, 64, 3), 50, np.uint8))
+        cv2.imwrite(str(d / name / "b.png"), np.full((size, size, 3), 50, np.uint8))
+    (d / "corruptpng").mkdir()
+    (d / "corruptpng" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    (d / "emptydir").mkdir()
+    (d / "onlytest" / "cifar-10-batches-py").mkdir(parents=True)
+    write_batch(d / "onlytest" / "cifar-10-batches-py" / "test_batch", smooth_images(10), list(range(10)))
+    clip = np.full((48, 64, 3), 80, np.uint8)
+    writer = cv2.VideoWriter(str(d / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for _ in range(10):
+        writer.write(clip)
+    writer.release()
+    (d / "config").mkdir()
+
+
+RUN = ["run", "--frames", "3", "--size", "64x48", "--source", "demo"]
+
+# (id, argv, words the one line must contain); argv may use {d} for the case folder.
+CASES = [
+    # run: sources
+    ("src-missing", ["run", "--source", "{d}/missing.mp4", "--output", "null"], ["missing.mp4", "does not exist"]),
+    ("src-folder", ["run", "--source", "{d}/dir.mp4", "--output", "null"], ["dir.mp4", "folder"]),
+    ("src-devnull", ["run", "--source", "/dev/null", "--output", "null"], ["/dev/null", "not a regular file"]),
+    ("src-garbage", ["run", "--source", "{d}/garbage.mp4", "--output", "null"], ["garbage.mp4", "cannot decode"]),
+    ("src-still", ["run", "--source", "{d}/still.png", "--output", "null"], ["still.png", "still image"]),
+    ("src-camera-missing", ["run", "--source", "/dev/video77", "--output", "null"], ["/dev/video77", "no camera"]),
+    ("src-is-output", ["run", "--source", "{d}/clip.avi", "--output", "{d}/clip.avi"], ["clip.avi", "destroy"]),
+    # run: models and weights
+    ("model-unknown", [*RUN, "--model", "studnet", "--output", "null"], ["studnet", "choose from"]),
+    ("model-2x-same-size", [*RUN, "--model", "student", "--degrade", "1", "--output", "null"], ["2x", "--degrade 2"]),
+    ("weights-missing", [*RUN, "--weights", "{d}/missing.pt", "--output", "null"], ["missing.pt", "does not exist"]),
+    ("weights-empty", [*RUN, "--weights", "{d}/empty.pt", "--output", "null"], ["empty.pt", "checkpoint"]),
+    ("weights-random", [*RUN, "--weights", "{d}/random.pt", "--output", "null"], ["random.pt", "checkpoint"]),
+    ("weights-truncated", [*RUN, "--weights", "{d}/truncated.pt", "--output", "null"], ["truncated.pt", "checkpoint"]),
+    ("weights-hostile-pickle", [*RUN, "--weights", "{d}/evil.pt", "--output", "null"], ["evil.pt", "checkpoint"]),
+    ("weights-negative-channels", [*RUN, "--weights", "{d}/negative.pt", "--output", "null"],
+     ["negative.pt", "model_args", "channels=-1"]),
+    ("weights-list-state", [*RUN, "--weights", "{d}/liststate.pt", "--output", "null"], ["liststate.pt", "state_dict"]),
+    ("weights-list-args", [*RUN, "--weights", "{d}/listargs.pt", "--output", "null"], ["listargs.pt", "model_args"]),
+    ("weights-nan", [*RUN, "--weights", "{d}/nan.pt", "--output", "null"], ["nan.pt", "NaN"]),
+    ("weights-inf", [*RUN, "--weights", "{d}/inf.pt", "--output", "null"], ["inf.pt", "infinite"]),
+    ("weights-unknown-model", [*RUN, "--weights", "{d}/unknown.pt", "--output", "null"], ["hyper-net", "this version"]),
+    ("weights-wrong-shape", [*RUN, "--weights", "{d}/wrongshape.pt", "--output", "null"], ["wrongshape.pt", "convs.0"]),
+    ("weights-other-model", [*RUN, "--model", "student", "--weights", "{d}/seed.pt", "--output", "null"],
+     ["seed-student", "--model seed-student"]),
+    ("weights-without-model", [*RUN, "--model", "none", "--weights", "{d}/seed.pt", "--output", "null"],
+     ["seed.pt", "ignored"]),
+    # run: values
+    ("size-zero", ["run", "--size", "0x0", "--output", "null"], ["0x0", "range"]),
+    ("size-garbage", ["run", "--size", "big", "--output", "null"], ["big", "WIDTHxHEIGHT"]),
+    ("size-odd", ["run", "--size", "1281x720", "--output", "null"], ["1281x720", "even"]),
+    ("fps-zero", ["run", "--fps", "0", "--output", "null"], ["--fps", "range"]),
+    ("fps-huge", ["run", "--fps", "1000", "--output", "null"], ["--fps", "range"]),
+    ("degrade-3", ["run", "--degrade", "3", "--output", "null"], ["--degrade", "range"]),
+    ("engine-unknown", ["run", "--engine", "tensorrt", "--output", "null"], ["tensorrt", "not one of"]),
+    # run: outputs
+    ("output-unknown", [*RUN, "--output", "x.foo"], ["x.foo", "use vcam"]),
+    ("output-no-folder", [*RUN, "--output", "{d}/nofolder/out.mp4"], ["nofolder", "create it"]),
+    ("output-is-folder", [*RUN, "--output", "{d}/dir.mp4"], ["dir.mp4", "folder"]),
+    ("output-preview-no-display", [*RUN, "--output", "preview"], ["preview", "display"]),
+    ("output-vcam-backend", [*RUN, "--output", "vcam", "--backend", "nosuch"], ["nosuch", "choose from"]),
+    # start fails before forking
+    ("start-model", ["start", "--model", "studnet"], ["studnet", "choose from"]),
+    ("start-size", ["start", "--size", "1x1"], ["1x1", "range"]),
+    # eval
+    ("eval-dataset-missing", ["eval", "--dataset", "{d}/nosuch"], ["nosuch", "use cifar10"]),
+    ("eval-image-3x3", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear"], ["b.png", "3x3", "remove"]),
+    ("eval-image-1x1", ["eval", "--dataset", "{d}/tiny1", "--models", "bilinear"], ["b.png", "1x1", "remove"]),
+    ("eval-image-corrupt", ["eval", "--dataset", "{d}/corruptpng", "--models", "bilinear"], ["a.png", "cannot read"]),
+    ("eval-empty-folder", ["eval", "--dataset", "{d}/emptydir"], ["emptydir", "no images"]),
+    ("eval-row-unknown", ["eval", "--dataset", "{d}/tiny3", "--models", "nosuch"], ["nosuch", "choose from"]),
+    ("eval-weights-nan", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--weights", "{d}/nan.pt"],
+     ["nan.pt", "NaN"]),
+    ("eval-data-typo", ["eval", "--data", "{d}/typo/cifar"], ["typo", "does not exist"]),
+    ("eval-grid-no-folder", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--grid",
+                             "{d}/nofolder/g.png"], ["nofolder", "create it"]),
+    # export
+    ("export-model-unknown", ["export", "--model", "studnet", "--out", "{d}/x.onnx"], ["studnet", "choose from"]),
+    ("export-weights-random", ["export", "--weights", "{d}/random.pt", "--out", "{d}/x.onnx"], ["random.pt"]),
+    ("export-out-no-folder", ["export", "--model", "seed-student", "--out", "{d}/nofolder/x.onnx"],
+     ["nofolder", "pass another"]),
+    ("export-2x-same-size", ["export", "--model", "student", "--kind", "frame", "--out", "{d}/x.onnx"],
+     ["2x", "--degrade 2"]),
+    ("export-baseline", ["export", "--model", "unsharp", "--out", "{d}/x.onnx"], ["unsharp", "not a network"]),
+    # bench
+    ("bench-row-unknown", ["bench", "--models", "studnet", "--source", "demo"], ["studnet", "choose from"]),
+    ("bench-size", ["bench", "--size", "10x10x", "--source", "demo"], ["10x10x", "WIDTHxHEIGHT"]),
+    ("bench-source-missing", ["bench", "--source", "{d}/missing.mp4", "--models", "bilinear"], ["missing.mp4"]),
+    ("bench-cuda", ["bench", "--device", "cuda", "--models", "student", "--source", "demo"], ["cuda", "--device cpu"]),
+    ("bench-models-empty", ["bench", "--models", ",", "--source", "demo"], ["--models", "empty"]),
+]
+
+CONFIGS = [
+    ("config-not-utf8", b'source = "\xff\xfe"\n', ["config.toml", "UTF-8"]),
+    ("config-bad-toml", b"fps = = 3\n", ["config.toml", "fix it"]),
+    ("config-unknown-key", b"sauce = 1\n", ["sauce", "valid keys"]),
+    ("config-bad-value", b'fps = "fast"\n', ["fps", "number"]),
+    ("config-bad-output", b"output = 5\n", ["output", "list of names"]),
+    ("config-bad-model", b'model = "studnet"\n', ["studnet", "choose from"]),
+]
+
+TRAIN = [
+    ("train-negative-channels", ["teacher", "--model", "student", "--model-args", "channels=-1"], ["channels=-1"]),
+    ("train-zero-channels", ["teacher", "--model", "student", "--model-args", "channels=0"], ["channels=0"]),
+    ("train-args-malformed", ["teacher", "--model-args", "channels"], ["channels", "key=value"]),
+    ("train-model-unknown", ["teacher", "--model", "studnet"], ["studnet", "choose from"]),
+    ("train-data-typo", ["teacher", "--data", "{d}/typo/cifar"], ["typo", "does not exist"]),
+    ("train-only-test-batch", ["teacher", "--data", "{d}/onlytest"], ["data_batch_1", "put them"]),
+    ("train-resume-nothing", ["teacher", "--resume", "--out", "{d}/run"], ["--resume", "without --resume"]),
+    ("train-init-random", ["teacher", "--model", "seed-teacher", "--init", "{d}/random.pt"], ["random.pt"]),
+    ("train-teacher-missing", ["student", "--teacher", "{d}/missing.pt"], ["missing.pt", "does not exist"]),
+    ("train-epochs-zero", ["teacher", "--epochs", "0"], ["--epochs", "must be"]),
+]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file and folder below ``root`` with a hash of its contents."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        out[rel] = "dir" if p.is_dir() else hashlib.sha1(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def case_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bad")
+    make_files(d)
+    return d
+
+
+@pytest.fixture
+def env(case_dir, tmp_path, monkeypatch):
+    """The case folder as the working directory; config in it, runtime files and caches outside."""
+    monkeypatch.chdir(case_dir)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(case_dir / "config"))
+    for var in ("XDG_RUNTIME_DIR", "XDG_CACHE_HOME"):
+        (tmp_path / var).mkdir()
+        monkeypatch.setenv(var, str(tmp_path / var))
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return case_dir
+
+
+def check_one_line(stderr: str, words: list[str]) -> None:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got: {stderr!r}"
+    line = lines[0]
+    assert line.startswith("error: "), line
+    assert "Traceback" not in stderr
+    assert "['" not in line and "{'" not in line, f"a Python repr in {line!r}"
+    for w in words:
+        assert w in line, f"{w!r} not in {line!r}"
+    assert any(f in line for f in FIX_WORDS), f"no fix in {line!r}"
+
+
+def test_battery_has_forty_cases():
+    assert len(CASES) + len(CONFIGS) + len(TRAIN) >= 40
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_command_line_case(case, env):
+    _, argv, words = case
+    before = snapshot(env)
+    r = CliRunner().invoke(cli, [a.format(d=env) for a in argv])
+    assert r.exit_code == 2, (r.exit_code, r.output, r.exception)
+    check_one_line(r.stderr, words)
+    assert snapshot(env) == before
+    assert not Path("PWNED").exists()
+
+
+@pytest.mark.parametrize("case", CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_config_file_case(case, env):
+    _, content, words = case
+    path = env / "config" / "vcam-sharpen" / "config.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(content)
+    try:
+        before = snapshot(env)
+        r = CliRunner().invoke(cli, [*RUN, "--output", "null"])
+        assert r.exit_code == 2, r.output
+        check_one_line(r.stderr, words)
+        assert snapshot(env) == before
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize("case", TRAIN, ids=[c[0] for c in TRAIN])
+def test_train_case(case, env, capsys):
+    _, argv, words = case
+    argv = [a.format(d=env) for a in argv]
+    if "--data" not in argv:
+        argv += ["--data", str(CIFAR_DIR) if CIFAR_DIR.is_dir() else str(env / "typo")]
+    before = snapshot(env)
+    assert recipe.main(argv) == 2
+    check_one_line(capsys.readouterr().err, words)
+    assert snapshot(env) == before
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["run", "--weights", "random.pt", "--source", "demo", "--output", "null"], "random.pt"),
+    (["eval", "--dataset", "tiny3", "--models", "bilinear"], "tiny3"),
+    # FFmpeg logs from C straight to the process's stderr: only a real process shows it
+    (["run", "--source", "garbage.mp4", "--output", "null"], "garbage.mp4"),
+    (["run", "--source", "still.png", "--output", "null"], "still.png"),
+    # torch warns about foreign pickles through Python's warnings: only a real process shows it
+    (["eval", "--dataset", "tiny3", "--models", "bilinear", "--weights", "evil.pt"], "could run code"),
+])
+def test_as_a_real_process(argv, word, env):
+    """The same contract at the process level: exit 2, one line, nothing else printed."""
+    pyenv = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-m", "vcam_sharpen", *argv], capture_output=True, text=True, cwd=env,
+                       env=pyenv, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""
+    check_one_line(r.stderr, [word])
+
+
+@pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason="needs CIFAR-10")
+def test_train_sigterm_before_the_loop_is_one_line(tmp_path):
+    """SIGTERM while the teacher's outputs are computed (before the first step): no traceback,
+    nothing saved, exit 130."""
+    import signal
+
+    pyenv = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "train", "student", "--data", str(CIFAR_DIR), "--limit", "3000",
+                          "--teacher", str(loader.shipped()["teacher"]), "--out", str(out), "--threads", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=pyenv)
+    try:
+        line = p.stdout.readline()  # "student: N parameters, ..." comes right before the teacher runs
+        assert "parameters" in line, line
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert "Traceback" not in err, err
+    assert p.returncode == 130, err
+    assert "nothing was saved" in err
+    assert not (out / "checkpoint.pt").exists() and not (out / "model.pt").exists()
+
+
+@pytest.mark.parametrize("failure, words", [
+    (RuntimeError("VIDIOC_S_FMT: Device or resource busy (errno 16)"), ["busy", "stop the other program"]),
+    (RuntimeError("Errno 22 Invalid argument"), ["refused 64x48", "close the meeting app"]),
+    (RuntimeError("device /dev/video10 does not exist"), ["no virtual camera device"]),
+])
+def test_busy_or_missing_virtual_camera(failure, words, env, recording_backend):  # noqa: F811
+    recording_backend.fail_open = failure
+    before = snapshot(env)
+    r = CliRunner().invoke(cli, [*RUN, "--output", "vcam", "--backend", "recording"])
+    assert r.exit_code == 2, r.output
+    check_one_line(r.stderr, words)
+    assert snapshot(env) == before
+
+
+def test_hostile_pickle_never_ran(env):
+    r = CliRunner().invoke(cli, ["eval", "--dataset", "tiny3", "--models", "bilinear", "--weights", "evil.pt"])
+    assert r.exit_code == 2 and not (env / "PWNED").exists()
+
+
+def test_eval_on_real_cifar_is_unaffected(env):
+    if not CIFAR_DIR.is_dir():
+        pytest.skip("no CIFAR-10")
+    r = CliRunner().invoke(cli, ["eval", "--data", str(CIFAR_DIR), "--models", "bilinear", "--limit", "4", "--json"])
+    assert r.exit_code == 0, r.output
+
+
+_ = io  # io is imported for the Evil pickle's protocol users reading this file

@@ -1,0 +1,89 @@
+"""``vcam-sharpen eval`` and ``models`` through the real click entry point, on tiny data."""
+
+import json
+import urllib.error
+
+import torch
+
+from click.testing import CliRunner
+
+from vcam_sharpen.cli import cli
+from vcam_sharpen.cli import quality as quality_cli
+from vcam_sharpen.core import checkpoint
+from vcam_sharpen.core.models import create_model
+from vcam_sharpen.quality import cifar
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_eval_json_grid_and_extra_weights(tiny_cifar, tmp_path):
+    torch.manual_seed(0)
+    w = checkpoint.save(tmp_path / "mine.pt", create_model("seed-student"))
+    grid = tmp_path / "grid.png"
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear,unsharp", "--weights", str(w),
+               "--limit", "12", "--json", "--grid", str(grid))
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [row["label"] for row in rows] == ["bilinear", "unsharp", "mine"]
+    assert all(row["n"] == 12 and -1 <= row["ssim"] <= 1 for row in rows)  # an untrained model may score < 0
+    assert 0 < rows[0]["ssim"] < rows[1]["ssim"] <= 1  # the unsharp mask sharpens these blocky images
+    assert rows[2]["params"] == 499 and rows[2]["gmac_720p"] > 0
+    assert grid.stat().st_size > 0
+
+
+def test_eval_table_and_folder_dataset(tiny_cifar, tmp_path):
+    from skimage.io import imsave
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    x, _ = cifar.load_split(tiny_cifar, "test", download=False)
+    for i in range(3):
+        imsave(folder / f"{i}.png", x[i])
+    r = invoke("eval", "--dataset", str(folder), "--models", "bilinear")
+    assert r.exit_code == 0, r.output
+    assert "bilinear" in r.stdout and "SSIM" in r.stdout
+
+
+def test_eval_bad_inputs_are_one_line_errors(tiny_cifar, tmp_path, monkeypatch):
+    def offline(*a, **k):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(cifar.urllib.request, "urlopen", offline)
+    for args in (["--data", str(tiny_cifar), "--models", "nope"],
+                 ["--data", str(tmp_path / "empty")],
+                 ["--data", str(tiny_cifar), "--weights", str(tmp_path / "missing.pt")],
+                 ["--dataset", "no-such-dataset"]):
+        r = invoke("eval", *args)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_models_lists_every_registered_model():
+    r = invoke("models", "--json")
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert rows["seed-student"]["params"] == 499
+    assert rows["seed-teacher"]["gmac_720p"] > rows["seed-student"]["gmac_720p"]
+
+
+def test_bad_option_values_and_commands_are_one_line_errors():
+    for args in (["eval", "--limit", "0"], ["eval", "--factor", "9"], ["no-such-command"], ["--bogus"]):
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_eval_markdown_and_the_help(tiny_cifar):
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear", "--limit", "3", "--markdown")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].startswith("| method | SSIM") and "| bilinear |" in r.stdout
+    text = invoke("eval", "--help").stdout
+    assert "--dataset" in text and " ".join(quality_cli.DATA_HELP.split()[:4]) in " ".join(text.split())
+
+
+def test_a_grid_that_cannot_be_written_is_a_one_line_error(tiny_cifar, tmp_path):
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear", "--limit", "2",
+               "--grid", str(tmp_path / "grid.notanimage"), "--json")
+    assert r.exit_code == 2 and r.stderr.startswith("error: --grid") and "grid.png" in r.stderr, r.output
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.output

@@ -1,0 +1,88 @@
+"""All terminal text: the two table shapes, the eval table's round trip, status, settings, checks, devices."""
+
+from conftest_daemon import daemon_env  # noqa: F401
+
+from vcam_sharpen.cli.text import (bench_markdown, bench_table, devices_text, eval_markdown, eval_table, fixed,
+                                   markdown, models_table, parse_eval_markdown, settings_text, status_text)
+from vcam_sharpen.pipeline.stats import STAGES
+
+ROWS = [{"label": "bilinear", "kind": "baseline", "ssim": 0.8123, "psnr": 27.5, "n": 10000},
+        {"label": "student", "kind": "model", "ssim": 0.9209, "psnr": 31.25, "n": 10000, "params": 1234,
+         "gmac_720p": 0.456}]
+
+
+def test_markdown_shape():
+    text = markdown(["a", "b", "c"], [["1", "2", "3"], ["x", "y", "z"]], right={1})
+    assert text.splitlines() == ["| a | b | c |", "|---|---:|---|", "| 1 | 2 | 3 |", "| x | y | z |"]
+
+
+def test_fixed_shape():
+    text = fixed([("name", -6), ("n", 4)], [["ab", "1"], ["abcdef", "1234"]])
+    assert text.splitlines() == ["name      n", "-----------", "ab        1", "abcdef 1234"]
+
+
+def test_parse_eval_markdown_round_trips_eval_markdown():
+    text = eval_markdown(ROWS)
+    assert parse_eval_markdown(text) == {"bilinear": 0.8123, "student": 0.9209}
+    assert parse_eval_markdown("prose\n\n" + text + "\n| not | a | row |\n") == {"bilinear": 0.8123, "student": 0.9209}
+    assert "| student | 0.9209 | 31.25 | 1,234 | 0.456 | 10,000 |" in text.splitlines()
+    assert "| bilinear | 0.8123 | 27.50 | - | - | 10,000 |" in text.splitlines()
+
+
+def test_eval_and_models_tables():
+    text = eval_table(ROWS)
+    assert text.splitlines()[0].split() == ["method", "SSIM", "PSNR", "params", "GMAC/720p", "images"]
+    assert "0.9209" in text and "1,234" in text
+    models = models_table([{"name": "seed-student", "params": 499, "gmac_720p": 0.046, "description": "tiny"}])
+    assert "seed-student" in models and "499" in models and "tiny" in models
+
+
+def bench_report():
+    stages = {k: {"p50": 1.0, "p95": 2.0} for k in STAGES}
+    row = {"label": "student", "engine": "student on onnxruntime/cpu", "note": "", "gmac_per_frame": 0.5,
+           "frames": 3, "fps": 40.0, "model_fps": 80.0, "overhead": 0.5, "stages": stages,
+           "cpu_ms_per_frame": 20.0, "latency_p95_ms": 30.0,
+           "paced": {"fps_target": 30.0, "fps": 20.0, "cpu_cores": 0.7, "frames": 5, "threads": 1}}
+    return {"machine": {"cpus": 2, "processor": "cpu"}, "source": "demo", "size": "64x48", "degrade": 2,
+            "frames": 3, "rows": [row]}
+
+
+def test_bench_tables_name_the_stages():
+    report = bench_report()
+    md = bench_markdown(report)
+    assert all(k in md.splitlines()[0] for k in STAGES) and "degrade" not in md.splitlines()[0]
+    assert "| 64x48 | student | 0.50 | 40.0 | 80.0 | 50% | 1.0 / 2.0 |" in md
+    table = bench_table(report)
+    assert "prep" in table and "kept only 20.0 of 30 fps" in table and "student on onnxruntime/cpu" in table
+
+
+def test_status_text():
+    assert status_text({"running": False}) == "vcam-sharpen is not running"
+    st = {"running": True, "pid": 7, "status": "running", "uptime_s": 3725, "source_name": "demo",
+          "source_size": "64x48", "source_fps": 30, "model": "student", "engine": "e", "mode": "m",
+          "sharpening": False, "outputs": ["vcam"], "output_size": "64x48", "device": "/dev/video10",
+          "readers": 2, "fps_out": 30, "fps_target": 30, "fps_processed": 29.5,
+          "ms": {"capture": 1.0, "prep": 2.0, "inference": 3.0, "publish": 4.0}}
+    text = status_text(st)
+    assert text.splitlines()[0] == "vcam-sharpen is running (pid 7): running, uptime 1h02m05s"
+    assert "sharpening off" in text and "on /dev/video10, 2 app(s) reading" in text
+    assert "capture 1.0, prep 2.0, inference 3.0, publish 4.0" in text
+
+
+def test_settings_text():
+    text = settings_text({"source": "demo", "fps": 25.0, "split": False, "output": ["vcam", "a.mp4"],
+                          "weights": None, "degrade": 2},
+                         {"source": "config", "fps": "flag", "split": "default", "output": "default",
+                          "weights": "default", "degrade": "default"})
+    lines = text.splitlines()
+    assert lines[0].startswith("# config file: ") and lines[0].endswith("(absent)")
+    assert lines[1].startswith("# runtime dir: ")
+    assert lines[2:] == ['source = "demo"  # config', "fps = 25  # flag", "split = false  # default",
+                         'output = ["vcam", "a.mp4"]  # default', "# weights = (unset)", "degrade = 2  # default"]
+
+
+def test_devices_text():
+    text = devices_text({"cameras": [{"path": "/dev/video0", "name": "", "access": False}], "virtual": [],
+                         "backends": []})
+    assert "/dev/video0" in text and "(unnamed)" in text and "[no permission]" in text
+    assert "none (run vcam-sharpen doctor)" in text and "(--backend): none" in text

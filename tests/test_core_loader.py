@@ -1,0 +1,126 @@
+"""The one loader: every name one command accepts, every command accepts, and it loads the same model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vcam_sharpen.cli import cli
+from vcam_sharpen.core import checkpoint, loader
+from vcam_sharpen.core.baselines import UnsharpMask
+from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.core.models import create_model, list_models
+from vcam_sharpen.daemon.settings import effective
+from vcam_sharpen.quality.report import methods
+from vcam_sharpen.runtime.tuning import resolve_auto
+from vcam_sharpen.tools.bench import make_rows
+
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path, monkeypatch):
+    """Config, cache and runtime files of these tests stay in the test's folder."""
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
+        (tmp_path / var).mkdir()
+        monkeypatch.setenv(var, str(tmp_path / var))
+
+
+def test_names_cover_shipped_tags_registered_models_and_baselines():
+    names = loader.names()
+    assert set(loader.shipped()) <= set(names)
+    assert set(list_models()) <= set(names)
+    assert {"none", "bilinear", "unsharp", "default", "auto"} <= set(names)
+    assert "student-nokd" in names  # a weight tag that is not an architecture name
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("name", loader.names())
+def test_every_command_accepts_every_name(name):
+    # run / start / config: settings validation, then the model the daemon would load
+    settings, _ = effective({"model": name})
+    assert settings.model == name
+    if name == loader.AUTO:  # measured on this machine each time, so each command may land on another candidate
+        (row,), ((_, method, _),) = make_rows(name), methods(name)
+        assert {row.label, method.model_name} <= {*loader.AUTO_CANDIDATES, "student", "student-deep"}
+        assert resolve_auto().tag in loader.auto_candidates()
+        return
+    model = loader.load(name)
+    # bench: a row
+    (row,) = make_rows(name)
+    # eval: a row scoring the same module
+    ((label, method, info),) = methods(name)
+    if name in loader.NO_MODEL:
+        assert model is None and row.engine is None and label == "bilinear"
+    elif name == "unsharp":
+        assert isinstance(model, UnsharpMask) and info["kind"] == "baseline"
+    else:
+        assert row.engine.model_name == model.model_name == method.model_name
+        for a, b in zip(model.state_dict().values(), method.state_dict().values()):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["student-nokd", "seed-student", "default"])
+def test_export_takes_the_same_names(name, tmp_path):
+    out = tmp_path / "m.onnx"
+    r = CliRunner().invoke(cli, ["export", "--model", name, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["none", "unsharp"])
+def test_export_of_a_baseline_says_there_is_no_network(name, tmp_path):
+    r = CliRunner().invoke(cli, ["export", "--model", name, "--out", str(tmp_path / "m.onnx")])
+    assert r.exit_code == 2
+    assert "not a network" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_run_takes_a_weight_tag(tmp_path):
+    """The bug that started this: `run --model student-nokd` said "unknown model"."""
+    r = CliRunner().invoke(cli, ["run", "--source", "demo", "--model", "student-nokd", "--output", "null",
+                                 "--frames", "5", "--size", "128x96"])
+    assert r.exit_code == 0, r.output
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(UserError, match="unknown model 'studnet'.*student-nokd"):
+        loader.load("studnet")
+    with pytest.raises(UserError, match="unknown model"):
+        effective({"model": "studnet"})
+
+
+def test_tag_and_path_and_weights_load_identical_weights():
+    tag = loader.load("student-nokd")
+    by_path = loader.load(str(loader.shipped()["student-nokd"]))
+    by_weights = loader.load("student", loader.shipped()["student-nokd"])
+    for a, b, c in zip(tag.state_dict().values(), by_path.state_dict().values(), by_weights.state_dict().values()):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    assert not tag.training
+
+
+def test_weights_for_another_model_are_refused(tmp_path):
+    path = checkpoint.save(tmp_path / "s.pt", create_model("seed-student"))
+    with pytest.raises(UserError, match="for model 'seed-student', not 'student'"):
+        loader.load("student", path)
+
+
+def test_no_network_with_weights_is_an_error(tmp_path):
+    with pytest.raises(UserError, match="would be ignored"):
+        loader.load("none", tmp_path / "x.pt")
+
+
+def test_untrained_only_when_allowed(monkeypatch, tmp_path):
+    monkeypatch.setattr(loader, "weights_dir", lambda: tmp_path)  # nothing shipped
+    with pytest.raises(UserError, match="no shipped weights for 'student'"):
+        loader.load("student")
+    a, b = loader.load("student", allow_untrained=True), loader.load("student", allow_untrained=True)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)  # same seed, same weights
+
+
+def test_labels():
+    assert loader.label("default") == loader.DEFAULT_MODEL
+    assert loader.label("runs/abc/model.pt") == "abc"
+    assert loader.label("x/my-net.pt") == "my-net"
+    assert loader.is_path("a.pt") and not loader.is_path("student")

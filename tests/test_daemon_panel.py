@@ -1,0 +1,149 @@
+"""The daemon's side of the panel: live changes, a model change between frames, Save, the port, a run with it."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+
+import httpx
+import pytest
+from conftest_daemon import daemon_env, wait_for  # noqa: F401
+
+from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.daemon import lifecycle
+from vcam_sharpen.daemon.lock import read_state
+from vcam_sharpen.daemon.panel import PanelController, PanelHandle, offered_models
+from vcam_sharpen.daemon.settings import Settings, read_config
+from vcam_sharpen.frames.sharpen import Sharpener
+from vcam_sharpen.web.panel_app import Busy
+
+
+class Pipe:
+    def __init__(self) -> None:
+        self.sharpener = Sharpener(None, size=(64, 48))
+
+    def state(self) -> dict:
+        return {"strength": self.sharpener.strength, "split": self.sharpener.split}
+
+
+def controller(build=None):
+    states = []
+    info = {"model": "none", "mode": "degrade x2 + restore"}
+
+    def default_build(settings):
+        return Sharpener(None, degrade=settings.degrade, upscale=settings.upscale, size=(64, 48)), \
+            {"model": settings.model, "mode": f"degrade {settings.degrade}"}
+
+    c = PanelController(Settings(model="none", size=(64, 48)), Pipe(), info, states.append, build or default_build)
+    return c, states, info
+
+
+def test_the_models_offered():
+    names = offered_models("student")
+    assert names[:3] == ["auto", "none", "unsharp"] and "student" in names and "student-deep" in names
+    assert not [n for n in names if "teacher" in n]
+    assert offered_models("/my/model.pt")[-1] == "/my/model.pt"
+
+
+def test_live_changes_apply_at_once():
+    c, states, _ = controller()
+    out = c.apply({"strength": 0.3, "split": True, "sharpening": False})
+    sharp = c.pipeline.sharpener
+    assert sharp.strength == 0.3 and sharp.split is True and sharp.enabled is False
+    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True}
+    assert states[-1] == {"strength": 0.3, "split": True}
+
+
+def test_a_model_change_swaps_the_sharpener_between_frames_and_keeps_the_live_values():
+    c, states, info = controller()
+    c.apply({"strength": 0.4})
+    old = c.pipeline.sharpener
+    c.apply({"model": "seed-student", "mode": "same"})
+    c.thread.join(10)
+    new = c.pipeline.sharpener
+    assert new is not old and new.degrade == 1 and new.strength == 0.4
+    assert c.current()["model"] == "seed-student" and info["model"] == "seed-student" and c.rebuilding is None
+    assert c.status()["panel_error"] is None
+
+
+def test_refused_busy_and_failed_changes():
+    gate = threading.Event()
+
+    def slow(settings):
+        gate.wait(10)
+        raise RuntimeError("the engine would not start")
+
+    c, _, _ = controller(slow)
+    with pytest.raises(UserError, match="2x upscaler"):  # checked before any rebuild
+        c.apply({"model": "student", "mode": "same"})
+    c.apply({"model": "unsharp"})
+    with pytest.raises(Busy, match="in progress"):
+        c.apply({"model": "auto"})
+    gate.set()
+    c.thread.join(10)
+    st = c.status()
+    assert "could not switch to unsharp: the engine would not start" in st["panel_error"]
+    assert c.current()["model"] == "none" and c.rebuilding is None
+
+
+def test_save_writes_the_config_file():
+    c, _, _ = controller()
+    c.apply({"strength": 0.7})
+    path = c.save_settings(c.current())
+    cfg = read_config(path)
+    assert cfg["strength"] == 0.7 and cfg["model"] == "none" and cfg["degrade"] == 2
+
+
+def test_a_busy_port_fails_before_anything_opens():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    try:
+        port = sock.getsockname()[1]
+        with pytest.raises(UserError, match=f"panel port {port}"):
+            PanelHandle(Settings(panel=True, panel_port=port))
+        with pytest.raises(UserError, match=f"panel port {port}"):
+            lifecycle.run({"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "panel": True,
+                           "panel_port": port}, frames=5)
+        assert read_state() is None
+    finally:
+        sock.close()
+
+
+def test_run_with_the_panel_in_process():
+    seen: dict = {}
+
+    def browse():
+        try:
+            st = wait_for(lambda: (s := read_state() or {}).get("panel_url") and s.get("frames_out", 0) > 3 and s,
+                          timeout=60)
+            url = st["panel_url"]
+            with httpx.Client(base_url=url, timeout=10) as c:
+                token = re.search(r'csrf-token" content="([^"]+)"', c.get("/").text).group(1)
+                h = {"X-CSRF-Token": token}
+                seen["hostile"] = [c.get("/", headers={"Host": "rebind.example:80"}).status_code,
+                                   c.post("/api/settings", json={"strength": 0.2}).status_code,
+                                   c.post("/api/settings", content=b"{", headers={**h, "Content-Type":
+                                                                                  "application/json"}).status_code]
+                seen["set"] = c.post("/api/settings", json={"strength": 0.2}, headers=h).status_code
+                seen["state"] = wait_for(lambda: (s := read_state() or {}).get("strength") == 0.2 and s, timeout=10)
+                seen["status"] = c.get("/api/status").json()
+                seen["jpeg"] = wait_for(lambda: (r := c.get("/api/preview/after.jpg")).status_code == 200 and r.content,
+                                        timeout=10)
+        except BaseException as e:  # noqa: BLE001
+            seen["error"] = e
+
+    t = threading.Thread(target=browse, daemon=True)
+    t.start()
+    stats = lifecycle.run({"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0,
+                           "panel": True, "panel_port": 0}, frames=240)
+    t.join(5)
+    assert "error" not in seen, seen.get("error")
+    assert seen["hostile"] == [403, 403, 400] and seen["set"] == 200
+    assert seen["status"]["panel_url"].startswith("http://127.0.0.1:") and seen["status"]["strength"] == 0.2
+    assert seen["state"]["cpu_cores"] is None or seen["state"]["cpu_cores"] >= 0
+    assert seen["jpeg"][:2] == b"\xff\xd8" and stats.frames_out == 240
+    url = seen["status"]["panel_url"]
+    with pytest.raises(httpx.ConnectError):  # the panel went with the daemon
+        httpx.get(url, timeout=2)

@@ -1,0 +1,81 @@
+"""The bench report on a few demo frames: its shape, not its speeds."""
+
+import pytest
+
+from vcam_sharpen.cli.text import bench_table
+from vcam_sharpen.core import loader
+from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.core.models import list_models
+from vcam_sharpen.pipeline.stats import STAGES
+from vcam_sharpen.runtime.engines import OrtEngine, TorchEngine, UnsharpEngine
+from vcam_sharpen.tools.bench import DEFAULT_VIDEO, bench_row, default_source, make_rows, parse_size, run_bench
+
+
+
+pytestmark = pytest.mark.usefixtures("onnx_cache")
+
+
+def test_bench_report_on_demo_frames(seed_weights):
+    report = run_bench(source="demo", size=(64, 48), models=f"bilinear,unsharp,{seed_weights}", frames=3,
+                       paced_frames=2, paced_fps=100.0)
+    assert report["size"] == "64x48" and report["source"] == "demo" and report["degrade"] == 2
+    assert report["machine"]["cpus"] >= 1 and report["frames"] == 3
+    assert [row["label"] for row in report["rows"]] == ["bilinear", "unsharp", "tiny"]
+    for row in report["rows"]:
+        assert set(row["stages"]) == set(STAGES)
+        assert all(set(v) == {"p50", "p95"} for v in row["stages"].values())
+        assert row["frames"] == 3 and row["fps"] > 0 and row["cpu_ms_per_frame"] >= 0
+        assert row["latency_p95_ms"] > 0
+        assert set(row["paced"]) >= {"cpu_cores", "fps", "fps_target", "frames", "threads"}
+    bilinear, unsharp, tiny = report["rows"]
+    assert bilinear["model_fps"] is None and bilinear["overhead"] is None
+    assert tiny["model_fps"] > 0 and tiny["overhead"] is not None and tiny["gmac_per_frame"] > 0
+    assert bilinear["gmac_per_frame"] is None and unsharp["gmac_per_frame"] is None
+    assert "onnxruntime" in tiny["engine"] and "opencv" in unsharp["engine"]
+    assert tiny["paced"]["threads"] in (1, 2)  # what the daemon would pick for that rate
+
+
+def test_bench_table_torch_engine_degrade_one(seed_weights):
+    report = run_bench(source="demo", size=(40, 30), models=str(seed_weights), frames=2, engine="torch",
+                       degrade=1, paced_frames=0)
+    assert "paced" not in report["rows"][0] and "torch" in report["rows"][0]["engine"]
+    text = bench_table(report)
+    assert "tiny" in text and "capture" in text and "prep" in text
+
+
+def test_rows_take_every_loader_name(seed_weights):
+    rows = make_rows(f"bilinear,unsharp,default,seed-student,{seed_weights}")
+    assert [r.label for r in rows] == ["bilinear", "unsharp", loader.DEFAULT_MODEL, "seed-student", "tiny"]
+    assert rows[0].engine is None and isinstance(rows[1].engine, UnsharpEngine)
+    assert isinstance(rows[2].engine, OrtEngine) and not rows[2].note
+    assert isinstance(make_rows("seed-student", engine="torch")[0].engine, TorchEngine)
+    assert [r.label for r in make_rows("all")][:2] == ["bilinear", "unsharp"]
+    assert {r.label for r in make_rows("all")} >= set(list_models())
+    with pytest.raises(UserError, match="--models is empty"):
+        make_rows(" , ")
+    with pytest.raises(UserError, match="unknown model 'nosuch'"):
+        make_rows("nosuch")
+
+
+def test_untrained_architectures_are_speed_only(monkeypatch, tmp_path):
+    monkeypatch.setattr(loader, "weights_dir", lambda: tmp_path)  # nothing shipped
+    (row,) = make_rows("seed-student")
+    assert "untrained" in row.note and isinstance(row.engine, OrtEngine)
+
+
+def test_one_row_alone(seed_weights):
+    (row,) = make_rows(str(seed_weights))
+    result = bench_row(row, "demo", (32, 24), frames=2, paced_frames=0, warmup=1)
+    assert result["label"] == "tiny" and result["frames"] == 2 and "paced" not in result
+
+
+def test_bench_errors():
+    with pytest.raises(UserError, match="--size"):
+        parse_size("1280by720")
+    assert parse_size("640X480") == (640, 480)
+    with pytest.raises(UserError, match="--frames"):
+        run_bench(source="demo", frames=0)
+
+
+def test_default_source_is_the_face_clip_when_present():
+    assert default_source() == (str(DEFAULT_VIDEO) if DEFAULT_VIDEO.is_file() else "demo")

@@ -1,0 +1,44 @@
+"""The click group every command registers on, and the one place errors become one line and exit 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from ..core.errors import UserError
+
+
+class Group(click.Group):
+    """Turns :class:`UserError`, bad options (click's usage block) and Ctrl-C into one line and a non-zero exit."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:
+            _fail(f"{e.format_message()} (see {info_name} --help)")
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:  # a subcommand's options are parsed in here
+            command = f"{ctx.command_path} {ctx.invoked_subcommand or ''}".strip()
+            _fail(f"{e.format_message()} (see {command} --help)")
+        except UserError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def cli(verbose: bool) -> None:
+    """vcam-sharpen: a virtual camera that sharpens your webcam with a tiny CNN."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,221 @@
+"""All terminal text: tables (fixed-width and markdown), status, doctor checks, device lists, settings.
+
+The library returns data (dicts, dataclasses); only this module turns it into text, with
+one table formatter (:func:`markdown` and :func:`fixed`) for every table.
+"""
+
+from __future__ import annotations
+
+from ..core.paths import config_path, runtime_dir
+from ..pipeline.stats import STAGES
+
+
+def markdown(head: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    """A GitHub markdown table; columns in ``right`` are right-aligned."""
+    rule = "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"
+    return "\n".join(["| " + " | ".join(head) + " |", rule] + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def fixed(columns: list[tuple[str, int]], rows: list[list[str]]) -> str:
+    """A fixed-width table: ``columns`` are ``(title, width)``, negative width = left-aligned."""
+    def line(cells):
+        return " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, (_, w) in zip(cells, columns)).rstrip()
+
+    head = line([t for t, _ in columns])
+    return "\n".join([head, "-" * len(head)] + [line(r) for r in rows])
+
+
+# --------------------------------------------------------------------------- eval and models
+
+
+def _eval_cells(r: dict) -> tuple[str, str]:
+    return (f"{r['params']:,}" if "params" in r else "-", f"{r['gmac_720p']:.3f}" if "gmac_720p" in r else "-")
+
+
+def _eval_blocks(rows: list[dict]) -> list[tuple[str | None, list[dict]]]:
+    """Rows grouped by ``condition`` in order of appearance; one ``(None, rows)`` block without conditions."""
+    blocks: list[tuple[str | None, list[dict]]] = []
+    for r in rows:
+        cond = r.get("condition")
+        if not blocks or blocks[-1][0] != cond:
+            blocks.append((cond, []))
+        blocks[-1][1].append(r)
+    return blocks or [(None, [])]
+
+
+def eval_table(rows: list[dict]) -> str:
+    """Fixed-width eval table; rows with a ``condition`` (``eval --corrupt``) get one block per condition."""
+    cols = [("method", -22), ("SSIM", 7), ("PSNR", 7), ("params", 8), ("GMAC/720p", 10), ("images", 7)]
+    parts = []
+    for cond, block in _eval_blocks(rows):
+        table = fixed(cols, [[r["label"], f"{r['ssim']:.4f}", f"{r['psnr']:.2f}", *_eval_cells(r), str(r["n"])]
+                             for r in block])
+        parts.append(table if cond is None else f"condition: {cond}\n{table}")
+    return "\n\n".join(parts)
+
+
+def eval_markdown(rows: list[dict]) -> str:
+    """The eval table as GitHub markdown (what the README shows); with conditions, each block is headed by a
+    ``**condition: SPEC**`` line."""
+    head = ["method", "SSIM", "PSNR (dB)", "params", "GMAC/720p", "images"]
+    parts = []
+    for cond, block in _eval_blocks(rows):
+        table = markdown(head, [[r["label"], f"{r['ssim']:.4f}", f"{r['psnr']:.2f}", *_eval_cells(r),
+                                 f"{r['n']:,}"] for r in block], right={1, 2, 3, 4, 5})
+        parts.append(table if cond is None else f"**condition: {cond}**\n\n{table}")
+    return "\n\n".join(parts)
+
+
+def parse_eval_markdown(text: str) -> dict[str, float]:
+    """``{label: ssim}`` from a table written by :func:`eval_markdown`."""
+    out = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[1].replace(".", "", 1).isdigit():
+            out[cells[0]] = float(cells[1])
+    return out
+
+
+def models_table(rows: list[dict]) -> str:
+    cols = [("model", -16), ("params", 9), ("GMAC/720p", 10), ("description", -11)]
+    return fixed(cols, [[r["name"], f"{r['params']:,}", f"{r['gmac_720p']:.3f}", " " + r["description"]]
+                        for r in rows])
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def _bench_cells(r: dict) -> tuple[str, str, str]:
+    """The GMAC, model fps and overhead cells of a row ('-' where it has none)."""
+    return (f"{r['gmac_per_frame']:.2f}" if r.get("gmac_per_frame") else "-",
+            f"{r['model_fps']:.1f}" if r["model_fps"] else "-",
+            f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-")
+
+
+def bench_markdown(report: dict) -> str:
+    """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
+    head = ["size", "row", "GMAC", "fps", "model fps", "overhead", *STAGES, "CPU ms/frame", "latency p95 ms",
+            "cores @30 fps (kept fps; threads)"]
+    rows = []
+    for r in report["rows"]:
+        st = r["stages"]
+        paced = r.get("paced")
+        rows.append([report["size"], r["label"], *_bench_cells(r)[:1], f"{r['fps']:.1f}", *_bench_cells(r)[1:],
+                     *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in STAGES),
+                     f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
+                     f"{paced['cpu_cores']:.2f} ({paced['fps']:.1f}; {paced['threads'] or '-'} thr)" if paced else "-"])
+    return markdown(head, rows)
+
+
+def bench_table(report: dict) -> str:
+    """The report as a fixed-width table (times in ms, p50/p95)."""
+    m = report["machine"]
+    title = (f"source {report['source']}  size {report['size']}  degrade {report['degrade']}  "
+             f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}")
+    cols = [("row", -18), ("GMAC", 5), ("fps", 6), ("model", 6), ("ovh", 5), ("capture", 11), ("prep", 11),
+            ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30", 8)]
+    rows = []
+    for r in report["rows"]:
+        st = r["stages"]
+        gmac, model, ovh = _bench_cells(r)
+        rows.append([r["label"], gmac, f"{r['fps']:.1f}", model, ovh,
+                     *(f"{st[k]['p50']:.1f}/{st[k]['p95']:.1f}" for k in STAGES),
+                     f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
+                     f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-"])
+    lines = [title, fixed(cols, rows)]
+    lines.append("GMAC: conv multiply-accumulates per frame; fps: end-to-end; model: engine alone on the same "
+                 "frames; ovh: 1 - fps/model; stage columns: p50/p95 ms (prep: the frame work around the "
+                 "network); cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
+                 "cores@30: CPU cores used with a 30 fps source.")
+    for r in report["rows"]:
+        extra = [r["note"]] if r["note"] else []
+        if "paced" in r and r["paced"]["fps"] < 0.95 * r["paced"]["fps_target"]:
+            extra.append(f"kept only {r['paced']['fps']:.1f} of {r['paced']['fps_target']:g} fps")
+        if extra:
+            lines.append(f"  {r['label']}: " + "; ".join(extra))
+    lines += [f"  {r['label']}: {r['engine']}" for r in report["rows"]]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- daemon
+
+
+def _duration(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def status_text(st: dict) -> str:
+    """Human-readable ``status``."""
+    if not st.get("running"):
+        return "vcam-sharpen is not running"
+    ms = st.get("ms", {})
+    stages = ", ".join(f"{k} {ms[k]:.1f}" for k in STAGES if k in ms)
+    lines = [
+        f"vcam-sharpen is running (pid {st['pid']}): {st.get('status', '?')}, uptime {_duration(st.get('uptime_s', 0))}",
+        f"  source:     {st.get('source_name', st.get('source', '?'))} {st.get('source_size', '')}"
+        f" @ {st.get('source_fps', 0):g} fps",
+        f"  model:      {st.get('model', '?')} ({st.get('engine', '?')}), {st.get('mode', '?')}, "
+        f"sharpening {'on' if st.get('sharpening', True) else 'off'}, strength {st.get('strength', 1.0):g}",
+        f"  output:     {', '.join(st.get('outputs', []))} {st.get('output_size', '')}"
+        + (f" on {st['device']}" if st.get("device") else "")
+        + (f", {st['readers']} app(s) reading" if st.get("readers") is not None else ""),
+        f"  fps:        {st.get('fps_out', 0):.1f} out (target {st.get('fps_target', 0):g}), "
+        f"{st.get('fps_processed', 0):.1f} processed"
+        + (f", CPU {st['cpu_cores']:.2f} core" if st.get("cpu_cores") is not None else ""),
+        f"  ms/frame:   {stages or 'n/a'}",
+        f"  frames:     {st.get('frames_out', 0)} out, {st.get('frames_processed', 0)} processed, "
+        f"{st.get('dropped', 0)} dropped, {st.get('repeated', 0)} repeated, {st.get('placeholders', 0)} placeholder",
+    ]
+    if st.get("panel_url"):
+        lines.append(f"  panel:      {st['panel_url']}")
+    return "\n".join(lines)
+
+
+def settings_text(settings_dict: dict, origin: dict) -> str:
+    """The effective settings as TOML lines with their origin, for ``vcam-sharpen config``."""
+    path = config_path()
+    lines = [f"# config file: {path}" + ("" if path.is_file() else " (absent)"),
+             f"# runtime dir: {runtime_dir()}"]
+    for key, value in settings_dict.items():
+        if value is None:
+            lines.append(f"# {key} = (unset)")
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+        elif isinstance(value, list):
+            text = "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        else:
+            text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        lines.append(f"{key} = {text}  # {origin[key]}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- doctor and devices
+
+
+def checks_text(items: list) -> str:
+    marks = {True: "[ok]", False: "[!!]", None: "[--]"}
+    lines = []
+    for c in items:
+        lines.append(f"{marks[c.ok]} {c.title}: {c.detail}".rstrip(": "))
+        if c.fix and c.ok is not True:
+            for i, line in enumerate(c.fix.splitlines()):
+                lines.append(f"     {'fix: ' if i == 0 else '     '}{line}")
+    return "\n".join(lines)
+
+
+def devices_text(d: dict) -> str:
+    def entries(items, none):
+        return [f"  {c['path']:14s} {c['name'] or '(unnamed)'}" + ("" if c["access"] else "  [no permission]")
+                for c in items] or [none]
+
+    lines = ["cameras (--source):", *entries(d["cameras"], "  none (use --source demo or a video file)"),
+             "virtual cameras (--vcam-device):", *entries(d["virtual"], "  none (run vcam-sharpen doctor)"),
+             "virtual camera backends (--backend): " + (", ".join(d["backends"]) or "none"),
+             "PipeWire camera nodes (--output pipewire):",
+             *([f"  {n['name']:14s} {n['description']}" for n in d.get("pipewire", [])]
+               or ["  none (vcam-sharpen start --output pipewire makes one; see vcam-sharpen doctor)"])]
+    return "\n".join(lines)

@@ -1,0 +1,336 @@
+"""Corruption model: what a real webcam does to a picture.
+
+Used in the 2x protocol (downscale a clean frame, corrupt the half-size image,
+bilinear-upscale it back) and in a same-size mode (corrupt the full-size
+image). Every function takes and returns an ``(H, W, 3)`` uint8 RGB array in
+[0, 255] and never modifies its input. Randomness only ever comes from an
+explicit ``numpy.random.Generator``, so a seed fully determines the output.
+
+Spec language (``parse_corruption``), terms joined with ``+``, applied left
+to right, e.g. ``blur:0.8+noise:3+jpeg:70``:
+
+    clean        identity
+    noise:SIGMA  additive Gaussian noise, SIGMA in grey levels (noise:5 = 5/255)
+    pg:A,B       Poisson-Gaussian noise, in grey levels: at grey level X the
+                 noise variance is A*X + B**2 (grey levels squared)
+    jpeg:Q       JPEG round trip, quality 1..100, 4:2:0 chroma
+    h264:CRF     one H.264 intra frame, CRF 0..51 (needs PyAV)
+    blur:SIGMA   Gaussian defocus blur, SIGMA in pixels
+    camera       a random realistic webcam chain per image (see sample_camera)
+
+Bad specs raise :class:`CorruptionError`, both a ``ValueError`` and the package's
+``UserError`` (one line; the CLI prints it and exits 2). Training, eval and bench
+apply it through :func:`vcam_sharpen.core.degrade.degrade_pair`.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+
+_FORMS = "clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera (joined with '+')"
+
+
+class CorruptionError(UserError, ValueError):
+    """A bad corruption spec (one line, names the valid forms or the allowed range)."""
+
+
+def _check(img: np.ndarray) -> None:
+    if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3):
+        raise ValueError(f"expected an (H, W, 3) uint8 array, got {getattr(img, 'shape', type(img))} "
+                         f"{getattr(img, 'dtype', '')}")
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- primitives
+
+def gaussian_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Additive white Gaussian noise, independent per pixel and channel.
+
+    img: (H, W, 3) uint8 RGB in [0, 255]. sigma: std in [0, 1] units
+    (sigma=5/255 is a std of 5 grey levels). Returns (H, W, 3) uint8, rounded
+    and clipped. sigma=0 returns an unchanged copy.
+    """
+    _check(img)
+    if sigma == 0:
+        return img.copy()
+    noise = rng.standard_normal(img.shape, dtype=np.float32) * np.float32(sigma * 255.0)
+    return _to_uint8(img.astype(np.float32) + noise)
+
+
+def poisson_gaussian_noise(img: np.ndarray, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
+    """Signal-dependent sensor noise (Foi et al. 2008, "Practical Poissonian-
+    Gaussian noise modeling and fitting for single-image raw-data").
+
+    With x = img / 255 in [0, 1], the output is x + n with n ~ N(0, a*x + b**2):
+    the Poisson (photon shot) part has variance proportional to the signal
+    (``a`` is the gain), the Gaussian part (read-out / thermal noise) has
+    constant std ``b``. Like Foi et al. we use the heteroscedastic Gaussian
+    approximation of the Poisson term, accurate except at a few photons.
+
+    img: (H, W, 3) uint8 RGB in [0, 255]; a >= 0, b >= 0 in [0, 1] units.
+    Returns (H, W, 3) uint8, rounded and clipped.
+    """
+    _check(img)
+    x = img.astype(np.float32) / np.float32(255.0)
+    std = np.sqrt(np.float32(a) * x + np.float32(b) ** 2)
+    noise = rng.standard_normal(img.shape, dtype=np.float32) * std
+    return _to_uint8((x + noise) * np.float32(255.0))
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG encode/decode with OpenCV (libjpeg), 4:2:0 chroma subsampling as
+    MJPEG webcams use. img: (H, W, 3) uint8 RGB; quality: int 1..100.
+    Returns (H, W, 3) uint8 RGB.
+    """
+    _check(img)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality),
+              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+    # OpenCV works in BGR; convert on the way in and out so channels stay put.
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise RuntimeError("cv2.imencode failed for JPEG")
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def h264(img: np.ndarray, crf: int) -> np.ndarray:
+    """One frame through H.264 (libx264 via PyAV, yuv420p, preset veryfast,
+    tune zerolatency, one thread) and back. img: (H, W, 3) uint8 RGB, any
+    size (odd sizes are edge-padded to even, as 4:2:0 needs, then cropped);
+    crf: int 0..51 (0 is lossless in YUV; only the 4:2:0 colour conversion
+    loses). Returns (H, W, 3) uint8 RGB. Raises RuntimeError without PyAV/x264.
+    """
+    _check(img)
+    try:
+        import av  # lazy: PyAV is optional, only the h264 corruption needs it
+        enc = av.CodecContext.create("libx264", "w")
+    except (ImportError, ValueError) as e:
+        raise RuntimeError(f"h264 corruption needs PyAV with libx264 (pip install av): {e}") from None
+    h, w = img.shape[:2]
+    padded = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    enc.width, enc.height = padded.shape[1], padded.shape[0]
+    enc.pix_fmt = "yuv420p"
+    enc.time_base = Fraction(1, 30)
+    # veryfast keeps the deblocking filter that real encoders use (ultrafast
+    # drops it); zerolatency = no B-frames/lookahead; threads=1 because x264's
+    # sliced threads make the bitstream depend on the machine's core count.
+    enc.options = {"crf": str(int(crf)), "preset": "veryfast", "tune": "zerolatency", "threads": "1"}
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(padded), format="rgb24").reformat(format="yuv420p")
+    frame.pts = 0
+    packets = list(enc.encode(frame)) + list(enc.encode(None))
+    dec = av.CodecContext.create("h264", "r")
+    frames = [f for p in packets for f in dec.decode(p)] + list(dec.decode(None))
+    if not frames:
+        raise RuntimeError("libx264 produced no decodable frame")
+    return np.ascontiguousarray(frames[0].to_ndarray(format="rgb24")[:h, :w])
+
+
+def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Mild defocus: Gaussian blur, sigma in pixels (0 = unchanged copy),
+    BORDER_REFLECT_101. img: (H, W, 3) uint8 RGB. Returns (H, W, 3) uint8."""
+    _check(img)
+    if sigma == 0:
+        return img.copy()
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma),
+                            borderType=cv2.BORDER_REFLECT_101)
+
+
+def h264_available() -> bool:
+    """Whether PyAV with libx264 is importable (the ``h264`` term needs it; ``camera`` falls back to JPEG)."""
+    try:
+        import av  # lazy: PyAV is optional; without it `camera` uses JPEG only
+        av.Codec("libx264", "w")
+        return True
+    except Exception:
+        return False
+
+
+# ------------------------------------------------------ spec language + sampler
+
+def _fmt(v: float) -> str:
+    s = repr(float(v))
+    return s[:-2] if s.endswith(".0") else s
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """A chain of corruption terms, e.g. (("blur", (0.8,)), ("jpeg", (70,))).
+    Build it with parse_corruption; str() gives the spec text back."""
+
+    terms: tuple[tuple[str, tuple[float, ...]], ...]
+
+    @property
+    def is_clean(self) -> bool:
+        """True when every term is ``clean``: the image passes through untouched (not even rounded)."""
+        return all(name == "clean" for name, _ in self.terms)
+
+    @property
+    def is_random(self) -> bool:
+        """True when the result depends on the random generator (noise, pg, camera); jpeg, h264 and
+        blur are fixed functions of the image."""
+        return any(name in ("noise", "pg", "camera") for name, _ in self.terms)
+
+    @property
+    def needs_h264(self) -> bool:
+        """True when a term is ``h264`` (``camera`` falls back to JPEG without PyAV)."""
+        return any(name == "h264" for name, _ in self.terms)
+
+    def __str__(self) -> str:
+        return "+".join(name + (":" + ",".join(_fmt(v) for v in args) if args else "")
+                        for name, args in self.terms)
+
+    def apply(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> corrupted copy, same shape; deterministic given rng's state."""
+        _check(img)
+        out = img.copy()
+        for name, args in self.terms:
+            if name == "noise":
+                out = gaussian_noise(out, args[0] / 255.0, rng)
+            elif name == "pg":  # spec is in grey levels: a = A/255, b = B/255
+                out = poisson_gaussian_noise(out, args[0] / 255.0, args[1] / 255.0, rng)
+            elif name == "jpeg":
+                out = jpeg(out, int(args[0]))
+            elif name == "h264":
+                out = h264(out, int(args[0]))
+            elif name == "blur":
+                out = gaussian_blur(out, args[0])
+            elif name == "camera":
+                out = sample_camera(rng).apply(out, rng)
+        return out
+
+
+# name -> (number of values, (low, high) or None, integer-valued?)
+_RULES = {
+    "clean": (0, None, False), "camera": (0, None, False),
+    "noise": (1, (0.0, math.inf), False), "blur": (1, (0.0, math.inf), False),
+    "pg": (2, (0.0, math.inf), False),
+    "jpeg": (1, (1, 100), True), "h264": (1, (0, 51), True),
+}
+
+
+def parse_corruption(text: str) -> Corruption:
+    """Parse spec text (see module docstring) into a Corruption.
+    Raises CorruptionError (a ValueError; one line) on bad syntax or out-of-range values."""
+    bad = CorruptionError(f"bad corruption spec {text!r}; valid forms: {_FORMS}")
+    if not isinstance(text, str) or not text.strip():
+        raise bad
+    terms = []
+    for term in text.strip().split("+"):
+        name, _, rest = term.strip().partition(":")
+        if name not in _RULES:
+            raise bad
+        count, bounds, integer = _RULES[name]
+        try:
+            args = tuple(float(v) for v in rest.split(",")) if rest else ()
+        except ValueError:
+            raise bad from None
+        if len(args) != count:
+            raise bad
+        for v in args:
+            lo, hi = bounds
+            if not math.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
+                kind = "an integer" if integer else "a number"
+                raise CorruptionError(f"corruption {name}: value {_fmt(v)} out of range; expected {kind} in "
+                                 f"[{_fmt(lo)}, {_fmt(hi)}]")
+        terms.append((name, tuple(int(v) if integer else v for v in args)))
+    return Corruption(tuple(terms))
+
+
+# Ranges of the `camera` preset; see sample_camera for where they come from.
+CAMERA = dict(p_clean=0.2, pg_a=(0.03, 0.3), pg_b=(0.5, 4.0), p_blur=0.3, blur=(0.3, 1.2),
+              jpeg=(30, 95), p_h264=0.5, h264=(18, 35))
+
+
+def sample_camera(rng: np.random.Generator, h264_ok: bool | None = None) -> Corruption:
+    """Draw one realistic webcam chain: clean, or [blur] + pg noise + codec.
+
+    Ranges (all in grey levels, as in the spec language; CAMERA holds them):
+    - 20% clean: the sharpener must also leave good frames alone.
+    - Poisson-Gaussian sensor noise (Foi et al. 2008): A log-uniform in
+      0.03..0.3, B uniform in 0.5..4, so the std is 0.5-4 grey levels in the
+      dark and at most sqrt(0.3*255 + 16) ~ 9.6 at white. Real-ESRGAN uses
+      Gaussian sigma 1-30/255 and BSRGAN up to 25/255 for arbitrary internet
+      photos; a webcam ISP denoises before encoding, and our corrupted image
+      is the *half-size* frame, where 2x2 downscaling has already averaged
+      sensor noise by ~2x, so we stay at <= ~10/255 with shot noise dominant
+      in the highlights, as on real sensors.
+    - 30%: mild defocus blur, sigma 0.3-1.2 px (cheap fixed-focus lenses,
+      focus hunting; BSRGAN's blur is stronger as it also models resizing).
+      Blur comes first: optics act before the sensor adds noise.
+    - Always a codec, because webcams always deliver compressed video:
+      JPEG quality 30-95 (MJPEG webcams; the Real-ESRGAN range), or, with
+      probability 0.5 when PyAV+libx264 is available, H.264 CRF 18-35
+      (18 ~ visually lossless, 35 ~ a starved video-call stream).
+    The same random numbers are drawn with or without PyAV, so a seed gives
+    the same chain except that H.264 is replaced by JPEG.
+    """
+    c = CAMERA
+    u_clean, u_blur, u_codec = rng.random(3)
+    log_a = rng.uniform(math.log(c["pg_a"][0]), math.log(c["pg_a"][1]))
+    b, sigma = rng.uniform(*c["pg_b"]), rng.uniform(*c["blur"])
+    q, crf = int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+    if u_clean < c["p_clean"]:
+        return Corruption((("clean", ()),))
+    terms = [("blur", (round(sigma, 2),))] if u_blur < c["p_blur"] else []
+    terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))))
+    if h264_ok is None:
+        h264_ok = h264_available()
+    terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
+    return Corruption(tuple(terms))
+
+
+# ------------------------------------------------------------------- batches
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One shared thread pool per size, made on first use (never at import time)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="corrupt")
+    return _POOLS[workers]
+
+
+def corrupt_batch(images, spec, seed: int, offset: int = 0, workers: int = 0):
+    """Corrupt each image of an (N, H, W, 3) uint8 array or a list of (H, W, 3)
+    uint8 arrays (sizes may differ); returns the same kind, inputs untouched.
+
+    Image i uses np.random.default_rng([seed, offset + i]), so an image's
+    result depends only on (seed, its global index): corrupting a batch in
+    parts, passing offset = index of each part's first image, gives the same
+    result as corrupting it whole. seed and offset must be >= 0.
+    workers > 1 corrupts the images on that many threads (OpenCV and x264 run
+    outside the GIL); the result is the same, as each image has its own generator.
+    """
+    corruption = spec if isinstance(spec, Corruption) else parse_corruption(spec)
+
+    def one(i: int) -> np.ndarray:
+        return corruption.apply(images[i], np.random.default_rng([seed, offset + i]))
+
+    n = len(images)
+    out = list(_pool(workers).map(one, range(n))) if workers > 1 and n > 1 else [one(i) for i in range(n)]
+    if isinstance(images, np.ndarray):
+        return np.stack(out) if out else images.copy()
+    return out
+
+
+def corrupt_tensor(x, spec, seed: int, offset: int = 0, workers: int = 0):
+    """Torch wrapper for training/eval: x is an (N, 3, H, W) float tensor in
+    [0, 1] (any device). It is rounded to uint8, corrupted per image with
+    corrupt_batch(..., seed, offset, workers) and returned as a float tensor in [0, 1]
+    with x's shape, dtype and device. No gradient flows through."""
+    import torch  # lazy: only this helper needs torch; the rest is numpy/cv2
+
+    u8 = (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    arr = u8.permute(0, 2, 3, 1).cpu().numpy()
+    out = corrupt_batch(np.ascontiguousarray(arr), spec, seed, offset, workers)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype) / 255.0

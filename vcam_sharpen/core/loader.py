@@ -1,0 +1,147 @@
+"""The one loader: a model name, a shipped weight tag or a checkpoint file becomes a ready model.
+
+Names every command accepts (``run``/``start --model``, ``bench --models``, ``eval --models``,
+``export --model``), from :func:`names`:
+
+* ``none`` / ``bilinear``: no network (the bilinear upscale, or the frame as it is);
+* ``unsharp``: the classical unsharp mask (:mod:`vcam_sharpen.core.baselines`);
+* ``default``: :data:`DEFAULT_MODEL`;
+* a shipped weight tag, the stem of a file in ``weights/`` (``student``, ``student-nokd``, ...);
+  tags that equal a registered architecture name are that architecture's default weights;
+* a registered architecture without shipped weights (untrained: speed measurements only);
+* a path to a ``.pt`` checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib.resources import files
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import checkpoint
+from .baselines import UnsharpMask
+from .errors import UserError
+from .models import create_model, list_models
+
+log = logging.getLogger(__name__)
+
+# The model bench, eval and export use unless told otherwise (the daemon's default is AUTO).
+DEFAULT_MODEL = "student"
+# "auto": the best shipped student this machine runs within the CPU budget (vcam_sharpen.runtime.tuning).
+AUTO = "auto"
+# Shipped students ``auto`` chooses from (ablations and teachers are not candidates).
+AUTO_CANDIDATES = ("student", "student-deep", "student-wide")
+NO_MODEL = ("none", "bilinear")
+BASELINES = ("bilinear", "unsharp")
+
+
+def weights_dir() -> Path:
+    """The folder of shipped ``*.pt`` files.
+
+    Installed, ``weights/`` is the package ``vcam_sharpen.weights``; in a plain
+    checkout it is the ``weights/`` folder beside ``vcam_sharpen/``.
+    """
+    try:
+        path = Path(str(files("vcam_sharpen.weights")))
+        if path.is_dir():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "weights"
+
+
+def shipped() -> dict[str, Path]:
+    """``{tag: path}`` of every shipped checkpoint (tag = file stem, e.g. ``seed-student``)."""
+    folder = weights_dir()
+    return {p.stem: p for p in sorted(folder.glob("*.pt"))} if folder.is_dir() else {}
+
+
+def names() -> list[str]:
+    """Every model name the commands accept (paths to ``.pt`` files aside), in display order."""
+    return list(dict.fromkeys(["none", *BASELINES, "default", AUTO, *shipped(), *list_models()]))
+
+
+def is_path(spec: str) -> bool:
+    """Whether ``spec`` names a checkpoint file rather than a model."""
+    return spec.endswith(".pt") or os.sep in spec or (os.altsep is not None and os.altsep in spec)
+
+
+def check(spec: str) -> str:
+    """Validate a model name without loading anything; returns it normalised (stripped).
+
+    Raises:
+        UserError: neither a known name nor a ``.pt`` path; the message lists the names.
+    """
+    spec = str(spec).strip()
+    if spec in names() or is_path(spec):
+        return spec
+    raise UserError(f"unknown model {spec!r}; choose from {', '.join(names())}, or a .pt file")
+
+
+def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = False) -> nn.Module | None:
+    """The model for ``spec``, in eval mode; ``None`` for no network (``none``/``bilinear``).
+
+    Args:
+        spec: a name from :func:`names`, a ``.pt`` path, or None for whatever ``weights``
+            holds (else the default model).
+        weights: a checkpoint to use instead of the shipped weights; it must hold ``spec``'s
+            architecture.
+        allow_untrained: a registered architecture without shipped weights gets freshly
+            initialised ones (seed 0; for speed measurements only) instead of an error.
+
+    Raises:
+        UserError: unknown name, a missing or bad checkpoint, weights for another model,
+            or weights given where no network runs.
+    """
+    if spec == "default" or (spec is None and weights is None):
+        spec = DEFAULT_MODEL
+    if spec is None:
+        return checkpoint.load(Path(weights))[0]
+    spec = check(spec)
+    if spec == AUTO:
+        raise UserError("--model auto is chosen by measuring this machine: resolve it first "
+                        "(vcam_sharpen.runtime.tuning.resolve_auto)")
+    if spec in NO_MODEL or spec == "unsharp":
+        if weights is not None:
+            raise UserError(f"--model {spec} runs no network, so --weights {weights} would be ignored; "
+                            f"drop --weights, or pick the model the weights are for")
+        return UnsharpMask() if spec == "unsharp" else None
+    if is_path(spec):
+        return checkpoint.load(Path(spec).expanduser())[0]
+    if weights is not None:
+        return checkpoint.load(Path(weights), expect=spec)[0]
+    path = shipped().get(spec)
+    if path is not None:
+        return checkpoint.load(path)[0]
+    if not allow_untrained:
+        have = ", ".join(shipped()) or "none"
+        raise UserError(f"no shipped weights for {spec!r} (shipped: {have}); pass --weights PATH")
+    log.warning("no shipped weights for %s: using untrained weights (speed only)", spec)
+    torch.manual_seed(0)
+    return create_model(spec).eval()
+
+
+def quality(path: Path) -> float:
+    """The validation SSIM a shipped checkpoint records (0 when it records none): how ``auto`` ranks."""
+    try:
+        return float(checkpoint.read(path).get("metrics", {}).get("val_ssim", 0.0))
+    except (UserError, TypeError, ValueError):
+        return 0.0
+
+
+def auto_candidates() -> list[str]:
+    """Shipped tags ``auto`` may pick, best validation quality first."""
+    have = shipped()
+    return sorted((t for t in AUTO_CANDIDATES if t in have), key=lambda t: -quality(have[t]))
+
+
+def label(spec: str) -> str:
+    """A table row's label for ``spec``: checkpoint files by stem (or run folder for train's generic names)."""
+    if not is_path(spec):
+        return DEFAULT_MODEL if spec == "default" else spec
+    path = Path(spec)
+    return path.parent.name if path.stem in ("model", "checkpoint") else path.stem

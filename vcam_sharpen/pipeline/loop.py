@@ -1,0 +1,330 @@
+"""The frame loop: source -> sharpener -> sinks, at a steady rate whatever happens upstream.
+
+Two threads meet at a one-slot mailbox (the newest processed frame):
+
+* the *worker* reads the newest source frame, sharpens it and puts the result in the mailbox;
+* the *publisher* (the caller's thread) sends the mailbox's frame to every sink once per
+  ``1 / fps``, repeating it if the worker is slower, or a placeholder card (the last
+  picture dimmed, with a message) while the source is unavailable. Browsers only list an
+  ``exclusive_caps`` loopback device while it is being written, so it is never left
+  without frames.
+
+While nobody reads the outputs (:class:`~vcam_sharpen.pipeline.pause.PauseGate`), the
+worker closes the source (the webcam light goes off) and the model idles; the publisher
+keeps writing a plain card. When an app reads again the source is reopened at once.
+The loop knows sources and sinks only through their small interfaces
+(:class:`~vcam_sharpen.io.sources.Source`, :class:`~vcam_sharpen.io.sinks.Sink`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..core.backoff import Backoff
+from ..frames.cards import placeholder
+from .pause import PauseGate
+from .stats import RateMeter, Stats
+
+log = logging.getLogger(__name__)
+
+PAUSED = "paused (no app reading the virtual camera)"
+PAUSED_MESSAGE = "vcam-sharpen: waking up the camera..."  # seen by the app that ends a pause
+STATE_EVERY_S = 1.0
+
+
+class Pipeline:
+    """Runs ``source -> sharpener -> sinks`` until stopped.
+
+    Args:
+        source: a :class:`~vcam_sharpen.io.sources.Source`.
+        sharpener: a :class:`~vcam_sharpen.frames.sharpen.Sharpener` built with the output
+            ``size`` (every result has that size).
+        sinks: :class:`~vcam_sharpen.io.sinks.Sink` objects.
+        fps: publishing rate.
+        lockstep: publish every processed frame exactly once, as fast as it is made
+            (recording a file offline, tests), instead of at a steady rate; never pauses.
+        reopen: opens the source again after a pause (None: the source stays open, only unread).
+        pause_after_s: pause once no output has been read this long (None: never).
+        on_state: called with :meth:`state` about once a second, on the first real frame
+            and when pausing or resuming (the daemon writes it to its state file).
+    """
+
+    def __init__(self, source, sharpener, sinks: list, fps: float = 30.0, lockstep: bool = False,
+                 reopen: Callable | None = None, pause_after_s: float | None = None,
+                 on_state: Callable[[dict], None] | None = None) -> None:
+        if sharpener.size is None:
+            raise ValueError("the pipeline needs a Sharpener built with the output size")
+        self.source, self.sharpener, self.sinks = source, sharpener, list(sinks)
+        self.size, self.fps, self.lockstep = sharpener.size, float(fps), lockstep
+        self.reopen, self.on_state = reopen, on_state
+        self.gate = PauseGate(None if lockstep else pause_after_s)
+        self.stats = Stats()
+        self.status = "starting"
+        self.control_seq = 0  # the last change applied through daemon.control
+        self.error: BaseException | None = None
+        self.preview: tuple[np.ndarray, np.ndarray] | None = None  # last (input, output): the panel's preview
+        self._paused = threading.Event()
+        self._stop = threading.Event()
+        self._source_open = True
+        self._reopen_backoff = Backoff()
+        # the mailbox: the newest processed frame and its sequence number
+        self._cond = threading.Condition()
+        self._latest: np.ndarray | None = None
+        self._seq = self._taken = 0
+        self._lost_since: float | None = None
+        self._card: tuple[str, np.ndarray] | None = None
+        self._last_good: np.ndarray | None = None
+
+    # -- control (safe from signal handlers and other threads)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        """Whether the source and the model are paused because nobody reads the outputs."""
+        return self._paused.is_set()
+
+    def toggle(self) -> bool:
+        """Flip sharpening; returns the new state."""
+        self.sharpener.enabled = not self.sharpener.enabled
+        log.warning("sharpening %s", "on" if self.sharpener.enabled else "off")
+        return self.sharpener.enabled
+
+    # -- worker thread
+
+    def _work(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self._paused.is_set():
+                    self._release_source()
+                    with self._cond:
+                        self._cond.wait_for(lambda: not self._paused.is_set() or self._stop.is_set())
+                    continue
+                if not self._source_open and not self._reopen_source():
+                    continue
+                t0 = time.perf_counter()
+                frame = self.source.read()
+                t1 = time.perf_counter()
+                if self._stop.is_set():
+                    break
+                if self._paused.is_set():  # paused while reading: drop it unsharpened
+                    continue
+                if frame is None:
+                    if self._lost_since is None:
+                        self._lost_since = time.monotonic()
+                        log.warning("%s unavailable; showing a placeholder", self.source.name)
+                    if t1 - t0 < 0.01:  # a source that does not wait by itself: never spin
+                        self._stop.wait(0.05)
+                    continue
+                out = self.sharpener.process(frame)
+                # The sharpener may hand back its own reusable buffer (or the input frame):
+                # the publisher needs a frame nobody writes to any more.
+                out = out.copy()
+                self.preview = (frame, out)  # two references, no copy: the panel encodes in its own thread
+                s = self.stats
+                s.add_ms("capture", (t1 - t0) * 1e3)
+                for k, v in self.sharpener.timings.items():
+                    s.add_ms(k, v)
+                self._post(out)
+        except BaseException as e:  # noqa: BLE001 - re-raised by run()
+            self.error = e
+            self.stop()
+
+    def _post(self, out: np.ndarray) -> None:
+        """Put a processed frame in the mailbox (in lockstep, once the previous one was taken)."""
+        with self._cond:
+            if self.lockstep:
+                self._cond.wait_for(lambda: self._seq == self._taken or self._stop.is_set())
+            if self._paused.is_set():  # paused meanwhile: this picture would be stale at resume
+                return
+            self._latest, self._seq = out, self._seq + 1
+            self.stats.frames_processed += 1
+            if self._lost_since is not None:
+                log.warning("%s is back", self.source.name)
+            self._lost_since = None
+            self._cond.notify_all()
+
+    def _release_source(self) -> None:
+        """Close the source for a pause (worker thread), if it can be reopened afterwards."""
+        self._lost_since = None  # a loss before the pause is not news after it
+        if self.reopen is None or not self._source_open:
+            return
+        self._source_open = False
+        try:
+            self.source.close()
+        except Exception as e:  # noqa: BLE001 - a failed close must not end the pause
+            log.warning("closing %s failed: %s", self.source.name, e)
+
+    def _reopen_source(self) -> bool:
+        """Open the source again after a pause (worker thread); False while it cannot be
+        (a webcam another app took meanwhile): placeholder shown, retried with backoff."""
+        try:
+            source = self.reopen()
+        except Exception as e:  # noqa: BLE001 - UserError mostly; keep the daemon up and retry
+            if self._lost_since is None:
+                self._lost_since = time.monotonic()
+                log.warning("cannot reopen %s after the pause (%s); retrying", self.source.name,
+                            " ".join(str(e).split()))
+            self._stop.wait(self._reopen_backoff.failed())
+            return False
+        self.source, self._source_open = source, True
+        self._reopen_backoff.reset()
+        if self._stop.is_set():  # stopped while opening: nobody else will close this one
+            source.close()
+            return False
+        return True
+
+    # -- publisher (the caller's thread)
+
+    def _check_usage(self, now: float) -> bool:
+        """Pause or resume by the readers of the outputs; True when it switched."""
+        action = self.gate.update([k.readers() for k in self.sinks], now)
+        if action == "resume":
+            log.warning("an app reads the virtual camera: resuming")
+            self._paused.clear()
+            with self._cond:
+                self._cond.notify_all()
+        elif action == "pause":
+            log.warning("no app reads the virtual camera: pausing the camera and the model")
+            self._paused.set()
+            self.stats.pauses += 1
+            with self._cond:  # never show a picture from before the pause once it ends
+                self._latest, self._taken = None, self._seq
+            self._last_good = None
+        return action is not None
+
+    def _frame_to_send(self) -> tuple[np.ndarray, str]:
+        """``(frame, kind)`` for this tick; kind is ``new``, ``repeat``, ``placeholder`` or ``paused``."""
+        if self._paused.is_set():
+            # a plain card, built once per pause: nobody watches, and it must cost next to nothing
+            self.status = PAUSED
+            return self._placeholder(PAUSED_MESSAGE), "paused"
+        lost = self._lost_since is not None or self.source.lost
+        with self._cond:
+            latest, seq = self._latest, self._seq
+        if latest is not None and not lost:
+            self.status = "running"
+            self._last_good, self._card = latest, None
+            kind = "new" if seq != self._taken else "repeat"
+            self._taken = seq
+            return latest, kind
+        if lost:
+            what = "camera" if "camera" in self.source.name else "video source"
+            msg, self.status = f"{what} unavailable - reconnecting...", "source lost"
+        elif self.stats.pauses:  # resumed; the first picture is on its way
+            msg, self.status = PAUSED_MESSAGE, "resuming"
+        else:
+            msg = "vcam-sharpen starting..."
+        self.stats.placeholders += 1
+        return self._placeholder(msg), "placeholder"
+
+    def _placeholder(self, msg: str) -> np.ndarray:
+        """The card showing ``msg`` over the last good frame, built once per message."""
+        if self._card is None or self._card[0] != msg:
+            self._card = (msg, placeholder(self._last_good, self.size, msg))
+        return self._card[1]
+
+    def _publish(self, frame: np.ndarray, kind: str) -> None:
+        t0 = time.perf_counter()
+        for sink in self.sinks:
+            sink.send(frame)
+        s = self.stats
+        s.add_ms("publish", (time.perf_counter() - t0) * 1e3)
+        s.frames_out += 1
+        s.repeated += kind == "repeat"
+        if any(k.quit_requested for k in self.sinks):
+            log.warning("preview closed; stopping")
+            self.stop()
+
+    def run(self, frames: int | None = None) -> Stats:
+        """Publish until :meth:`stop`, a preview's q, or ``frames`` frames are out.
+
+        Raises the worker's exception, if it died of one.
+        """
+        worker = threading.Thread(target=self._work, name="pipeline-worker", daemon=True)
+        worker.start()
+        period = 1.0 / self.fps
+        next_t = time.monotonic()
+        last_state, announced = 0.0, False
+        rate = RateMeter(self.stats)
+        try:
+            while not self._stop.is_set():
+                if self.lockstep:
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._seq != self._taken or self._stop.is_set(), 0.5)
+                        if self._stop.is_set():
+                            break
+                        if self._seq == self._taken:
+                            continue
+                switched = self._check_usage(time.monotonic())
+                frame, kind = self._frame_to_send()
+                if self.lockstep:
+                    with self._cond:
+                        self._cond.notify_all()
+                self._publish(frame, kind)
+                if frames is not None and self.stats.frames_out >= frames:
+                    break
+                now = time.monotonic()
+                rate.tick(now)
+                first_real = kind == "new" and not announced  # `start` waits for this one
+                announced = announced or first_real
+                if self.on_state is not None and (now - last_state >= STATE_EVERY_S or first_real or switched):
+                    self.on_state(self.state())
+                    last_state = now
+                if self.lockstep:
+                    continue
+                next_t += period
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                elif delay < -period:  # fell behind (a slow sink): do not burst to catch up
+                    next_t = time.monotonic()
+        finally:
+            self.status = "stopping"
+            self.stop()
+            # Short: a worker waiting in source.read() is woken when the caller closes the
+            # source next; the whole stop must fit in 2 s even with a camera stuck in its driver.
+            worker.join(timeout=0.3)
+        if self.error is not None:
+            raise self.error
+        return self.stats
+
+    def state(self) -> dict:
+        """The loop's figures for ``status`` (the daemon adds what it knows: source, model, mode)."""
+        s, src = self.stats, self.source
+        return {
+            "pid": os.getpid(),
+            "status": self.status,
+            "paused": self.paused,
+            "readers": self.gate.readers,
+            "pauses": s.pauses,
+            "sharpening": bool(self.sharpener.enabled),
+            "strength": self.sharpener.strength,
+            "split": bool(self.sharpener.split),
+            "control_seq": self.control_seq,
+            "started": s.started,
+            "updated": time.time(),
+            "uptime_s": round(time.time() - s.started, 1),
+            "source_size": "{}x{}".format(*src.size),
+            "source_fps": round(float(src.fps), 2),
+            "output_size": f"{self.size[0]}x{self.size[1]}",
+            "fps_target": self.fps,
+            "fps_out": round(s.fps_out, 2),
+            "fps_processed": round(s.fps_processed, 2),
+            "ms": {k: round(v, 2) for k, v in s.ms.items()},
+            "frames_out": s.frames_out,
+            "frames_processed": s.frames_processed,
+            "dropped": int(src.dropped),
+            "repeated": s.repeated,
+            "placeholders": s.placeholders,
+            "outputs": [k.name for k in self.sinks],
+        }

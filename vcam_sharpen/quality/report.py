@@ -1,0 +1,188 @@
+"""``vcam-sharpen eval`` and ``vcam-sharpen models``: build the rows, format them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import re
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ..core import loader
+from ..core.baselines import UNSHARP_AMOUNT, UNSHARP_SIGMA, Bilinear, UnsharpMask
+from ..core.corrupt import Corruption, h264_available, parse_corruption
+from ..core.degrade import degrade_pair
+from ..core.errors import UserError
+from ..core.models import count_macs, count_parameters, create_model, get_spec, list_models
+from ..runtime.tuning import resolve_auto
+from .datasets import load_eval_set
+from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
+
+
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def methods(models: str, extra: list[Path] = ()) -> list[tuple[str, nn.Module, dict]]:
+    """``(label, module, info)`` for every requested row, in table order.
+
+    ``models`` is a comma-separated list of names the loader accepts (:func:`vcam_sharpen.core.loader.names`),
+    or ``all`` for the two baselines and every shipped checkpoint; ``extra`` adds checkpoint files.
+    """
+    if models.strip() == "all":
+        wanted = [*loader.BASELINES, *loader.shipped()]
+    else:
+        wanted = [m.strip() for m in models.split(",") if m.strip()]
+    if not wanted and not extra:
+        raise UserError("--models is empty; pass at least one row, e.g. --models bilinear,student")
+    rows = [_row(spec) for spec in wanted]
+    return rows + [_row(str(p)) for p in extra]
+
+
+def _row(spec: str) -> tuple[str, nn.Module, dict]:
+    if spec == loader.AUTO:  # what the daemon picks on this machine at 1280x720, 30 fps
+        spec = resolve_auto().tag
+    label = loader.label(spec)
+    model = loader.load(spec)
+    if model is None:
+        return "bilinear", Bilinear(), {"kind": "baseline"}
+    if isinstance(model, UnsharpMask):
+        return label, model, {"kind": "baseline", "sigma": UNSHARP_SIGMA, "amount": UNSHARP_AMOUNT}
+    info = {"kind": "model", "model": model.model_name, "weights": _weights_name(spec),
+            "params": count_parameters(model), "gmac_720p": round(count_macs(model) / 1e9, 3)}
+    return label, model, info
+
+
+def _weights_name(spec: str) -> str:
+    if loader.is_path(spec):
+        return Path(spec).name
+    path = loader.shipped().get(loader.label(spec))
+    return path.name if path is not None else ""
+
+
+def conditions(specs: list[str] | None) -> list[Corruption] | None:
+    """Parse ``--corrupt`` values (duplicates dropped, order kept); ``None`` or empty: the plain protocol.
+
+    Raises:
+        UserError: a bad spec (one line), or ``h264`` without PyAV/libx264.
+    """
+    if not specs:
+        return None
+    out: list[Corruption] = []
+    for text in specs:
+        c = parse_corruption(text)
+        if c.needs_h264 and not h264_available():
+            raise UserError(f"--corrupt {text}: the h264 corruption needs PyAV with libx264 (pip install av)")
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def grid_path(grid: Path, condition: Corruption | str) -> Path:
+    """``out.png`` -> ``out-noise_5.png``: the grid file of one condition (characters other than letters,
+    digits, ``.``, ``+`` and ``-`` become ``_``)."""
+    grid = Path(grid)
+    slug = re.sub(r"[^A-Za-z0-9.+-]", "_", str(condition))
+    return grid.with_name(f"{grid.stem}-{slug}{grid.suffix}")
+
+
+def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "all", extra: list[Path] = (),
+             limit: int | None = None, factor: int = 2, grid: Path | None = None, progress: bool = True,
+             corrupt: list[str] | None = None, seed: int = 0) -> list[dict]:
+    """Score every requested row on ``dataset``; optionally write a before/after grid.
+
+    Returns one dict per row: label, kind, ssim, psnr, n, and for models
+    model name, weights file, params and gmac_720p.
+
+    ``corrupt``: corruption specs (:mod:`vcam_sharpen.core.corrupt`), each applied to the half-size
+    images (image ``i`` seeded with ``[seed, i]``); the rows come in one block per condition, each row
+    with ``condition`` (the canonical spec) and ``seed``, and ``grid`` becomes one file per condition
+    (:func:`grid_path`). ``None``: the plain protocol, rows without those keys.
+    """
+    from tqdm import tqdm  # lazy: only eval shows a progress bar
+
+    conds = conditions(corrupt)
+    if grid is not None and not Path(grid).parent.is_dir():  # before minutes of scoring, not after
+        raise UserError(f"--grid {grid}: folder {Path(grid).parent} does not exist; create it first")
+    if grid is not None and Path(grid).suffix.lower() not in GRID_SUFFIXES:
+        raise UserError(f"--grid {grid}: give a picture file name ({', '.join(GRID_SUFFIXES)}), e.g. grid.png")
+    rows_methods = methods(models, list(extra))
+    images = load_eval_set(dataset, data, limit)
+    rows = []
+    total = len(images) * len(rows_methods) * len(conds or [None])
+    with tqdm(total=total, desc=f"eval {dataset}", unit="img", disable=not progress) as bar:
+        for cond in conds or [None]:
+            tag = {} if cond is None else {"condition": str(cond), "seed": seed}
+            for label, method, info in rows_methods:
+                bar.set_postfix_str(label if cond is None else f"{cond} {label}")
+                score = score_arrays(method, images, factor, progress=bar.update, corrupt=cond, seed=seed)
+                if not (np.isfinite(score["ssim"]) and np.isfinite(score["psnr"])):
+                    raise UserError(f"row {label}: its scores are not finite (the model outputs NaN or Inf)")
+                rows.append({"label": label, **info, "dataset": dataset, **tag, "ssim": round(score["ssim"], 4),
+                             "psnr": round(score["psnr"], 2), "n": score["n"]})
+    if grid is not None:
+        for cond in conds or [None]:
+            write_grid(grid if cond is None else grid_path(grid, cond), rows_methods, images, factor,
+                       corrupt=cond, seed=seed)
+    return rows
+
+
+def model_rows() -> list[dict]:
+    """Every registered model with parameters and GMAC per 1280x720 output frame."""
+    rows = []
+    for name in list_models():
+        model = create_model(name)
+        rows.append({"name": name, "params": count_parameters(model),
+                     "gmac_720p": round(count_macs(model, 720, 1280) / 1e9, 3),
+                     "description": get_spec(name).description})
+    return rows
+
+
+@torch.no_grad()
+def write_grid(path: Path, methods: list[tuple[str, nn.Module, dict]], images, factor: int, count: int = 6,
+               cell: int = 128, corrupt: Corruption | str | None = None, seed: int = 0) -> Path:
+    """PNG grid, one image per row: degraded / each method except bilinear / ground truth.
+
+    With ``corrupt`` the degraded column (and what the methods restore) is the corrupted input, image ``i``
+    seeded with ``[seed, i]`` (on the central crop shown, so not pixel for pixel the scored corruption).
+    """
+    cols = [m for m in methods if m[0] != "bilinear"]
+    first = "degraded" if corrupt is None else f"in: {corrupt}"
+    labels = [first, *[m[0] for m in cols], "ground truth"]
+    tiles = []
+    for i, img in enumerate(list(images[:count])):
+        img = _center(modcrop(img, factor), cell)
+        gt = to_tensor(img[None])
+        degraded = degrade_pair(gt, factor, corrupt, seed, i)[1]
+        outs = [restore(m, gt, factor, corrupt, seed, i)[1] for _, m, _ in cols]
+        row = [to_images(t)[0] for t in (degraded, *outs, gt)]
+        tiles.append(np.concatenate([_fit(t, cell) for t in row], axis=1))
+    header = np.full((24, cell * len(labels), 3), 255, np.uint8)
+    for i, text in enumerate(labels):
+        cv2.putText(header, text[:18], (i * cell + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    grid = np.concatenate([header, *tiles], axis=0)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserError(f"--grid {path}: folder {path.parent} does not exist; create it first")
+    try:
+        written = cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    except cv2.error:  # no writer for the name's extension
+        written = False
+    if not written:
+        raise UserError(f"cannot write grid image {path} (use a .png name in a writable folder)")
+    return path
+
+
+def _center(img: np.ndarray, size: int) -> np.ndarray:
+    """Central crop of at most ``size`` x ``size`` (small images are kept whole)."""
+    h, w = img.shape[:2]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return img[top:top + size, left:left + size]
+
+
+def _fit(img: np.ndarray, cell: int) -> np.ndarray:
+    """Float [0, 1] image -> uint8 ``cell`` x ``cell`` tile (nearest-neighbour, so pixels stay visible)."""
+    u8 = (img * 255.0 + 0.5).astype(np.uint8)
+    return cv2.resize(u8, (cell, cell), interpolation=cv2.INTER_NEAREST)

@@ -1,0 +1,236 @@
+"""The graphs the engines run and ``export`` writes: the network with the frame's pre/post-processing fused in.
+
+Graph kinds (:func:`graph_module`):
+
+* ``model``: the network as trained: ``(N, 3, H, W)`` float32 RGB in [0, 1] -> the same
+  shape (unclamped; a 2x model takes ``(N, 3, h, w)`` and returns ``(N, 3, 2h, 2w)``).
+* ``frame2x``: the whole ``--degrade 2`` / ``--upscale`` restoration in one graph:
+  ``(1, h, w, 3)`` uint8 BGR half-size frame -> ``(1, 2h, 2w, 3)`` uint8 BGR. Colour order,
+  dtype conversion, the bilinear 2x upscale (skipped for 2x models) and the clamp/round to
+  uint8 are inside the graph.
+* ``planar2x``: as ``frame2x`` for a planar ``(1, 3, h, w)`` input (what
+  :meth:`vcam_sharpen.frames.sharpen.BoxDownscaler.planar` makes most cheaply).
+* ``frame``: the same for ``--degrade 1``: ``(1, H, W, 3)`` uint8 BGR -> same-size uint8 BGR.
+* ``phase2x`` / ``phaseplanar2x`` (engines only): a half-resolution model as a
+  :class:`PhaseGraph`, returning phase planes for
+  :func:`vcam_sharpen.frames.sharpen.interleave_phases`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.degrade import model_scale
+from ..core.models import HalfResNet
+from ..frames.sharpen import interleave_phases
+
+KINDS = ("model", "frame2x", "planar2x", "frame")
+# Internal graphs of the engines (not offered by ``vcam-sharpen export``): see PhaseGraph.
+PHASE_KINDS = ("phase2x", "phaseplanar2x")
+# Bilinear 2x upscale (align_corners=False) in phase form: output row 2i+p blends small rows
+# i-1, i, i+1 with these weights (edge rows replicated), the same along columns.
+_PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
+PHASE_PLANES = 16  # 12 used (4 phases x BGR), padded to a multiple of the SIMD block
+
+
+def fold_io(model: nn.Module) -> nn.Module | None:
+    """A copy of ``model`` that takes BGR in [0, 255] and returns ``BGR * 255 + 0.5``, or None.
+
+    Possible when the model is an ``nn.Sequential`` whose first and last layers are
+    3-channel convolutions: the channel flips, the 1/255 input scale and the x255 output
+    scale (plus the 0.5 of round-half-up) fold into their weights, removing four
+    full-frame passes from the graph. Resize is per channel and linear, so it commutes.
+    """
+    if not isinstance(model, nn.Sequential) or len(model) == 0:
+        return None
+    first, last = model[0], model[-1]
+    if not (isinstance(first, nn.Conv2d) and isinstance(last, nn.Conv2d)):
+        return None
+    if first.in_channels != 3 or first.groups != 1 or last.out_channels != 3 or last.groups != 1:
+        return None
+    folded = copy.deepcopy(model).float().cpu()
+    with torch.no_grad():
+        f, la = folded[0], folded[-1]
+        f.weight.copy_(f.weight.flip(1) / 255.0)
+        la.weight.copy_(la.weight.flip(0) * 255.0)
+        if la.bias is None:
+            la.bias = nn.Parameter(torch.zeros(3))
+        la.bias.copy_(la.bias.flip(0) * 255.0 + 0.5)
+    for p in folded.parameters():
+        p.requires_grad_(False)
+    return folded
+
+
+class FrameGraph(nn.Module):
+    """uint8 BGR ``(1, h, w, 3)`` -> uint8 BGR ``(1, H, W, 3)`` around a float RGB model.
+
+    Args:
+        model: maps ``(N, 3, H, W)`` float RGB in [0, 1] to the restored frame.
+        upscale: the input is the half-size frame; the output is twice its size
+            (bilinear upscale first for same-size models, nothing for 2x models).
+        fold: fold colour order and scaling into the first/last convolution when the
+            model allows it (:func:`fold_io`); results then round half up instead of
+            half to even, a difference of at most one grey level.
+    """
+
+    def __init__(self, model: nn.Module, upscale: bool, fold: bool = True, planar: bool = False) -> None:
+        super().__init__()
+        scale = model_scale(model)
+        if not upscale and scale > 1:
+            raise ValueError("a 2x model takes the half-size frame; a same-size frame graph cannot hold it")
+        folded = fold_io(model) if fold else None
+        self.folded = folded is not None
+        self.model = folded if self.folded else model
+        self.resize = upscale and scale == 1
+        self.input_scale = scale
+        self.planar = planar
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        x = frame if self.planar else frame.permute(0, 3, 1, 2)
+        if self.folded:
+            x = x.float()
+        else:  # BGR -> RGB on the small uint8 planes, the cheapest place for it
+            x = x.flip(1).float() * (1.0 / 255.0)
+        if self.resize:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        y = self.model(x)
+        if self.folded:  # y = 255 * BGR + 0.5: truncation rounds half up
+            y = y.clamp(0.0, 255.99).to(torch.uint8)
+        else:
+            y = (y * 255.0).clamp(0.0, 255.0).round().to(torch.uint8).flip(1)
+        return y.permute(0, 2, 3, 1)
+
+
+def phase_capable(model: nn.Module, check: bool = False) -> bool:
+    """Whether ``model`` can run as a :class:`PhaseGraph` (a 2x :class:`~vcam_sharpen.core.models.HalfResNet`).
+
+    With ``check``, also compare the phase graph with the model itself on a small random
+    frame (within one grey level), so a future change to ``HalfResNet`` that the rewrite
+    does not know about falls back to the generic graphs instead of giving wrong pictures.
+    """
+    if not (isinstance(model, HalfResNet) and model.scale == 2):
+        return False
+    if not check:
+        return True
+    try:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 256, (1, 3, 9, 11), generator=g, dtype=torch.uint8)
+        model = copy.deepcopy(model).float().cpu().eval()
+        with torch.no_grad():
+            phases = PhaseGraph(model)(x)[0].numpy()
+            ref = FrameGraph(model, upscale=True, planar=True)(x)[0].numpy()
+    except Exception:  # noqa: BLE001 - any surprise means: use the generic graphs
+        return False
+    return bool(np.abs(interleave_phases(phases).astype(int) - ref).max() <= 1)
+
+
+def _pad_widths(convs: list[nn.Conv2d], block: int) -> list[nn.Conv2d]:
+    """The same conv chain with every hidden width rounded up to a multiple of ``block``.
+
+    The extra channels have zero weights and bias, so they stay 0 through ReLU and add
+    nothing: the outputs are unchanged. ONNX Runtime's channel-blocked kernels then keep
+    the whole chain in their layout instead of reordering after every layer (15 channels:
+    three reorders, ~20% of the time).
+    """
+    out = []
+    prev_pad = 0
+    for i, conv in enumerate(convs):
+        c_in = conv.in_channels + prev_pad
+        c_out = conv.out_channels
+        pad_out = (-c_out) % block if i < len(convs) - 1 else 0
+        if prev_pad == 0 and pad_out == 0:
+            out.append(conv)
+            continue
+        if conv.groups > 1:  # depthwise: one filter per channel, padded channels get zero filters
+            pad_out = prev_pad
+            new = nn.Conv2d(c_in, c_in, conv.kernel_size, padding=conv.padding, groups=c_in)
+        else:
+            new = nn.Conv2d(c_in, c_out + pad_out, conv.kernel_size, padding=conv.padding)
+        with torch.no_grad():
+            new.weight.zero_()
+            new.bias.zero_()
+            new.weight[:c_out, : conv.weight.shape[1]] = conv.weight
+            new.bias[:c_out] = conv.bias
+        out.append(new)
+        prev_pad = pad_out
+    return out
+
+
+class PhaseGraph(nn.Module):
+    """A 2x :class:`~vcam_sharpen.core.models.HalfResNet` computed entirely at half resolution.
+
+    ``HalfResNet`` returns ``bilinear2x(x) + pixel_shuffle(convs(x))``. Both terms are
+    four interleaved half-size "phase" images: the pixel shuffle's by construction,
+    the bilinear upscale's as a fixed 3x3 filter of the edge-padded small frame per
+    phase. So this graph adds them at half size and returns the twelve phase planes
+    as uint8; :func:`interleave_phases` then writes the full-size BGR frame (twelve
+    strided copies, ~1 ms at 720p). No full-size float tensor is ever built, and the
+    colour order and the 1/255 and x255 scales fold into the first and last
+    convolution. Exact up to float rounding, borders included.
+
+    Input ``(1, 3, h, w)`` uint8 BGR planes (``(1, h, w, 3)`` with ``planar=False``);
+    output ``(1, 16, h, w)`` uint8, plane ``(2 * py + px) * 3 + c`` holding BGR channel
+    ``c`` of the output pixels ``(2i + py, 2j + px)`` (planes 12..15 are padding).
+    """
+
+    def __init__(self, model: nn.Module, planar: bool = True) -> None:
+        super().__init__()
+        if not phase_capable(model):
+            raise ValueError("PhaseGraph needs a 2x HalfResNet")
+        model = copy.deepcopy(model).float().cpu().eval()
+        if hasattr(model, "collapse"):
+            model.collapse()
+        convs = list(model.convs)
+        if not all(isinstance(c, nn.Conv2d) for c in convs):
+            raise ValueError("PhaseGraph needs plain convolutions")
+        with torch.no_grad():
+            first, last = convs[0], convs[-1]
+            first.weight.copy_(first.weight.flip(1) / 255.0)  # BGR 0..255 in
+            # pixel shuffle (CRD) reads channel c * 4 + p for RGB channel c, phase p; the
+            # 12 outputs are padded to 16 planes (one SIMD block, like the hidden widths).
+            order = [(2 - c) * 4 + p for p in range(4) for c in range(3)]
+            padded = nn.Conv2d(last.in_channels, PHASE_PLANES, last.kernel_size, padding=last.padding)
+            padded.weight.zero_()
+            padded.bias.zero_()
+            padded.weight[:12] = last.weight[order] * 255.0
+            padded.bias[:12] = last.bias[order] * 255.0
+            convs[-1] = last = padded
+            base = torch.zeros(PHASE_PLANES, 3, 3, 3)
+            for py in range(2):
+                for px in range(2):
+                    taps = torch.outer(torch.tensor(_PHASE_TAPS[py]), torch.tensor(_PHASE_TAPS[px]))
+                    for c in range(3):
+                        base[(2 * py + px) * 3 + c, c] = taps
+        self.convs = nn.ModuleList(_pad_widths(convs, PHASE_PLANES))
+        self.act = model.act
+        self.register_buffer("base", base)
+        self.planar = planar
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        x = (frame if self.planar else frame.permute(0, 3, 1, 2)).float()
+        base = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.base)
+        y = x
+        for i, conv in enumerate(self.convs):
+            y = conv(y)
+            if i < len(self.convs) - 1:
+                y = self.act(y)
+        # round, clamp, cast: one QuantizeLinear in the exported graph (see _quantize_tail)
+        return (base + y).round().clamp(0.0, 255.0).to(torch.uint8)
+
+
+def graph_module(model: nn.Module, kind: str) -> nn.Module:
+    """The module exported for ``kind`` (see the module docstring)."""
+    if kind == "model":
+        return model
+    if kind in ("frame2x", "planar2x", "frame"):
+        return FrameGraph(model, upscale=kind != "frame", planar=kind == "planar2x")
+    if kind in PHASE_KINDS:
+        return PhaseGraph(model, planar=kind == "phaseplanar2x")
+    raise ValueError(f"unknown graph kind {kind!r}; choose from {', '.join(KINDS)}")

@@ -1,0 +1,178 @@
+"""The control panel: a page, its assets, the live status, live changes, Save, and the preview streams.
+
+The web layer knows nothing of the daemon: the daemon hands :func:`create_panel` the pipeline (for the
+preview) and :class:`PanelHooks` (its status, how to apply changes, how to save them). Routes:
+
+==========================  ======  =========================================================
+``/``                       GET     the page (with the per-start CSRF token)
+``/static/NAME``            GET     its script and style sheet
+``/api/status``             GET     what ``vcam-sharpen status --json`` shows, plus the choices
+``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false,
+                                    "model": "student", "mode": "degrade|upscale|same"}`` (any subset)
+``/api/save``               POST    ``{}``: write the panel's settings to the config file
+``/api/preview/SIDE.mjpg``  GET     MJPEG stream, SIDE ``before``/``after``, ``?view=fit|crop``
+``/api/preview/SIDE.jpg``   GET     one JPEG
+``/mos/...``                        the MOS study (:mod:`vcam_sharpen.web.mos_app`)
+==========================  ======  =========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+
+from ..core.errors import UserError
+from .mos_app import mos_routes
+from .pages import BadRequest, error, json_object, page, static
+from .preview import BOUNDARY, MAX_VIEWERS, SIDES, VIEWS, PreviewHub, mjpeg
+from .security import Guard, Secure
+
+log = logging.getLogger(__name__)
+
+# mode name -> (degrade, upscale)
+MODES = {"degrade": (2, False), "upscale": (1, True), "same": (1, False)}
+LIVE = ("strength", "sharpening", "split")
+
+
+def mode_name(degrade: int, upscale: bool) -> str:
+    return "upscale" if upscale else "degrade" if degrade == 2 else "same"
+
+
+class Busy(UserError):
+    """A change that cannot be made now (a model change is still in progress): 409."""
+
+
+@dataclass
+class PanelHooks:
+    """What the daemon gives the panel.
+
+    Attributes:
+        status: the daemon's state (what ``status --json`` shows).
+        apply: validated changes (see :func:`check_changes`) -> the resulting settings; raises
+            UserError for a refused combination, :class:`Busy` while a model change runs.
+        current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split.
+        save_settings: writes such a dict to the config file; returns the file.
+        models: the model names the panel offers (never a file path).
+    """
+
+    status: Callable[[], dict]
+    apply: Callable[[dict], dict]
+    current: Callable[[], dict]
+    save_settings: Callable[[dict], Path]
+    models: list[str]
+
+
+def check_changes(body: dict, models: list[str]) -> dict:
+    """The validated changes of a ``/api/settings`` body; BadRequest (400) naming the field otherwise."""
+    allowed = (*LIVE, "model", "mode")
+    unknown = [k for k in body if k not in allowed]
+    if unknown:
+        raise BadRequest(f"unknown setting {str(unknown[0])[:40]!r}; use {', '.join(allowed)}")
+    if not body:
+        raise BadRequest("no setting given")
+    out = {}
+    if "strength" in body:
+        v = body["strength"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 1:
+            raise BadRequest("strength must be a number from 0 to 1")
+        out["strength"] = float(v)
+    for key in ("sharpening", "split"):
+        if key in body:
+            if not isinstance(body[key], bool):
+                raise BadRequest(f"{key} must be true or false")
+            out[key] = body[key]
+    if "model" in body:
+        if not isinstance(body["model"], str) or body["model"] not in models:
+            raise BadRequest(f"model must be one of {', '.join(models)}")
+        out["model"] = body["model"]
+    if "mode" in body:
+        if body["mode"] not in MODES:
+            raise BadRequest(f"mode must be one of {', '.join(MODES)}")
+        out["mode"] = body["mode"]
+    return out
+
+
+def create_panel(pipeline, hooks: PanelHooks, guard: Guard, study_dir: Path | None = None,
+                 db: Path | None = None, preview: PreviewHub | None = None) -> tuple[Secure, PreviewHub]:
+    """The panel app behind its guard, and its (not yet started) preview hub."""
+    hub = preview or PreviewHub(pipeline)
+
+    async def index(request: Request) -> Response:
+        return page("panel.html", csrf=guard.token)
+
+    async def status(request: Request) -> Response:
+        cur = hooks.current()
+        cur = {**cur, "mode": mode_name(cur["degrade"], cur["upscale"])}
+        return JSONResponse({**hooks.status(), "panel": {"preview": hub.stats(), "models": hooks.models,
+                                                          "modes": list(MODES), "settings": cur}})
+
+    async def settings(request: Request) -> Response:
+        try:
+            changes = check_changes(await json_object(request), hooks.models)
+            return JSONResponse({"ok": True, "settings": hooks.apply(changes)})
+        except BadRequest as e:
+            return error(e.status, str(e))
+        except Busy as e:
+            return error(409, str(e))
+        except UserError as e:
+            return error(400, str(e))
+
+    async def save(request: Request) -> Response:
+        try:
+            body = await json_object(request)
+        except BadRequest as e:
+            return error(e.status, str(e))
+        if body:
+            return error(400, "save takes an empty object: it saves the settings in effect")
+        try:
+            path = hooks.save_settings(hooks.current())
+        except UserError as e:
+            return error(409, str(e))
+        except OSError as e:
+            return error(500, f"could not write the config file ({e.strerror}); nothing was changed")
+        return JSONResponse({"ok": True, "path": str(path), "saved": hooks.current()})
+
+    def _side_view(request: Request) -> tuple[str, str] | Response:
+        side, view = request.path_params["side"], request.query_params.get("view", "fit")
+        if side not in SIDES or view not in VIEWS:
+            return error(404, f"no preview {side[:20]!r}/{view[:20]!r}: use before or after, view fit or crop")
+        return side, view
+
+    async def stream(request: Request) -> Response:
+        sv = _side_view(request)
+        if isinstance(sv, Response):
+            return sv
+        if hub.viewers >= MAX_VIEWERS:
+            return error(503, "too many preview viewers; close a panel tab")
+        return StreamingResponse(mjpeg(hub, *sv), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+
+    async def snapshot(request: Request) -> Response:
+        sv = _side_view(request)
+        if isinstance(sv, Response):
+            return sv
+        hub.want(sv[1])
+        _, data = hub.latest(*sv)
+        if data is None:
+            return error(503, "no preview yet; try again in a moment")
+        return Response(data, media_type="image/jpeg")
+
+    routes = [
+        Route("/", index),
+        Route("/static/{name}", static),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
+        Route("/api/status", status),
+        Route("/api/settings", settings, methods=["POST"]),
+        Route("/api/save", save, methods=["POST"]),
+        Route("/api/preview/{side}.mjpg", stream),
+        Route("/api/preview/{side}.jpg", snapshot),
+        Mount("/mos", routes=mos_routes(guard, study_dir, db, base="/mos/")),
+    ]
+    return Secure(Starlette(routes=routes), guard), hub
