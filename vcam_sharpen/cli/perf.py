@@ -12,7 +12,7 @@ from ..core.degrade import check_mode, model_scale
 from ..core.errors import UserError
 from ..runtime.engines import ENGINES
 from ..runtime.export import export_file
-from ..runtime.tuning import resolve_auto
+from ..runtime.tuning import resolve_spec
 from ..tools.bench import parse_size, run_bench
 from .app import cli
 from .text import bench_markdown, bench_table
@@ -37,9 +37,7 @@ THREADS_HELP = "Intra-op threads of the engine (ONNX Runtime default: 2)."
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_cmd(model, weights, out, kind, as_json) -> None:
     """Export a model to ONNX (opset 17, dynamic height and width) and check it against torch."""
-    if model == loader.AUTO:  # what the daemon picks on this machine at 1280x720, 30 fps
-        model = resolve_auto().tag
-    module = loader.load(model, weights)
+    module = loader.load(resolve_spec(model), weights)
     if module is None or not hasattr(module, "model_name"):
         raise UserError(f"--model {model}: a classical baseline, not a network; there is nothing to export "
                         "(pick a model from vcam-sharpen models)")

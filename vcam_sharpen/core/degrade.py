@@ -69,13 +69,11 @@ def degrade_pair(x: torch.Tensor, factor: int = 2, corrupt: str | Corruption | N
     batch it is in; ``factor=1`` corrupts the full-size batch. ``None`` and ``clean`` change nothing.
     ``workers`` > 1 corrupts on that many threads (same result).
     """
-    small = downscale(x, factor)
-    if corrupt is not None:
-        corruption = corrupt if isinstance(corrupt, Corruption) else parse_corruption(corrupt)
-        if not corruption.is_clean:
-            small = corrupt_tensor(small, corruption, seed, offset, workers)
-            return small, upscale(small, tuple(x.shape[-2:])) if factor > 1 else small
-    return small, upscale(small, tuple(x.shape[-2:])) if factor > 1 else x
+    small = downscale(x, factor)  # x itself for factor 1
+    corruption = corrupt if isinstance(corrupt, Corruption) or corrupt is None else parse_corruption(corrupt)
+    if corruption is not None and not corruption.is_clean:
+        small = corrupt_tensor(small, corruption, seed, offset, workers)
+    return small, upscale(small, tuple(x.shape[-2:])) if factor > 1 else small
 
 
 def model_scale(model: nn.Module) -> int:

@@ -140,7 +140,10 @@ def auto_candidates() -> list[str]:
 
 
 def label(spec: str) -> str:
-    """A table row's label for ``spec``: checkpoint files by stem (or run folder for train's generic names)."""
+    """A table row's label for ``spec``: ``bilinear`` when no network runs, checkpoint files by stem (or run
+    folder for train's generic names)."""
+    if spec in NO_MODEL:
+        return "bilinear"
     if not is_path(spec):
         return DEFAULT_MODEL if spec == "default" else spec
     path = Path(spec)

@@ -15,18 +15,13 @@ import time
 
 from ..core.errors import UserError
 from ..core.files import atomic_write
+from ..frames.sharpen import LIVE, check_live
 from .lock import paths, read_state, running_pid
 
 log = logging.getLogger(__name__)
 
 CONTROL_SIGNAL = getattr(signal, "SIGUSR2", None)
 CONTROL_FILE = "control.json"
-# The settings that can change while running (name -> help); the state file reports each under its name.
-LIVE = {
-    "strength": "0..1: output = plain + strength x the model's correction",
-    "sharpening": "on|off: run the model, or publish the plain picture",
-    "split": "on|off: left half before, right half after",
-}
 
 
 def parse(name: str, text: str):
@@ -39,13 +34,15 @@ def parse(name: str, text: str):
             value = float(text)
         except ValueError:
             raise UserError(f"strength {text!r}: give a number from 0 to 1, e.g. 0.6") from None
-        if not 0.0 <= value <= 1.0:
-            raise UserError(f"strength {value:g} is out of range: use 0 to 1")
-        return value
-    words = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
-    if str(text).lower() not in words:
-        raise UserError(f"{name} {text!r}: use on or off")
-    return words[str(text).lower()]
+    else:
+        words = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+        if str(text).lower() not in words:
+            raise UserError(f"{name} {text!r}: use on or off")
+        value = words[str(text).lower()]
+    try:
+        return check_live(name, value)
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
 
 def request(changes: dict, timeout: float = 3.0) -> dict:
@@ -78,13 +75,9 @@ def apply(sharpener) -> int | None:
         log.warning("ignoring an unreadable %s (%s)", path, e)
         return None
     for name, value in changes.items():
-        if name == "strength" and isinstance(value, (int, float)) and 0.0 <= value <= 1.0:
-            sharpener.strength = float(value)
-        elif name == "sharpening" and isinstance(value, bool):
-            sharpener.enabled = value
-        elif name == "split" and isinstance(value, bool):
-            sharpener.split = value
-        else:
+        try:
+            sharpener.apply_live({name: check_live(name, value)})
+        except ValueError:
             log.warning("ignoring %s=%r from %s", name, value, path)
             continue
         log.warning("%s set to %s", name, value)

@@ -125,11 +125,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         sinks = open_sinks(settings.output, SinkOptions(settings.size, out_fps, settings.vcam_device,
                                                          settings.backend, watch_usage=pause))
         info = {
-            "source": spec, "source_name": source.name,
-            "model": model_text,
-            "weights": settings.weights,
-            "engine": sharpener.engine.describe() if sharpener.engine is not None else "none",
-            "mode": mode_text(settings),
+            "source": spec, "source_name": source.name, "weights": settings.weights,
+            **_describe(sharpener, settings, model_text),
             "device": next((k.device for k in sinks if k.device), None),
         }
 
@@ -181,8 +178,13 @@ def _rebuilt(settings: Settings, pipeline: Pipeline) -> tuple[Sharpener, dict]:
     and what the state file should say about it."""
     sharpener, model_text = build_sharpener(settings)
     warm_up(sharpener, pipeline.source.size)
+    return sharpener, _describe(sharpener, settings, model_text)
+
+
+def _describe(sharpener: Sharpener, settings: Settings, model_text: str) -> dict:
+    """What the state file says about the sharpener: model, engine and mode."""
     engine = sharpener.engine.describe() if sharpener.engine is not None else "none"
-    return sharpener, {"model": model_text, "engine": engine, "mode": mode_text(settings)}
+    return {"model": model_text, "engine": engine, "mode": mode_text(settings)}
 
 
 class _StopClock:

@@ -24,6 +24,7 @@ from typing import Callable
 
 from ..core import loader
 from ..core.degrade import check_mode, model_scale
+from ..frames.sharpen import LIVE
 from ..web.panel_app import MODES, Busy, PanelHooks, create_panel
 from ..web.security import Guard
 from ..web.server import WebServer, bind, url
@@ -88,16 +89,11 @@ class PanelController:
                 self.rebuilding = f"{new.model}, {changes.get('mode', 'same mode')}"
                 self.thread = threading.Thread(target=self._rebuild, args=(new,), name="panel-rebuild", daemon=True)
                 self.thread.start()
-            sharp = self.pipeline.sharpener
-            if "strength" in changes:
-                sharp.strength = self.settings.strength = changes["strength"]
-            if "split" in changes:
-                sharp.split = self.settings.split = changes["split"]
-            if "sharpening" in changes:
-                sharp.enabled = changes["sharpening"]
-            for key in ("strength", "split", "sharpening"):
-                if key in changes:
-                    log.warning("panel: %s set to %s", key, changes[key])
+            live = {k: v for k, v in changes.items() if k in LIVE}
+            self.pipeline.sharpener.apply_live(live)
+            self.settings = dataclasses.replace(self.settings, **{k: v for k, v in live.items() if k != "sharpening"})
+            for key, value in live.items():
+                log.warning("panel: %s set to %s", key, value)
         self.on_state(self.pipeline.state())
         return self.current()
 

@@ -108,8 +108,13 @@ def settings_args(values: dict) -> list[str]:
     return args
 
 
-def _check(name: str, value):
-    """Validate and normalise one setting; raises ValueError with a short reason."""
+# Settings that are plain numbers: name -> (lowest, highest, what the message calls it).
+NUMBERS = {"fps": (1, 120, "a number"), "strength": (0, 1, "a number"), "cpu_budget": (0.05, 64, "a number of cores")}
+
+
+def check_value(name: str, value):
+    """Validate and normalise one setting (flags, the config file, the panel's Save); raises ValueError
+    with a short reason."""
     if name in ("source", "model", "engine"):
         if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
             raise ValueError("must be a non-empty string")
@@ -152,17 +157,10 @@ def _check(name: str, value):
         if isinstance(value, (list, tuple)) and len(value) == 2:
             value = f"{value[0]}x{value[1]}"
         return parse_size(value)
-    if name == "cpu_budget":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.05 <= value <= 64:
-            raise ValueError("must be a number of cores from 0.05 to 64")
-        return float(value)
-    if name == "strength":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ValueError("must be a number from 0 to 1")
-        return float(value)
-    if name == "fps":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 120:
-            raise ValueError("must be a number from 1 to 120")
+    if name in NUMBERS:
+        lo, hi, what = NUMBERS[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ValueError(f"must be {what} from {lo:g} to {hi:g}")
         return float(value)
     if name == "output":
         outs = [value] if isinstance(value, str) else value
@@ -173,9 +171,6 @@ def _check(name: str, value):
         except UserError as e:
             raise ValueError(str(e).split(": ", 1)[-1]) from None
     raise ValueError("unknown setting")
-
-
-check_value = _check  # public: the panel's Save validates what it writes with the same rules
 
 
 def read_config(path: Path | None = None) -> dict:
@@ -204,7 +199,7 @@ def read_config(path: Path | None = None) -> dict:
             raise UserError(f"config file {path}: unknown key {key!r}; rename or remove it "
                             f"(valid keys: {', '.join(sorted(known))})")
         try:
-            out[key_norm] = _check(key_norm, value)
+            out[key_norm] = check_value(key_norm, value)
         except ValueError as e:
             raise UserError(f"config file {path}: key {key!r}: {e}") from None
     return out
@@ -223,7 +218,7 @@ def effective(overrides: dict | None = None, path: Path | None = None) -> tuple[
         origin[key] = "config"
     for key, value in (overrides or {}).items():
         try:
-            setattr(settings, key, _check(key, value))
+            setattr(settings, key, check_value(key, value))
         except ValueError as e:
             shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
             raise UserError(f"--{key.replace('_', '-')} {shown}: {e}") from None

@@ -21,6 +21,7 @@ place a frame is fitted.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
@@ -189,6 +190,26 @@ def _pad_into(out: np.ndarray, core: np.ndarray) -> np.ndarray:
     return out
 
 
+# What can change on a running Sharpener (``vcam-sharpen set``, the control panel): name -> attribute.
+LIVE = {"strength": "strength", "sharpening": "enabled", "split": "split"}
+
+
+def check_live(name: str, value):
+    """A live setting's value checked (strength a finite number 0..1, the others booleans); returns it
+    normalised, or raises ValueError with one line naming the setting."""
+    if name not in LIVE:
+        raise ValueError(f"{name!r} cannot change while running; use one of {', '.join(LIVE)}")
+    if name == "strength":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError("strength must be a number from 0 to 1")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"strength {value:g} is out of range: use 0 to 1")
+        return float(value)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
 def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``(H, W, 3)`` BGR uint8 ``frame`` scaled into ``size=(w, h)``: aspect kept, black bars.
 
@@ -266,6 +287,11 @@ class Sharpener:
         self._up = BilinearUpscaler()           # plain upscale buffers
         self._out: np.ndarray | None = None     # output buffer (odd sizes, split)
         self._mix: np.ndarray | None = None     # strength blend buffer
+
+    def apply_live(self, changes: dict) -> None:
+        """Set live settings (values checked by :func:`check_live`); the next frame uses them."""
+        for name, value in changes.items():
+            setattr(self, LIVE[name], value)
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """``(width, height)`` of the frames :meth:`process` returns for ``width x height`` input."""

@@ -17,7 +17,7 @@ from ..core.corrupt import Corruption, h264_available, parse_corruption
 from ..core.degrade import degrade_pair
 from ..core.errors import UserError
 from ..core.models import count_macs, count_parameters, create_model, get_spec, list_models
-from ..runtime.tuning import resolve_auto
+from ..runtime.tuning import resolve_spec
 from .datasets import load_eval_set
 from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
 
@@ -42,12 +42,11 @@ def methods(models: str, extra: list[Path] = ()) -> list[tuple[str, nn.Module, d
 
 
 def _row(spec: str) -> tuple[str, nn.Module, dict]:
-    if spec == loader.AUTO:  # what the daemon picks on this machine at 1280x720, 30 fps
-        spec = resolve_auto().tag
+    spec = resolve_spec(spec)
     label = loader.label(spec)
     model = loader.load(spec)
     if model is None:
-        return "bilinear", Bilinear(), {"kind": "baseline"}
+        return label, Bilinear(), {"kind": "baseline"}
     if isinstance(model, UnsharpMask):
         return label, model, {"kind": "baseline", "sigma": UNSHARP_SIGMA, "amount": UNSHARP_AMOUNT}
     info = {"kind": "model", "model": model.model_name, "weights": _weights_name(spec),

@@ -29,7 +29,7 @@ from torch import nn
 from ..core.baselines import UnsharpMask, unsharp_mask
 from ..core.degrade import check_mode, model_scale
 from ..core.errors import UserError
-from ..frames.sharpen import bilinear_upscale, interleave_phases
+from ..frames.sharpen import BilinearUpscaler, interleave_phases
 from .export import cached_bytes, static_shape
 from .graphs import PHASE_KINDS, graph_module, phase_capable
 
@@ -281,6 +281,7 @@ class UnsharpEngine:
 
     def __init__(self, model: UnsharpMask) -> None:
         self.model = model
+        self._up = BilinearUpscaler()  # buffers reused from frame to frame
 
     def describe(self) -> str:
         return f"unsharp mask (sigma {self.model.sigma}, amount {self.model.amount}) on opencv"
@@ -290,7 +291,7 @@ class UnsharpEngine:
         return (out * 255.0 + 0.5).astype(np.uint8)  # per channel, so BGR needs no reordering
 
     def restore_half(self, small: np.ndarray) -> np.ndarray:
-        return self.restore_full(bilinear_upscale(small))
+        return self.restore_full(self._up.hwc(small))
 
 
 def create_engine(model: nn.Module | None, engine: str = "auto", device: str = "auto",

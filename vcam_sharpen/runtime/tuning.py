@@ -82,6 +82,12 @@ def sharpener_cores(model, fps: float, size: tuple[int, int], degrade: int = 2, 
     return per_frame * fps + OTHER_CORES_720P30 * (size[0] * size[1] * fps) / (1280 * 720 * 30)
 
 
+def resolve_spec(spec: str | None, fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2) -> str | None:
+    """``spec`` with ``auto`` replaced by what the daemon would pick on this machine at ``fps`` and
+    ``size`` (bench, eval and export resolve it the same way); any other name unchanged."""
+    return resolve_auto(fps, size, degrade).tag if spec == loader.AUTO else spec
+
+
 def resolve_auto(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2, upscale: bool = False,
                  budget: float = CPU_BUDGET) -> AutoChoice:
     """``--model auto``: the best shipped student (by its recorded validation SSIM) whose estimated CPU at

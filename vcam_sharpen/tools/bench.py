@@ -40,7 +40,7 @@ from ..frames.sharpen import BoxDownscaler, Sharpener, to_bgr
 from ..io.inputs import open_source
 from ..pipeline.stats import STAGES
 from ..runtime.engines import Engine, create_engine
-from ..runtime.tuning import engine_for_rate, resolve_auto
+from ..runtime.tuning import engine_for_rate, resolve_spec
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "face_1280x720.mp4"
 
@@ -76,10 +76,8 @@ def make_rows(models: str, engine: str = "auto", device: str = "auto", threads: 
         raise UserError("--models is empty; pass at least one row, e.g. --models bilinear,student")
     rows = []
     for spec in wanted:
-        spec = loader.check(spec)
-        if spec == loader.AUTO:  # what the daemon would pick for this size and the paced rate
-            spec = resolve_auto(fps, size, degrade).tag
-        label = "bilinear" if spec in loader.NO_MODEL else loader.label(spec)
+        spec = resolve_spec(loader.check(spec), fps, size, degrade)  # auto: for this size and the paced rate
+        label = loader.label(spec)
         trained = spec in loader.NO_MODEL or spec in ("unsharp", "default") or loader.is_path(spec) \
             or spec in loader.shipped()
         model = loader.load(spec, allow_untrained=True)

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from ..core.errors import UserError
 from ..quality.mos_store import ID_RE, SCORES, AlreadyRated, Store
 from ..quality.mos_study import default_dir, load_manifest
-from .pages import BadRequest, error, json_object, page, static
+from .pages import BadRequest, answers, error, json_object, page, static
 from .security import Guard, Secure
 
 COOKIE = "vcam_mos_rater"
@@ -102,28 +102,22 @@ def mos_routes(guard: Guard, folder: Path | None = None, db: Path | None = None,
             resp.set_cookie(COOKIE, rater, httponly=True, samesite="strict", path=base)
         return resp
 
+    @answers((AlreadyRated, 409), (UserError, 404))
     async def rate(request: Request) -> Response:
-        try:
-            body = await json_object(request)
-            manifest = study.manifest()
-            rater = _rater(request, study)
-            if rater is None:
-                raise BadRequest("no rater session (cookies off, or an old page): reload the page")
-            sid, score = body.get("stimulus"), body.get("score")
-            if set(body) != {"stimulus", "score"}:
-                raise BadRequest("send exactly {\"stimulus\": ID, \"score\": 1..5}")
-            if not isinstance(sid, str) or sid not in study.stimuli():
-                raise BadRequest("no such stimulus in this study", 404)
-            if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
-                raise BadRequest("score must be an integer from 1 (Bad) to 5 (Excellent)")
-            study.store().add_rating(manifest["study"], rater, study.stimuli()[sid], score)
-            done = len(study.store().rated(manifest["study"], rater))
-        except BadRequest as e:
-            return error(e.status, str(e))
-        except AlreadyRated as e:
-            return error(409, str(e))
-        except UserError as e:
-            return error(404, str(e))
+        body = await json_object(request)
+        manifest = study.manifest()
+        rater = _rater(request, study)
+        if rater is None:
+            raise BadRequest("no rater session (cookies off, or an old page): reload the page")
+        sid, score = body.get("stimulus"), body.get("score")
+        if set(body) != {"stimulus", "score"}:
+            raise BadRequest("send exactly {\"stimulus\": ID, \"score\": 1..5}")
+        if not isinstance(sid, str) or sid not in study.stimuli():
+            raise BadRequest("no such stimulus in this study", 404)
+        if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
+            raise BadRequest("score must be an integer from 1 (Bad) to 5 (Excellent)")
+        study.store().add_rating(manifest["study"], rater, study.stimuli()[sid], score)
+        done = len(study.store().rated(manifest["study"], rater))
         return JSONResponse({"ok": True, "done": done, "total": len(manifest["stimuli"])})
 
     async def stimulus(request: Request) -> Response:

@@ -3,6 +3,7 @@ and reading a JSON request body."""
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib.resources import files
 
@@ -44,6 +45,22 @@ class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def answers(*statuses: tuple[type[Exception], int]):
+    """Decorator for a JSON handler: a :class:`BadRequest` answers with its own status, each listed
+    exception type with its status (the first that matches), as ``{"error": message}``."""
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except BadRequest as e:
+                return error(e.status, str(e))
+            except tuple(kind for kind, _ in statuses) as e:
+                return error(next(status for kind, status in statuses if isinstance(e, kind)), str(e))
+        return run
+    return wrap
 
 
 async def json_object(request: Request) -> dict:

@@ -19,7 +19,6 @@ preview) and :class:`PanelHooks` (its status, how to apply changes, how to save 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,8 +29,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from ..core.errors import UserError
+from ..frames.sharpen import LIVE, check_live
 from .mos_app import mos_routes
-from .pages import BadRequest, error, json_object, page, static
+from .pages import BadRequest, answers, error, json_object, page, static
 from .preview import BOUNDARY, MAX_VIEWERS, SIDES, VIEWS, PreviewHub, mjpeg
 from .security import Guard, Secure
 
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 # mode name -> (degrade, upscale)
 MODES = {"degrade": (2, False), "upscale": (1, True), "same": (1, False)}
-LIVE = ("strength", "sharpening", "split")
 
 
 def mode_name(degrade: int, upscale: bool) -> str:
@@ -79,16 +78,12 @@ def check_changes(body: dict, models: list[str]) -> dict:
     if not body:
         raise BadRequest("no setting given")
     out = {}
-    if "strength" in body:
-        v = body["strength"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 1:
-            raise BadRequest("strength must be a number from 0 to 1")
-        out["strength"] = float(v)
-    for key in ("sharpening", "split"):
+    for key in LIVE:
         if key in body:
-            if not isinstance(body[key], bool):
-                raise BadRequest(f"{key} must be true or false")
-            out[key] = body[key]
+            try:
+                out[key] = check_live(key, body[key])
+            except ValueError as e:
+                raise BadRequest(str(e)) from None
     if "model" in body:
         if not isinstance(body["model"], str) or body["model"] not in models:
             raise BadRequest(f"model must be one of {', '.join(models)}")
@@ -114,16 +109,10 @@ def create_panel(pipeline, hooks: PanelHooks, guard: Guard, study_dir: Path | No
         return JSONResponse({**hooks.status(), "panel": {"preview": hub.stats(), "models": hooks.models,
                                                           "modes": list(MODES), "settings": cur}})
 
+    @answers((Busy, 409), (UserError, 400))
     async def settings(request: Request) -> Response:
-        try:
-            changes = check_changes(await json_object(request), hooks.models)
-            return JSONResponse({"ok": True, "settings": hooks.apply(changes)})
-        except BadRequest as e:
-            return error(e.status, str(e))
-        except Busy as e:
-            return error(409, str(e))
-        except UserError as e:
-            return error(400, str(e))
+        changes = check_changes(await json_object(request), hooks.models)
+        return JSONResponse({"ok": True, "settings": hooks.apply(changes)})
 
     async def save(request: Request) -> Response:
         try:
