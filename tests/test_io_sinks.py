@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest_daemon import daemon_env  # noqa: F401
 
-from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.core.errors import UserError, one_line
 from vcam_sharpen.io import sinks
-from vcam_sharpen.io.sinks import NullSink, PreviewSink, Sink, has_display, one_line
+from vcam_sharpen.io.sinks import NullSink, PreviewSink, Sink, has_display
 
 
 def test_the_sink_interface():

@@ -11,14 +11,13 @@ It is always read with ``torch.load(weights_only=True)``, which never runs pickl
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, one_line
 from .files import atomic_write
 from .models import check_args, create_model, get_spec, list_models
 
@@ -57,19 +56,13 @@ def read(path: Path) -> dict:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         why = ("it holds Python objects other than tensors, which are never loaded: they could run code"
-               if "Weights only load failed" in str(e) else _short(e))
+               if "Weights only load failed" in str(e) else one_line(e, 120))
         raise UserError(f"cannot read weights {path}: not a vcam-sharpen checkpoint ({why}); use a .pt file "
                         f"written by vcam-sharpen (python -m train)") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "state_dict" not in ckpt:
         raise UserError(f"cannot read weights {path}: not a vcam-sharpen checkpoint; use a .pt file written by "
                         f"vcam-sharpen (python -m train)")
     return ckpt
-
-
-def _short(e: BaseException, limit: int = 120) -> str:
-    """The first line of an error, cut at a word boundary."""
-    text = re.sub(r"^\[Errno -?\d+\] ", "", " ".join(str(e).split())) or type(e).__name__
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def validate(ckpt: dict, path: Path, overrides: dict | None = None) -> dict:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..core.errors import UserError
+from ..core.errors import UserError, one_line
 from .pipewire import PipewireSink
 from .recording import FORMATS, RecordingSink
-from .sinks import NullSink, PreviewSink, Sink, one_line
+from .sinks import NullSink, PreviewSink, Sink
 from .vcam import VcamSink
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..core.errors import UserError
-from .sinks import Sink, one_line
+from ..core.errors import UserError, one_line
+from .sinks import Sink
 
 log = logging.getLogger(__name__)
 

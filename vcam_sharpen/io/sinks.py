@@ -65,11 +65,6 @@ class NullSink(Sink):
         pass
 
 
-def one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text[:200] or type(e).__name__
-
-
 def has_display() -> bool:
     """Whether a window can be opened (always true on Windows/macOS)."""
     if not sys.platform.startswith("linux"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -28,7 +27,7 @@ import av
 import cv2
 import numpy as np
 
-from ..core.errors import UserError
+from ..core.errors import UserError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -154,16 +153,12 @@ def check_video_file(path: Path) -> None:
             still = container.format.name in STILL_FORMATS or container.streams.video[0].frames == 1
             next(container.decode(video=0))
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as e:
-        raise UserError(f"cannot decode video {path} ({_first_line(e)}); convert it with: "
+        why = one_line(e, 100).split(": '")[0]  # FFmpeg names the file again: once is enough
+        raise UserError(f"cannot decode video {path} ({why}); convert it with: "
                         f"ffmpeg -i {path.name} out.mp4") from None
     if still:
         raise UserError(f"{path} is a still image, not a video; make one with: ffmpeg -loop 1 -i {path.name} "
                         f"-t 10 -pix_fmt yuv420p still.mp4, or use --source demo")
-
-
-def _first_line(e: BaseException) -> str:
-    text = re.sub(r"^\[Errno -?\d+\] ", "", " ".join(str(e).split())) or type(e).__name__
-    return text.split(": '")[0][:100]
 
 
 class FileSource(Source):

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 from ..core.backoff import Backoff
-from ..core.errors import UserError
-from .sinks import Sink, one_line
+from ..core.errors import UserError, one_line
+from .sinks import Sink
 from .usage import open_monitor
 
 log = logging.getLogger(__name__)
