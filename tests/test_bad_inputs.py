@@ -171,6 +171,14 @@ CASES = [
     ("bench-source-missing", ["bench", "--source", "{d}/missing.mp4", "--models", "bilinear"], ["missing.mp4"]),
     ("bench-cuda", ["bench", "--device", "cuda", "--models", "student", "--source", "demo"], ["cuda", "--device cpu"]),
     ("bench-models-empty", ["bench", "--models", ",", "--source", "demo"], ["--models", "empty"]),
+    # eval --degradation soft, compare
+    ("eval-soft-2x-model", ["eval", "--dataset", "{d}/tiny3", "--degradation", "soft", "--models", "student"],
+     ["student", "2x model", "drop it"]),
+    ("compare-crop-outside", ["compare", "--source", "{d}/tiny3/b.png", "--crop", "0,0,99,99", "--out", "{d}/c.png"],
+     ["--crop", "inside"]),
+    ("compare-source-missing", ["compare", "--source", "{d}/missing.mp4", "--out", "{d}/c.png"], ["missing.mp4"]),
+    ("compare-2x-same-size", ["compare", "--source", "{d}/tiny3/a.png", "--models", "student", "--out",
+                              "{d}/c.png"], ["2x", "--degrade 2"]),
 ]
 
 CONFIGS = [
@@ -193,6 +201,7 @@ TRAIN = [
     ("train-init-random", ["teacher", "--model", "seed-teacher", "--init", "{d}/random.pt"], ["random.pt"]),
     ("train-teacher-missing", ["student", "--teacher", "{d}/missing.pt"], ["missing.pt", "does not exist"]),
     ("train-epochs-zero", ["teacher", "--epochs", "0"], ["--epochs", "must be"]),
+    ("train-same-size-2x-model", ["teacher", "--model", "student", "--factor", "1"], ["--factor 1", "enhance"]),
 ]
 
 

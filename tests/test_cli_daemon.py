@@ -7,6 +7,7 @@ import re
 import signal
 import time
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest_daemon import (FACE_CLIP, daemon_env, daemons, recording_backend, requires_face,  # noqa: F401
@@ -85,6 +86,24 @@ def test_run_records_a_file_with_the_model(tmp_path, student_weights):
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8 and cap.read()[1].shape == (120, 160, 3)
     cap.release()
+
+
+def test_run_at_the_frames_own_size_uses_the_enhance_model(tmp_path):
+    """--degrade 1 without --model: the enhance model, not an error about the 2x student; the output differs from
+    the input frames (it ran) and keeps their size."""
+    import cv2
+
+    outs = {}
+    for model in ("none", None):
+        out = tmp_path / f"{model}.avi"
+        r = invoke("run", "--source", "demo", "--degrade", "1", *(["--model", model] if model else []),
+                   "--output", out, "--frames", 4, "--size", "160x120", "--lockstep")
+        assert r.exit_code == 0, r.output
+        cap = cv2.VideoCapture(str(out))
+        outs[model] = cap.read()[1]
+        cap.release()
+    assert outs[None].shape == outs["none"].shape == (120, 160, 3)
+    assert np.abs(outs[None].astype(int) - outs["none"]).mean() > 0.1
 
 
 BAD = [

@@ -248,3 +248,30 @@ def test_threads_give_the_same_result():
     imgs = np.stack([natural(24, 32, seed=i % 5) for i in range(12)])
     for spec in ("camera", "blur:0.7+pg:0.1,2+jpeg:60"):
         assert np.array_equal(corrupt_batch(imgs, spec, 5, offset=3, workers=3), corrupt_batch(imgs, spec, 5, offset=3))
+
+
+def test_soft_preset_always_blurs_within_its_range_and_is_seeded():
+    from vcam_sharpen.core.corrupt import SOFT, sample_soft
+
+    chains = [sample_soft(np.random.default_rng([0, i]), h264_ok=False) for i in range(200)]
+    assert chains == [sample_soft(np.random.default_rng([0, i]), h264_ok=False) for i in range(200)]
+    for c in chains:
+        names = [n for n, _ in c.terms]
+        assert names == ["blur", "pg", "jpeg"]
+        assert SOFT["blur"][0] <= c.terms[0][1][0] <= SOFT["blur"][1]
+        assert SOFT["jpeg"][0] <= c.terms[2][1][0] <= SOFT["jpeg"][1]
+
+
+def test_soft_train_adds_clean_and_sharp_but_noisy_images():
+    from vcam_sharpen.core.corrupt import sample_soft
+
+    chains = [sample_soft(np.random.default_rng([0, i]), train=True, h264_ok=False) for i in range(1000)]
+    clean = sum(c.is_clean for c in chains) / len(chains)
+    sharp = sum(not c.is_clean and c.terms[0][0] != "blur" for c in chains) / len(chains)
+    assert 0.16 < clean < 0.24 and 0.11 < sharp < 0.19
+
+
+def test_soft_specs_parse_and_are_random():
+    for text in ("soft", "soft-train"):
+        c = parse_corruption(text)
+        assert str(c) == text and c.is_random and not c.is_clean

@@ -97,3 +97,49 @@ def test_kernel_sizes_must_be_odd_and_one_per_layer():
                 {"kernels": "3-d3"}, {"kernels": "3-x"}):
         with pytest.raises(ValueError):
             create_model("student", **bad)
+
+
+@pytest.mark.parametrize("name", ["enhance", "enhance-teacher"])
+def test_enhance_models_are_the_input_plus_a_correction(name):
+    """A zero last layer leaves any frame, odd sizes included, exactly as it is (the residual)."""
+    model = create_model(name).eval()
+    last = model.convs[-1] if name == "enhance" else model.tail
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+        x = torch.rand(2, 3, 17, 23)
+        assert torch.equal(model(x), x)
+
+
+def test_enhance_costs_about_what_the_default_student_costs():
+    enhance, student = count_macs(create_model("enhance")), count_macs(create_model("student"))
+    assert 0.9 * student <= enhance <= 1.1 * student
+
+
+def test_enhance_sees_each_pixel_in_its_own_phase():
+    """Changing one input pixel changes the output only within the 3x3 half-size window of its phase block
+    (a 6x6 window of the frame): the phase (un)shuffle is wired the right way round."""
+    torch.manual_seed(0)
+    model = create_model("enhance", gate=0).eval()  # the gate reads the whole frame: see the next test
+    x = torch.rand(1, 3, 20, 20)
+    y = x.clone()
+    y[0, 1, 10, 11] += 0.5
+    with torch.no_grad():
+        diff = (model(y) - model(x)).abs().sum(1)[0]
+    rows, cols = torch.nonzero(diff > 1e-6, as_tuple=True)
+    assert rows.min() >= 8 and rows.max() <= 13 and cols.min() >= 8 and cols.max() <= 13
+
+
+def test_the_enhance_gate_scales_each_images_correction_by_its_own_statistics():
+    """The gate is per image (batch members do not mix) and in (0, 1): a correction is scaled, never flipped."""
+    torch.manual_seed(0)
+    gated = create_model("enhance").eval()
+    plain = create_model("enhance", gate=0).eval()
+    plain.load_state_dict({k: v for k, v in gated.state_dict().items() if not k.startswith("gate.")})
+    a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16) * 0.2
+    with torch.no_grad():
+        both = gated(torch.cat([a, b]))
+        assert torch.allclose(both[:1], gated(a), atol=1e-6) and torch.allclose(both[1:], gated(b), atol=1e-6)
+        ratio = (gated(a) - a) / (plain(a) - a)
+    finite = ratio[torch.isfinite(ratio) & ((plain(a) - a).abs() > 1e-4)]
+    assert finite.numel() > 0 and finite.min() > 0 and finite.max() < 1

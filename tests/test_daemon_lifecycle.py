@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest_daemon import daemon_env, daemons, wait_for  # noqa: F401
 
+from vcam_sharpen.core import loader
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.daemon import lifecycle
 from vcam_sharpen.daemon.lock import AlreadyRunning, PidLock, paths, read_state, running_pid
@@ -120,6 +121,18 @@ def test_build_sharpener_and_warm_up():
     assert s.process(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)
     with pytest.raises(UserError, match="2x upscaler"):  # a bad mode fails before any device is opened
         lifecycle.build_sharpener(Settings(model="student", degrade=1))
+
+
+
+def test_the_default_model_follows_the_mode():
+    """No --model: the student for 2x frames, the enhance model for --degrade 1 (the seed student stays selectable)."""
+    s, described = lifecycle.build_sharpener(Settings(size=(64, 48), fps=1.0))
+    assert described == loader.DEFAULT_MODEL and s.engine.model_name == "student" and s.degrade == 2
+    s, described = lifecycle.build_sharpener(Settings(degrade=1, size=(64, 48), fps=1.0))
+    assert described == loader.ENHANCE_MODEL and s.engine.model_name == "enhance" and s.degrade == 1
+    assert s.process(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)
+    s, described = lifecycle.build_sharpener(Settings(degrade=1, upscale=True, size=(64, 48), fps=1.0))
+    assert described == loader.DEFAULT_MODEL
 
 
 def test_start_then_stop_returns_once_the_process_is_gone(daemons):

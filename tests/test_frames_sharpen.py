@@ -7,7 +7,7 @@ import torch
 from vcam_sharpen.core.degrade import degrade, downscale
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.frames.sharpen import (BilinearUpscaler, BoxDownscaler, Sharpener, bilinear_upscale, fit,
-                                         interleave_phases, to_bgr)
+                                         interleave_phases, split_phases, to_bgr)
 
 
 def frame(h, w, c=3, seed=0):
@@ -199,3 +199,14 @@ def test_interleave_phases_puts_each_phase_on_its_pixels():
     assert out[1, 0].tolist() == [20, 21, 22] and out[5, 7].tolist() == [30, 31, 32]
     buf = np.empty((2 * h, 2 * w, 3), np.uint8)
     assert interleave_phases(phases, buf) is buf
+
+
+@pytest.mark.parametrize("shape", [(6, 8), (7, 9)])
+def test_split_phases_is_the_inverse_of_interleave_phases(shape):
+    img = frame(*shape)
+    planes = split_phases(img)
+    h, w = shape[0] // 2, shape[1] // 2
+    assert planes.shape == (12, h, w)
+    assert np.array_equal(interleave_phases(planes), img[: 2 * h, : 2 * w])
+    buf = np.empty((12, h, w), np.uint8)
+    assert split_phases(img, buf) is buf

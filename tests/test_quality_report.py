@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from vcam_sharpen.core import checkpoint, loader
-from vcam_sharpen.core.baselines import Bilinear, UnsharpMask
+from vcam_sharpen.core.baselines import UNSHARP_SOFT_AMOUNT, UNSHARP_SOFT_SIGMA, Bilinear, UnsharpMask
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.models import count_parameters, create_model, list_models
-from vcam_sharpen.quality.report import methods, model_rows, run_eval, write_grid
+from vcam_sharpen.quality.report import grid_path, methods, model_rows, run_eval, write_grid
 
 WITH_WEIGHTS = [n for n in loader.names() if n in (*loader.NO_MODEL, "unsharp", "default", *loader.shipped())]
 
@@ -30,7 +30,8 @@ def test_all_is_the_baselines_and_every_shipped_file(tmp_path):
     torch.manual_seed(0)
     extra = checkpoint.save(tmp_path / "mine.pt", create_model("seed-student"))
     rows = methods("all", [extra])
-    assert [r[0] for r in rows] == [*loader.BASELINES, *loader.shipped(), "mine"]
+    two_x = [t for t, p in loader.shipped().items() if not loader.same_size_trained(p)]
+    assert [r[0] for r in rows] == [*loader.BASELINES, *two_x, "mine"] and "student" in two_x
     assert rows[-1][2]["weights"] == "mine.pt" and rows[-1][2]["model"] == "seed-student"
     with pytest.raises(UserError, match="--models is empty"):
         methods(" , ")
@@ -62,3 +63,29 @@ def test_model_rows_cover_every_registered_model():
     assert list(rows) == list_models()
     assert rows["seed-student"]["params"] == 499 and rows["seed-student"]["description"]
     assert rows["seed-teacher"]["gmac_720p"] > rows["seed-student"]["gmac_720p"] > 0
+
+
+def test_soft_degradation_rows_are_the_same_size_task(tiny_cifar, tmp_path):
+    """--degradation soft: rows input / unsharp / same-size models, the soft preset on the full-size image."""
+    grid = tmp_path / "grid.png"
+    rows = run_eval("cifar10", tiny_cifar, models="none,unsharp,seed-student,default", limit=4, progress=False,
+                    degradation="soft", grid=grid)
+    assert [r["label"] for r in rows] == ["input", "unsharp", "seed-student", loader.ENHANCE_MODEL]
+    assert {(r["condition"], r["degradation"], r["n"]) for r in rows} == {("soft", "soft", 4)}
+    assert rows[1]["sigma"] == UNSHARP_SOFT_SIGMA and rows[1]["amount"] == UNSHARP_SOFT_AMOUNT
+    clean = run_eval("cifar10", tiny_cifar, models="none", limit=4, progress=False, degradation="soft",
+                     corrupt=["clean"])
+    assert clean[0]["ssim"] == 1.0  # nothing done to a sharp picture: the input is the ground truth
+    assert rows[0]["ssim"] < 1.0
+    import cv2
+
+    assert cv2.imread(str(grid_path(grid, "soft"))).shape[1] == 5 * 128  # in / 3 rows / ground truth
+
+
+def test_soft_degradation_refuses_2x_models_and_lists_only_same_size_ones():
+    with pytest.raises(UserError, match="2x model"):
+        methods("student", degrade=1)
+    labels = [r[0] for r in methods("all", degrade=1)]
+    assert labels[:2] == ["input", "unsharp"] and "student" not in labels and loader.ENHANCE_MODEL in labels
+    with pytest.raises(UserError, match="--degradation"):
+        run_eval("cifar10", None, models="none", degradation="x3", progress=False)

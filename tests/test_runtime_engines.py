@@ -284,3 +284,38 @@ def test_unknown_half_res_variants_fall_back_to_generic_graphs():
     assert not eng.phases
     small = rand_frame(7, 9)
     assert np.abs(eng.restore_half(small).astype(np.float64) - reference(model, small)).max() <= 1.0
+
+
+def same_size_reference(model, frame):
+    """Torch float reference of the same-size path: BGR uint8 frame -> sharpened BGR float 0..255."""
+    x = torch.from_numpy(frame[:, :, ::-1].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        y = model(x).clamp(0, 1) * 255.0
+    return y[0].permute(1, 2, 0).numpy()[:, :, ::-1]
+
+
+@pytest.mark.parametrize("args", [{}, {"expand": 8}, {"layers": 2, "kernels": "3-3"}])
+@pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
+def test_enhance_runs_as_a_same_size_phase_graph(kind, args):
+    """ONNX (and torch) phase graphs equal the model within one grey level, odd and tiny sizes included."""
+    torch.manual_seed(len(args))
+    model = create_model("enhance", **args).eval()
+    with torch.no_grad():  # strong corrections, so the residual and the clamp both matter
+        for p in model.parameters():
+            p.mul_(4.0)
+    eng = create_engine(model, engine=kind, device="cpu")
+    assert eng.phases and eng.input_scale == 1
+    for h, w in [(18, 24), (17, 23), (1, 1), (2, 3)]:
+        img = rand_frame(h, w, seed=h)
+        out = eng.restore_full(img)
+        assert out.shape == (h, w, 3)
+        assert np.abs(out.astype(np.float64) - same_size_reference(model, img)).max() <= 1.0
+
+
+def test_enhance_in_the_sharpener_strength_zero_is_the_frame_itself():
+    torch.manual_seed(0)
+    sharp = Sharpener(create_engine(create_model("enhance").eval(), engine="onnxruntime"), degrade=1)
+    img = rand_frame(36, 48)
+    assert not np.array_equal(sharp.process(img), img)
+    sharp.apply_live({"strength": 0.0})
+    assert np.array_equal(sharp.process(img), img)

@@ -6,7 +6,8 @@ import torch
 from vcam_sharpen.core.baselines import UnsharpMask
 from vcam_sharpen.core.models import create_model
 from vcam_sharpen.runtime.engines import DEFAULT_THREADS, OrtEngine, TorchEngine, UnsharpEngine
-from vcam_sharpen.runtime.tuning import engine_for_rate
+from vcam_sharpen.core import loader
+from vcam_sharpen.runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +41,11 @@ def test_upscale_and_same_size_modes_are_timed_at_their_own_frames():
     assert isinstance(up, OrtEngine) and up.threads == 1
     same = engine_for_rate(create_model("seed-student").eval(), fps=1.0, size=(64, 48), degrade=1)
     assert isinstance(same, OrtEngine) and same.threads == 1
+
+
+def test_default_and_auto_resolve_by_mode():
+    assert resolve_spec("default") == loader.DEFAULT_MODEL == loader.mode_default(2)
+    assert resolve_spec("default", degrade=1) == loader.ENHANCE_MODEL == loader.mode_default(1)
+    assert loader.mode_default(1, upscale=True) == loader.DEFAULT_MODEL
+    assert resolve_auto(degrade=1).tag == loader.ENHANCE_MODEL  # shipped, and the one same-size candidate
+    assert resolve_spec("seed-student", degrade=1) == "seed-student"

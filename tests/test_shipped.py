@@ -18,17 +18,23 @@ def readme_table(dataset: str) -> dict[str, float]:
 
 
 def test_every_shipped_checkpoint_is_in_the_readme():
-    table = readme_table("cifar10")
-    assert set(loader.shipped()) <= set(table), "a shipped checkpoint has no README row"
-    assert {"bilinear", "unsharp"} <= set(table)
+    """2x checkpoints in the 2x table, same-size (enhance) ones in the soft table."""
+    shipped = loader.shipped()
+    soft = {t for t, p in shipped.items() if loader.same_size_trained(p)}
+    table, soft_table = readme_table("cifar10"), readme_table("soft-cifar10")
+    assert set(shipped) - soft <= set(table), "a shipped 2x checkpoint has no README row"
+    assert soft <= set(soft_table) and {"enhance", "enhance-kd", "enhance-teacher"} <= soft
+    assert {"bilinear", "unsharp"} <= set(table) and {"input", "unsharp", "seed-student"} <= set(soft_table)
 
 
 @requires_data
-@pytest.mark.parametrize("dataset", ["cifar10", "set5"])
+@pytest.mark.parametrize("dataset", ["cifar10", "set5", "soft-cifar10", "soft-set5"])
 def test_shipped_figures_hold(dataset):
     expected = readme_table(dataset)
-    data = CIFAR_DIR if dataset == "cifar10" else SHARED_DATA
-    rows = run_eval(dataset=dataset, data=data, models=",".join(expected), progress=False)
+    name = dataset.removeprefix("soft-")
+    data = CIFAR_DIR if name == "cifar10" else SHARED_DATA
+    rows = run_eval(dataset=name, data=data, models=",".join(expected).replace("input", "none"), progress=False,
+                    degradation="soft" if dataset.startswith("soft-") else "2x")
     got = {r["label"]: r["ssim"] for r in rows}
     for label, ssim in expected.items():
         assert got[label] == pytest.approx(ssim, abs=0.002), label

@@ -79,3 +79,8 @@ def test_bench_errors():
 
 def test_default_source_is_the_face_clip_when_present():
     assert default_source() == (str(DEFAULT_VIDEO) if DEFAULT_VIDEO.is_file() else "demo")
+
+
+def test_degrade_one_defaults_to_the_enhance_model():
+    rows = make_rows("bilinear,default", degrade=1)
+    assert [r.label for r in rows] == ["bilinear", loader.ENHANCE_MODEL] and rows[1].engine.input_scale == 1

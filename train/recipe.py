@@ -23,6 +23,10 @@ crops make the teacher run at every step instead of once per image (its outputs 
 the 2-core CPU a ``student`` epoch of ``--data-mix mix --corrupt camera`` takes ~5.7 min distilled
 against ~2.2 min without, where ~1 ms per sample goes to the corruption itself (``--corrupt-workers``).
 ``torchrun --nproc-per-node N -m train ...`` runs the same recipe with DistributedDataParallel (train/dist.py).
+
+Same-size models (``enhance``, for ``--degrade 1``): ``--factor 1 --corrupt soft-train`` trains on the
+full-size image corrupted like a soft webcam frame (blur, sensor noise, a codec; a share left clean, whose
+target is the input itself), and validation's clean score is then how little the model changes a sharp picture.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from tqdm import tqdm
 
 from vcam_sharpen.core import checkpoint
 from vcam_sharpen.core.corrupt import h264_available, parse_corruption
-from vcam_sharpen.core.degrade import degrade_pair, model_input
+from vcam_sharpen.core.degrade import degrade_pair, model_input, model_scale
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.files import atomic_write
 from vcam_sharpen.core.models import KERNELS, count_parameters, create_model, list_models
@@ -234,6 +238,9 @@ def _train(cfg: Config, dd: dist.Dist, device: torch.device, corruption, say) ->
         model = create_model(cfg.model, **model_args(cfg.model_args))
     except (TypeError, ValueError) as e:
         raise UserError(f"--model-args do not fit {cfg.model}: {e}") from None
+    if cfg.factor == 1 and model_scale(model) > 1:
+        raise UserError(f"--factor 1 is the same-size task, which {cfg.model} (a 2x model) cannot learn; "
+                        f"use --model enhance or seed-student, or --factor 2")
     if cfg.init and not cfg.resume:
         start, _ = checkpoint.load(Path(cfg.init), expect=cfg.model)
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ..core.loader import DEFAULT_MODEL
+from ..core.loader import DEFAULT_MODEL, ENHANCE_MODEL
 from ..daemon import control, lifecycle
 from ..daemon.service import install_from_overrides, next_steps
 from ..daemon.settings import Settings, effective
@@ -32,10 +32,11 @@ def settings_options(f):
                      help="2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as it is."),
         click.option("--upscale/--no-upscale", default=False, show_default=True,
                      help="Treat the camera frame as the small one and output twice its size."),
-        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|FILE.pt|none",
-                     help="Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
-                          "(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the "
-                          "best shipped student that fits --cpu-budget at this size and rate."),
+        click.option("--model", default="default", show_default=True, metavar="NAME|FILE.pt|none",
+                     help=f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
+                          f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the "
+                          f"best shipped student that fits --cpu-budget at this size and rate; default: "
+                          f"{DEFAULT_MODEL}, or {ENHANCE_MODEL} with --degrade 1."),
         click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
                      help="Checkpoint file; default: the shipped weights of --model."),
         click.option("--cpu-budget", "cpu_budget", type=click.FloatRange(0.05, 64), default=0.75,

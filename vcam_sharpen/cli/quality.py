@@ -1,4 +1,4 @@
-"""Quality commands: ``eval`` and ``models``."""
+"""Quality commands: ``eval``, ``models`` and ``compare``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..quality.report import conditions, grid_path, model_rows, run_eval
+from ..core.errors import UserError
+from ..quality.report import DEGRADATIONS, conditions, grid_path, model_rows, run_eval
+from ..tools.bench import default_source
+from ..tools.compare import compare
 from .app import cli
 from .text import eval_markdown, eval_table, models_table
 
@@ -33,18 +36,24 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
                    "per condition, named after it: --grid g.png --corrupt jpeg:50 writes g-jpeg_50.png.")
 @click.option("--corrupt", "corrupt", multiple=True, metavar="SPEC",
               help="Score under a webcam condition (repeatable; one table block per condition, each headed by "
-                   "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, or terms "
+                   "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, or terms "
                    "joined with '+' (blur:0.8+noise:3+jpeg:70); values in grey levels / pixels. Applied to the "
                    "half-size image before the bilinear upscale. Default: clean, printed as without this option.")
 @click.option("--seed", type=click.IntRange(min=0), default=0,
               help="Seed of the random corruptions: image i always gets the generator [seed, i].")
-def eval_cmd(dataset, data, models, extra, limit, factor, as_json, markdown, grid, corrupt, seed) -> None:
+@click.option("--degradation", type=click.Choice(DEGRADATIONS), default="2x", show_default=True,
+              help="2x: downscale, [--corrupt,] bilinear upscale (the 2x models' task); soft: the same-size task "
+                   "(--degrade 1): each --corrupt condition, by default the soft webcam preset (blur, sensor noise, "
+                   "a codec), on the full-size image; rows input, unsharp and the same-size models.")
+def eval_cmd(dataset, data, models, extra, limit, factor, as_json, markdown, grid, corrupt, seed,
+             degradation) -> None:
     """Score restorations with SSIM and PSNR (skimage, RGB in [0, 1])."""
     rows = run_eval(dataset=dataset, data=data, models=models, extra=list(extra), limit=limit,
-                    factor=factor, grid=grid, progress=not as_json, corrupt=list(corrupt) or None, seed=seed)
+                    factor=factor, grid=grid, progress=not as_json, corrupt=list(corrupt) or None, seed=seed,
+                    degradation=degradation)
     click.echo(json.dumps(rows, indent=2) if as_json else eval_markdown(rows) if markdown else eval_table(rows))
     if grid is not None and not as_json:
-        conds = conditions(list(corrupt))
+        conds = conditions(list(corrupt) or (["soft"] if degradation == "soft" else []))
         for path in [grid] if conds is None else [grid_path(grid, c) for c in conds]:
             click.echo(f"grid written to {path}")
 
@@ -55,3 +64,34 @@ def models_cmd(as_json: bool) -> None:
     """List registered models with parameters and GMAC per 1280x720 output frame."""
     rows = model_rows()
     click.echo(json.dumps(rows, indent=2) if as_json else models_table(rows))
+
+
+@cli.command("compare")
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="A video file or a picture; default: the face clip beside the checkout.")
+@click.option("--models", default="none,default", show_default=True, metavar="LIST",
+              help="Comma-separated panels, left to right: none (the picture without a network), default, "
+                   "shipped weights, model names, .pt files.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("compare.png"),
+              show_default=True, help="The PNG to write.")
+@click.option("--degrade", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              help="As in the daemon: 1 the frame at its own size, 2 the simulated 2x link.")
+@click.option("--corrupt", default=None, metavar="SPEC",
+              help="Corrupt the frame first like a webcam (as eval --corrupt, e.g. camera or soft).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of a random --corrupt.")
+@click.option("--frame", "index", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which frame of the video (0-based).")
+@click.option("--crop", default=None, metavar="X,Y,W,H", help="The box to show, in pixels; default: the whole frame.")
+@click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Nearest-neighbour enlargement of the crop.")
+def compare_cmd(source, models, out, degrade, corrupt, seed, index, crop, zoom) -> None:
+    """One frame through several models side by side, as the daemon runs them (before/after pictures)."""
+    if source is None:
+        source = Path(default_source())
+        if str(source) == "demo":
+            raise UserError("no --source given and the face clip is not beside the checkout; pass --source FILE")
+    info = compare(source, models, out, degrade=int(degrade), corrupt=corrupt, seed=seed, index=index, crop=crop,
+                   zoom=zoom)
+    x, y, w, h = info["crop"]
+    click.echo(f"{info['path']}: frame {info['frame']} of {source}, box {w}x{h} at {x},{y}, "
+               f"panels {', '.join(info['labels'])}")

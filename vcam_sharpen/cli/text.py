@@ -33,10 +33,13 @@ def _eval_cells(r: dict) -> tuple[str, str]:
 
 
 def _eval_blocks(rows: list[dict]) -> list[tuple[str | None, list[dict]]]:
-    """Rows grouped by ``condition`` in order of appearance; one ``(None, rows)`` block without conditions."""
+    """Rows grouped by ``condition`` in order of appearance; one ``(None, rows)`` block without conditions.
+    Same-size rows (``eval --degradation soft``) are headed ``same size, CONDITION``."""
     blocks: list[tuple[str | None, list[dict]]] = []
     for r in rows:
         cond = r.get("condition")
+        if cond is not None and r.get("degradation") == "soft":
+            cond = f"same size, {cond}"
         if not blocks or blocks[-1][0] != cond:
             blocks.append((cond, []))
         blocks[-1][1].append(r)

@@ -17,6 +17,9 @@ to right, e.g. ``blur:0.8+noise:3+jpeg:70``:
     h264:CRF     one H.264 intra frame, CRF 0..51 (needs PyAV)
     blur:SIGMA   Gaussian defocus blur, SIGMA in pixels
     camera       a random realistic webcam chain per image (see sample_camera)
+    soft         a random soft same-size webcam frame per image: defocus blur,
+                 sensor noise, a codec (see sample_soft; ``--degradation soft``)
+    soft-train   ``soft``'s training mix: also clean and sharp-but-noisy images
 
 Bad specs raise :class:`CorruptionError`, both a ``ValueError`` and the package's
 ``UserError`` (one line; the CLI prints it and exits 2). Training, eval and bench
@@ -34,7 +37,7 @@ import numpy as np
 
 from .errors import UserError
 
-_FORMS = "clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera (joined with '+')"
+_FORMS = "clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, soft-train (joined with '+')"
 
 
 class CorruptionError(UserError, ValueError):
@@ -177,7 +180,7 @@ class Corruption:
     def is_random(self) -> bool:
         """True when the result depends on the random generator (noise, pg, camera); jpeg, h264 and
         blur are fixed functions of the image."""
-        return any(name in ("noise", "pg", "camera") for name, _ in self.terms)
+        return any(name in ("noise", "pg", "camera", "soft", "soft-train") for name, _ in self.terms)
 
     @property
     def needs_h264(self) -> bool:
@@ -205,12 +208,15 @@ class Corruption:
                 out = gaussian_blur(out, args[0])
             elif name == "camera":
                 out = sample_camera(rng).apply(out, rng)
+            elif name in ("soft", "soft-train"):
+                out = sample_soft(rng, train=name == "soft-train").apply(out, rng)
         return out
 
 
 # name -> (number of values, (low, high) or None, integer-valued?)
 _RULES = {
     "clean": (0, None, False), "camera": (0, None, False),
+    "soft": (0, None, False), "soft-train": (0, None, False),
     "noise": (1, (0.0, math.inf), False), "blur": (1, (0.0, math.inf), False),
     "pg": (2, (0.0, math.inf), False),
     "jpeg": (1, (1, 100), True), "h264": (1, (0, 51), True),
@@ -281,6 +287,42 @@ def sample_camera(rng: np.random.Generator, h264_ok: bool | None = None) -> Corr
     if u_clean < c["p_clean"]:
         return Corruption((("clean", ()),))
     terms = [("blur", (round(sigma, 2),))] if u_blur < c["p_blur"] else []
+    terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))))
+    if h264_ok is None:
+        h264_ok = h264_available()
+    terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
+    return Corruption(tuple(terms))
+
+
+# Ranges of the `soft` preset (full-size frames, the same-size task); see sample_soft.
+SOFT = dict(blur=(0.5, 1.5), pg_a=(0.02, 0.2), pg_b=(0.5, 2.5), jpeg=(60, 95), p_h264=0.5, h264=(18, 30),
+            train_clean=0.2, train_sharp=0.15)
+
+
+def sample_soft(rng: np.random.Generator, train: bool = False, h264_ok: bool | None = None) -> Corruption:
+    """Draw one soft full-size webcam frame: blur + Poisson-Gaussian noise + codec.
+
+    What a laptop webcam at its own resolution delivers (SOFT holds the ranges):
+    - defocus / lens softness: Gaussian blur sigma 0.5-1.5 px (the issue's range: a
+      fixed-focus lens slightly off, a cheap plastic lens), first: optics act before the sensor;
+    - sensor noise at full size (no 2x2 average as in ``camera``): A log-uniform 0.02..0.2,
+      B 0.5..2.5 grey levels, so the std is 0.5-2.5 in the dark and at most ~7.6 at white;
+    - a codec: JPEG quality 60-95 or, with probability 0.5 when PyAV+libx264 is there, H.264
+      CRF 18-30 (a webcam's own MJPEG/H.264 at its usual settings, milder than ``camera``'s
+      starved call stream: the frame is read at the camera, before the call's encoder).
+    ``train=True`` (``soft-train``) also draws 20% clean images (the target is the input: a
+    sharp frame must be left alone) and 15% sharp but noisy and compressed ones (denoise
+    without sharpening). Same random numbers with or without PyAV, as in :func:`sample_camera`.
+    """
+    c = SOFT
+    u_kind, u_codec = rng.random(2)
+    sigma, log_a = rng.uniform(*c["blur"]), rng.uniform(math.log(c["pg_a"][0]), math.log(c["pg_a"][1]))
+    b = rng.uniform(*c["pg_b"])
+    q, crf = int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+    if train and u_kind < c["train_clean"]:
+        return Corruption((("clean", ()),))
+    sharp = train and u_kind < c["train_clean"] + c["train_sharp"]
+    terms = [] if sharp else [("blur", (round(sigma, 2),))]
     terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))))
     if h264_ok is None:
         h264_ok = h264_available()

@@ -97,4 +97,4 @@ def check_mode(input_scale: int, degrade: int, upscale: bool = False) -> None:
         raise UserError(f"--degrade must be 1 or 2, got {degrade}")
     if input_scale > 1 and degrade == 1 and not upscale:
         raise UserError("this model is a 2x upscaler (it takes the half-size frame); use --degrade 2 or "
-                        "--upscale, or a same-size model for --degrade 1, e.g. --model seed-student")
+                        "--upscale, or a same-size model for --degrade 1, e.g. --model enhance")

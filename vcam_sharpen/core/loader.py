@@ -5,7 +5,8 @@ Names every command accepts (``run``/``start --model``, ``bench --models``, ``ev
 
 * ``none`` / ``bilinear``: no network (the bilinear upscale, or the frame as it is);
 * ``unsharp``: the classical unsharp mask (:mod:`vcam_sharpen.core.baselines`);
-* ``default``: :data:`DEFAULT_MODEL`;
+* ``default``: the mode's default (:func:`mode_default`): :data:`DEFAULT_MODEL` for 2x frames,
+  :data:`ENHANCE_MODEL` for same-size frames (``--degrade 1``);
 * a shipped weight tag, the stem of a file in ``weights/`` (``student``, ``student-nokd``, ...);
   tags that equal a registered architecture name are that architecture's default weights;
 * a registered architecture without shipped weights (untrained: speed measurements only);
@@ -29,14 +30,22 @@ from .models import create_model, list_models
 
 log = logging.getLogger(__name__)
 
-# The model bench, eval and export use unless told otherwise (the daemon's default is AUTO).
+# The model bench, eval, export and the daemon use for 2x frames unless told otherwise.
 DEFAULT_MODEL = "student"
+# The same for same-size frames (--degrade 1): the enhance student.
+ENHANCE_MODEL = "enhance"
 # "auto": the best shipped student this machine runs within the CPU budget (vcam_sharpen.runtime.tuning).
 AUTO = "auto"
 # Shipped students ``auto`` chooses from (ablations and teachers are not candidates).
 AUTO_CANDIDATES = ("student", "student-deep", "student-wide")
 NO_MODEL = ("none", "bilinear")
 BASELINES = ("bilinear", "unsharp")
+
+
+def mode_default(degrade: int = 2, upscale: bool = False) -> str:
+    """What ``default`` means for a frame mode: :data:`ENHANCE_MODEL` for same-size frames
+    (``degrade=1`` without ``upscale``), else :data:`DEFAULT_MODEL`."""
+    return ENHANCE_MODEL if degrade == 1 and not upscale else DEFAULT_MODEL
 
 
 def weights_dir() -> Path:
@@ -131,6 +140,15 @@ def quality(path: Path) -> float:
         return float(checkpoint.read(path).get("metrics", {}).get("val_ssim", 0.0))
     except (UserError, TypeError, ValueError):
         return 0.0
+
+
+def same_size_trained(path: Path) -> bool:
+    """Whether a checkpoint was trained on the same-size task (``python -m train ... --factor 1``, the
+    ``enhance`` models) rather than on the 2x one."""
+    try:
+        return int(checkpoint.read(path).get("config", {}).get("factor", 2)) == 1
+    except (UserError, TypeError, ValueError):
+        return False
 
 
 def auto_candidates() -> list[str]:

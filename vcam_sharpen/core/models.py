@@ -52,7 +52,7 @@ def get_spec(name: str) -> ModelSpec:
 # Bounds for model arguments wherever they come from (a command line, a checkpoint file): a
 # crafted value must be a one-line error here, not a crash or a gigabyte allocation later.
 ARG_LIMITS = {"channels": (1, 512), "width": (1, 512), "layers": (2, 32), "blocks": (0, 64),
-              "expand": (0, 1024), "ensemble": (1, 2), "scale": (2, 2)}
+              "expand": (0, 1024), "ensemble": (1, 2), "scale": (2, 2), "gate": (0, 1)}
 
 
 def check_args(name: str, args: dict) -> dict:
@@ -198,11 +198,11 @@ class HalfResNet(nn.Module):
     input_scale = 2
 
     def __init__(self, channels: int = 16, layers: int = 2, expand: int = 0, scale: int = 2,
-                 kernels: str = "") -> None:
+                 kernels: str = "", c_in: int = 3) -> None:
         super().__init__()
         if layers < 2:
             raise ValueError("HalfResNet needs at least 2 layers")
-        dims = [3] + [channels] * (layers - 1) + [3 * scale * scale]
+        dims = [c_in] + [channels] * (layers - 1) + [3 * scale * scale]
         text = str(kernels) or "-".join(["3"] * layers)
         # (size, depthwise) per layer
         kinds = [(int(t.lstrip("d")), t.startswith("d")) for t in text.split("-")] if KERNELS.fullmatch(text) else []
@@ -223,14 +223,22 @@ class HalfResNet(nn.Module):
         self.act = nn.ReLU()
         self.shuffle = nn.PixelShuffle(scale)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        base = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        y = x
+    def body(self, y: torch.Tensor) -> torch.Tensor:
+        """The conv chain, ReLU between layers; with a ``gate`` (:class:`EnhanceNet`), the last layer's output
+        scaled per image and channel by the gate of the first layer's mean features."""
+        gate = getattr(self, "gate", None)
+        scale = None
         for i, conv in enumerate(self.convs):
             y = conv(y)
             if i < len(self.convs) - 1:
                 y = self.act(y)
-        return base + self.shuffle(y)
+            if i == 0 and gate is not None:
+                scale = torch.sigmoid(gate(y.mean((2, 3))))[:, :, None, None]
+        return y if scale is None else y * scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return base + self.shuffle(self.body(x))
 
     def collapse(self) -> "HalfResNet":
         """Fold every :class:`ExpandedConv` into a plain conv in place; outputs are unchanged."""
@@ -280,13 +288,14 @@ class HalfResEDSR(nn.Module):
 
     input_scale = 2
 
-    def __init__(self, channels: int = 64, blocks: int = 16, scale: int = 2, ensemble: int = 1) -> None:
+    def __init__(self, channels: int = 64, blocks: int = 16, scale: int = 2, ensemble: int = 1,
+                 c_in: int = 3) -> None:
         super().__init__()
         if ensemble not in (1, 2):
             raise ValueError("ensemble must be 1 (one pass) or 2 (with the mirror image)")
         self.scale = scale
         self.ensemble = ensemble
-        self.head = nn.Conv2d(3, channels, 3, padding=1)
+        self.head = nn.Conv2d(c_in, channels, 3, padding=1)
         self.body = nn.Sequential(*[ResBlock(channels) for _ in range(blocks)],
                                   nn.Conv2d(channels, channels, 3, padding=1))
         self.tail = nn.Conv2d(channels, 3 * scale * scale, 3, padding=1)
@@ -308,3 +317,72 @@ class HalfResEDSR(nn.Module):
           "(blocks=0: a plain stack of `layers` convs)", channels=64, layers=8, expand=0, blocks=16, ensemble=2)
 def teacher(channels: int, layers: int, expand: int, blocks: int, ensemble: int) -> nn.Module:
     return HalfResEDSR(channels, blocks, ensemble=ensemble) if blocks else HalfResNet(channels, layers, expand)
+
+
+def _even(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with its last row/column replicated where H or W is odd (pixel unshuffle needs even sizes).
+
+    Always a pad (of 0 or 1), never a Python branch, so a traced or exported graph handles both."""
+    h, w = x.shape[-2:]
+    return torch.nn.functional.pad(x, (0, w % 2, 0, h % 2), mode="replicate")
+
+
+class EnhanceNet(HalfResNet):
+    """Sharpens and cleans a frame at its own size, computing at half resolution.
+
+    ``x + pixel_shuffle(convs(pixel_unshuffle(x)))``: the four 2x2 phases of the frame are
+    12 half-size channels, so a 3x3 conv there sees a 6x6 window of the frame for a
+    quarter of the per-pixel cost, and the residual keeps the picture as it is where the
+    correction is 0. Odd sizes are edge-padded inside and cropped back.
+
+    ``gate=1`` adds a global gate (squeeze-and-excitation style): the first layer's features,
+    averaged over the whole frame, go through a linear layer and a sigmoid to one factor per
+    output channel, which scales the correction. A tiny network cannot tell from a 6x6
+    window whether a picture is soft (sharpen hard) or already sharp (leave it alone); the
+    whole frame's statistics can, for the cost of one mean over the features.
+
+    Input ``(N, 3, H, W)`` float RGB in [0, 1]; output the same shape, unclamped.
+    """
+
+    input_scale = 1
+
+    def __init__(self, channels: int = 16, layers: int = 3, expand: int = 0, kernels: str = "",
+                 gate: int = 0) -> None:
+        super().__init__(channels, layers, expand, 2, kernels, c_in=12)
+        self.gate = nn.Linear(channels, 12) if gate else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        xe = _even(x)
+        y = xe + self.shuffle(self.body(torch.nn.functional.pixel_unshuffle(xe, 2)))
+        return y[..., :h, :w]
+
+
+class EnhanceEDSR(HalfResEDSR):
+    """The enhance teacher: :class:`EnhanceNet`'s input and output around an EDSR body on the 12
+    phase channels (``ensemble=2``: mean with the mirror image's result, mirrored back)."""
+
+    input_scale = 1
+
+    def __init__(self, channels: int = 32, blocks: int = 6, ensemble: int = 1) -> None:
+        super().__init__(channels, blocks, 2, ensemble, c_in=12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        xe = _even(x)
+        y = self.correction(torch.nn.functional.pixel_unshuffle(xe, 2))
+        if self.ensemble == 2:
+            y = 0.5 * (y + self.correction(torch.nn.functional.pixel_unshuffle(xe.flip(-1), 2)).flip(-1))
+        return (xe + y)[..., :h, :w]
+
+
+@register("enhance", "same-size model for --degrade 1: phase channels at half res, convs 3x3, 1x1, 1x1 "
+          "of 16 channels, a global gate on the correction, residual", channels=16, layers=3, expand=0, kernels="3-1-1", gate=1)
+def enhance(channels: int, layers: int, expand: int, kernels: str = "", gate: int = 0) -> nn.Module:
+    return EnhanceNet(channels, layers, expand, kernels, gate)
+
+
+@register("enhance-teacher", "same-size enhance teacher: EDSR-style, 6 residual blocks of 32 channels on the "
+          "phase channels", channels=32, blocks=6, ensemble=1)
+def enhance_teacher(channels: int, blocks: int, ensemble: int) -> nn.Module:
+    return EnhanceEDSR(channels, blocks, ensemble)

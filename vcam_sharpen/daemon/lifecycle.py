@@ -57,6 +57,8 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
     """The :class:`Sharpener` for the settings (model loaded, engine picked for the rate; a bad model,
     mode or weights file is a UserError before any device is opened), and what ``status`` calls the model."""
     spec = described = settings.model
+    if spec == "default":
+        spec = described = loader.mode_default(settings.degrade, settings.upscale)
     if spec == loader.AUTO:
         choice = resolve_auto(settings.fps, settings.size, settings.degrade, settings.upscale, settings.cpu_budget)
         log.info("--model auto: %s (%s)", choice.tag, choice.reason)

@@ -245,6 +245,20 @@ def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.n
     return out
 
 
+def split_phases(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``(H, W, 3)`` uint8 frame (H, W even) -> ``(12, H // 2, W // 2)`` phase planes, the inverse of
+    :func:`interleave_phases` (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels ``(2i + py, 2j + px)``)."""
+    h, w = frame.shape[0] // 2, frame.shape[1] // 2
+    if out is None:
+        out = np.empty((12, h, w), np.uint8)
+    view = frame[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3)
+    for py in range(2):
+        for px in range(2):
+            for c in range(3):
+                out[(2 * py + px) * 3 + c] = view[:, py, :, px, c]
+    return out
+
+
 class Sharpener:
     """BGR uint8 ``(H, W, 3)`` frame in -> BGR uint8 frame out (see the module docstring).
 

@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 from ..core import loader
-from ..core.baselines import UNSHARP_AMOUNT, UNSHARP_SIGMA, Bilinear, UnsharpMask
+from ..core.baselines import (UNSHARP_AMOUNT, UNSHARP_SIGMA, UNSHARP_SOFT_AMOUNT, UNSHARP_SOFT_SIGMA, Bilinear,
+                              UnsharpMask)
 from ..core.corrupt import Corruption, h264_available, parse_corruption
-from ..core.degrade import degrade_pair
+from ..core.degrade import check_mode, degrade_pair, model_scale
 from ..core.errors import UserError
 from ..core.models import count_macs, count_parameters, create_model, get_spec, list_models
 from ..runtime.tuning import resolve_spec
@@ -23,32 +24,46 @@ from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
 
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# The tasks eval scores: "2x" (the foundation's protocol: downscale, [corrupt,] bilinear upscale) and
+# "soft" (same size: the corruption, by default the soft webcam preset, on the full-size image).
+DEGRADATIONS = ("2x", "soft")
 
 
-def methods(models: str, extra: list[Path] = ()) -> list[tuple[str, nn.Module, dict]]:
+def methods(models: str, extra: list[Path] = (), degrade: int = 2) -> list[tuple[str, nn.Module, dict]]:
     """``(label, module, info)`` for every requested row, in table order.
 
     ``models`` is a comma-separated list of names the loader accepts (:func:`vcam_sharpen.core.loader.names`),
-    or ``all`` for the two baselines and every shipped checkpoint; ``extra`` adds checkpoint files.
+    or ``all`` for the two baselines and every shipped checkpoint of the task: for ``degrade=2`` those trained on
+    the 2x task, for 1 every same-size model (the enhance models and the same-size seed models); ``extra`` adds
+    checkpoint files. ``degrade=1`` (the soft task) calls the
+    no-network row ``input`` and uses the unsharp mask tuned for it.
     """
     if models.strip() == "all":
-        wanted = [*loader.BASELINES, *loader.shipped()]
+        wanted = [*loader.BASELINES, *(t for t, p in loader.shipped().items()
+                                       if (not loader.same_size_trained(p) if degrade == 2
+                                           else model_scale(loader.load(t)) == 1))]
     else:
         wanted = [m.strip() for m in models.split(",") if m.strip()]
     if not wanted and not extra:
         raise UserError("--models is empty; pass at least one row, e.g. --models bilinear,student")
-    rows = [_row(spec) for spec in wanted]
-    return rows + [_row(str(p)) for p in extra]
+    rows = [_row(spec, degrade) for spec in wanted]
+    return rows + [_row(str(p), degrade) for p in extra]
 
 
-def _row(spec: str) -> tuple[str, nn.Module, dict]:
-    spec = resolve_spec(spec)
+def _row(spec: str, degrade: int = 2) -> tuple[str, nn.Module, dict]:
+    spec = resolve_spec(spec, degrade=degrade)
     label = loader.label(spec)
     model = loader.load(spec)
     if model is None:
-        return label, Bilinear(), {"kind": "baseline"}
+        return ("input" if degrade == 1 else label), Bilinear(), {"kind": "baseline"}
     if isinstance(model, UnsharpMask):
-        return label, model, {"kind": "baseline", "sigma": UNSHARP_SIGMA, "amount": UNSHARP_AMOUNT}
+        sigma, amount = (UNSHARP_SOFT_SIGMA, UNSHARP_SOFT_AMOUNT) if degrade == 1 else (UNSHARP_SIGMA, UNSHARP_AMOUNT)
+        return label, UnsharpMask(sigma, amount), {"kind": "baseline", "sigma": sigma, "amount": amount}
+    try:
+        check_mode(model_scale(model), degrade)
+    except UserError:
+        raise UserError(f"row {label} is a 2x model: it cannot score the same-size --degradation soft task; "
+                        f"drop it from --models") from None
     info = {"kind": "model", "model": model.model_name, "weights": _weights_name(spec),
             "params": count_parameters(model), "gmac_720p": round(count_macs(model) / 1e9, 3)}
     return label, model, info
@@ -89,8 +104,11 @@ def grid_path(grid: Path, condition: Corruption | str) -> Path:
 
 def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "all", extra: list[Path] = (),
              limit: int | None = None, factor: int = 2, grid: Path | None = None, progress: bool = True,
-             corrupt: list[str] | None = None, seed: int = 0) -> list[dict]:
+             corrupt: list[str] | None = None, seed: int = 0, degradation: str = "2x") -> list[dict]:
     """Score every requested row on ``dataset``; optionally write a before/after grid.
+
+    ``degradation``: ``2x`` (the protocol above, at ``factor``) or ``soft``: the same-size task, each
+    ``corrupt`` condition (default: the ``soft`` preset) applied to the full-size image, no downscale.
 
     Returns one dict per row: label, kind, ssim, psnr, n, and for models
     model name, weights file, params and gmac_720p.
@@ -102,18 +120,24 @@ def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "
     """
     from tqdm import tqdm  # lazy: only eval shows a progress bar
 
+    if degradation not in DEGRADATIONS:
+        raise UserError(f"--degradation {degradation!r}: choose from {', '.join(DEGRADATIONS)}")
+    if degradation == "soft":
+        factor, corrupt = 1, corrupt or ["soft"]
     conds = conditions(corrupt)
     if grid is not None and not Path(grid).parent.is_dir():  # before minutes of scoring, not after
         raise UserError(f"--grid {grid}: folder {Path(grid).parent} does not exist; create it first")
     if grid is not None and Path(grid).suffix.lower() not in GRID_SUFFIXES:
         raise UserError(f"--grid {grid}: give a picture file name ({', '.join(GRID_SUFFIXES)}), e.g. grid.png")
-    rows_methods = methods(models, list(extra))
+    rows_methods = methods(models, list(extra), degrade=1 if factor == 1 else 2)
     images = load_eval_set(dataset, data, limit)
     rows = []
     total = len(images) * len(rows_methods) * len(conds or [None])
     with tqdm(total=total, desc=f"eval {dataset}", unit="img", disable=not progress) as bar:
         for cond in conds or [None]:
             tag = {} if cond is None else {"condition": str(cond), "seed": seed}
+            if degradation == "soft":
+                tag["degradation"] = "soft"
             for label, method, info in rows_methods:
                 bar.set_postfix_str(label if cond is None else f"{cond} {label}")
                 score = score_arrays(method, images, factor, progress=bar.update, corrupt=cond, seed=seed)
@@ -147,7 +171,7 @@ def write_grid(path: Path, methods: list[tuple[str, nn.Module, dict]], images, f
     With ``corrupt`` the degraded column (and what the methods restore) is the corrupted input, image ``i``
     seeded with ``[seed, i]`` (on the central crop shown, so not pixel for pixel the scored corruption).
     """
-    cols = [m for m in methods if m[0] != "bilinear"]
+    cols = [m for m in methods if not isinstance(m[1], Bilinear)]  # the input column shows it already
     first = "degraded" if corrupt is None else f"in: {corrupt}"
     labels = [first, *[m[0] for m in cols], "ground truth"]
     tiles = []

@@ -29,7 +29,7 @@ from torch import nn
 from ..core.baselines import UnsharpMask, unsharp_mask
 from ..core.degrade import check_mode, model_scale
 from ..core.errors import UserError
-from ..frames.sharpen import BilinearUpscaler, interleave_phases
+from ..frames.sharpen import BilinearUpscaler, interleave_phases, split_phases
 from .export import cached_bytes, static_shape
 from .graphs import PHASE_KINDS, graph_module, phase_capable
 
@@ -102,9 +102,11 @@ class Engine:
         self.threads = threads
         self.input_scale = model_scale(model)
         self.model_name = getattr(model, "model_name", type(model).__name__)
-        # 2x HalfResNets run as a half-resolution phase graph plus a numpy interleave.
+        # HalfResNets (2x students, the same-size enhance model) run as a half-resolution phase
+        # graph plus a numpy interleave.
         self.phases = phase_capable(model, check=True)
         self._outs: dict[tuple, list] = {}
+        self._planes: np.ndarray | None = None  # the same-size frame's phase planes (reused)
 
     def describe(self) -> str:
         threads = f", {self.threads} thread{'s' if self.threads != 1 else ''}" if self.threads else ""
@@ -141,7 +143,18 @@ class Engine:
     def restore_full(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 BGR frame -> same-size uint8 BGR sharpened frame (same-size models only)."""
         check_mode(self.input_scale, degrade=1)  # before any graph is built for a mode the model cannot run
-        return self._run("frame", _frame(frame))[0]
+        if not self.phases:
+            return self._run("frame", _frame(frame))[0]
+        frame = _frame(frame)[0]
+        fh, fw = frame.shape[:2]
+        even = frame
+        if fh % 2 or fw % 2:  # odd sizes: edge-pad to even as the model does, crop after
+            even = np.pad(frame, ((0, fh % 2), (0, fw % 2), (0, 0)), mode="edge")
+        h, w = even.shape[0] // 2, even.shape[1] // 2
+        if self._planes is None or self._planes.shape != (12, h, w):
+            self._planes = np.empty((12, h, w), np.uint8)
+        out = self._interleave(self._run("phase1x", split_phases(even, self._planes)[None])[0])
+        return out if even is frame else out[:fh, :fw]
 
     def _run(self, kind: str, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -25,7 +25,7 @@ from .graphs import PHASE_KINDS, graph_module
 
 OPSET = 17
 # Bump when the exported graphs change, so cached files are rebuilt.
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 
 
 def _fix_resize(onnx_model) -> None:
@@ -134,8 +134,9 @@ def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> b
                 "output": {0: "batch", 2: f"height*{scale}" if scale > 1 else "height",
                            3: f"width*{scale}" if scale > 1 else "width"}}
     else:
-        planar = kind in ("planar2x", "phaseplanar2x")
-        example = torch.randint(0, 256, (1, 3, 16, 16) if planar else (1, 16, 16, 3), dtype=torch.uint8)
+        planar = kind in ("planar2x", "phaseplanar2x", "phase1x")
+        shape = (1, 12 if kind == "phase1x" else 3, 16, 16) if planar else (1, 16, 16, 3)
+        example = torch.randint(0, 256, shape, dtype=torch.uint8)
         names, outs = ["frame"], ["restored"]
         axes = {"frame": {2: "height", 3: "width"} if planar else {1: "height", 2: "width"},
                 "restored": {2: "height", 3: "width"} if kind in PHASE_KINDS else {1: "out_height", 2: "out_width"}}
@@ -220,7 +221,8 @@ def parity(model: nn.Module, data: bytes, kind: str = "model", seed: int = 0) ->
     if kind == "model":
         x = torch.rand(1, 3, 67, 91, generator=g)
     else:
-        shape = (1, 3, 67, 91) if kind in ("planar2x", "phaseplanar2x") else (1, 67, 91, 3)
+        shape = {"planar2x": (1, 3, 67, 91), "phaseplanar2x": (1, 3, 67, 91),
+                 "phase1x": (1, 12, 67, 91)}.get(kind, (1, 67, 91, 3))
         x = torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
     with torch.no_grad():
         ref = module(x).numpy()

@@ -14,6 +14,8 @@ Graph kinds (:func:`graph_module`):
 * ``phase2x`` / ``phaseplanar2x`` (engines only): a half-resolution model as a
   :class:`PhaseGraph`, returning phase planes for
   :func:`vcam_sharpen.frames.sharpen.interleave_phases`.
+* ``phase1x`` (engines only): a same-size :class:`~vcam_sharpen.core.models.EnhanceNet` as a
+  :class:`PhaseGraph` on the frame's phase planes (:func:`vcam_sharpen.frames.sharpen.split_phases`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from torch import nn
 
 from ..core.degrade import model_scale
 from ..core.models import HalfResNet
-from ..frames.sharpen import interleave_phases
+from ..frames.sharpen import interleave_phases, split_phases
 
 KINDS = ("model", "frame2x", "planar2x", "frame")
 # Internal graphs of the engines (not offered by ``vcam-sharpen export``): see PhaseGraph.
-PHASE_KINDS = ("phase2x", "phaseplanar2x")
+PHASE_KINDS = ("phase2x", "phaseplanar2x", "phase1x")
 # Bilinear 2x upscale (align_corners=False) in phase form: output row 2i+p blends small rows
 # i-1, i, i+1 with these weights (edge rows replicated), the same along columns.
 _PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
@@ -107,7 +109,8 @@ class FrameGraph(nn.Module):
 
 
 def phase_capable(model: nn.Module, check: bool = False) -> bool:
-    """Whether ``model`` can run as a :class:`PhaseGraph` (a 2x :class:`~vcam_sharpen.core.models.HalfResNet`).
+    """Whether ``model`` can run as a :class:`PhaseGraph`: a :class:`~vcam_sharpen.core.models.HalfResNet`
+    with a 2x pixel shuffle (the 2x students, and the same-size ``EnhanceNet``).
 
     With ``check``, also compare the phase graph with the model itself on a small random
     frame (within one grey level), so a future change to ``HalfResNet`` that the rewrite
@@ -119,11 +122,17 @@ def phase_capable(model: nn.Module, check: bool = False) -> bool:
         return True
     try:
         g = torch.Generator().manual_seed(0)
-        x = torch.randint(0, 256, (1, 3, 9, 11), generator=g, dtype=torch.uint8)
         model = copy.deepcopy(model).float().cpu().eval()
         with torch.no_grad():
-            phases = PhaseGraph(model)(x)[0].numpy()
-            ref = FrameGraph(model, upscale=True, planar=True)(x)[0].numpy()
+            if model_scale(model) == 1:
+                frame = torch.randint(0, 256, (1, 18, 22, 3), generator=g, dtype=torch.uint8)
+                planes = torch.from_numpy(split_phases(frame[0].numpy()))[None]
+                phases = PhaseGraph(model)(planes)[0].numpy()
+                ref = FrameGraph(model, upscale=False)(frame)[0].numpy()
+            else:
+                x = torch.randint(0, 256, (1, 3, 9, 11), generator=g, dtype=torch.uint8)
+                phases = PhaseGraph(model)(x)[0].numpy()
+                ref = FrameGraph(model, upscale=True, planar=True)(x)[0].numpy()
     except Exception:  # noqa: BLE001 - any surprise means: use the generic graphs
         return False
     return bool(np.abs(interleave_phases(phases).astype(int) - ref).max() <= 1)
@@ -162,7 +171,7 @@ def _pad_widths(convs: list[nn.Conv2d], block: int) -> list[nn.Conv2d]:
 
 
 class PhaseGraph(nn.Module):
-    """A 2x :class:`~vcam_sharpen.core.models.HalfResNet` computed entirely at half resolution.
+    """A :class:`~vcam_sharpen.core.models.HalfResNet` computed entirely at half resolution.
 
     ``HalfResNet`` returns ``bilinear2x(x) + pixel_shuffle(convs(x))``. Both terms are
     four interleaved half-size "phase" images: the pixel shuffle's by construction,
@@ -176,6 +185,11 @@ class PhaseGraph(nn.Module):
     Input ``(1, 3, h, w)`` uint8 BGR planes (``(1, h, w, 3)`` with ``planar=False``);
     output ``(1, 16, h, w)`` uint8, plane ``(2 * py + px) * 3 + c`` holding BGR channel
     ``c`` of the output pixels ``(2i + py, 2j + px)`` (planes 12..15 are padding).
+
+    A same-size :class:`~vcam_sharpen.core.models.EnhanceNet` reads the frame's own twelve
+    phase planes in that order (``(1, 12, h, w)`` uint8, :func:`split_phases`): its pixel
+    unshuffle becomes a reordering of the first convolution's input channels, and its
+    residual the input planes themselves in place of the bilinear term.
     """
 
     def __init__(self, model: nn.Module, planar: bool = True) -> None:
@@ -188,12 +202,17 @@ class PhaseGraph(nn.Module):
         convs = list(model.convs)
         if not all(isinstance(c, nn.Conv2d) for c in convs):
             raise ValueError("PhaseGraph needs plain convolutions")
+        self.same_size = model_scale(model) == 1
+        # pixel (un)shuffle (CRD) uses channel c * 4 + p for RGB channel c, phase p; the
+        # planes here are phase-major BGR: plane p * 3 + c' is RGB channel 2 - c'
+        order = [(2 - c) * 4 + p for p in range(4) for c in range(3)]
         with torch.no_grad():
             first, last = convs[0], convs[-1]
-            first.weight.copy_(first.weight.flip(1) / 255.0)  # BGR 0..255 in
-            # pixel shuffle (CRD) reads channel c * 4 + p for RGB channel c, phase p; the
-            # 12 outputs are padded to 16 planes (one SIMD block, like the hidden widths).
-            order = [(2 - c) * 4 + p for p in range(4) for c in range(3)]
+            if self.same_size:  # BGR phase planes 0..255 in
+                first.weight.copy_(first.weight[:, order] / 255.0)
+            else:  # BGR 0..255 in
+                first.weight.copy_(first.weight.flip(1) / 255.0)
+            # the 12 outputs are padded to 16 planes (one SIMD block, like the hidden widths).
             padded = nn.Conv2d(last.in_channels, PHASE_PLANES, last.kernel_size, padding=last.padding)
             padded.weight.zero_()
             padded.bias.zero_()
@@ -207,6 +226,15 @@ class PhaseGraph(nn.Module):
                     for c in range(3):
                         base[(2 * py + px) * 3 + c, c] = taps
         self.convs = nn.ModuleList(_pad_widths(convs, PHASE_PLANES))
+        self.gate = None
+        if getattr(model, "gate", None) is not None:  # EnhanceNet's global gate, on the phase planes' order
+            old, width = model.gate, self.convs[0].out_channels
+            self.gate = nn.Linear(width, PHASE_PLANES)
+            with torch.no_grad():
+                self.gate.weight.zero_()
+                self.gate.bias.zero_()
+                self.gate.weight[:12, : old.in_features] = old.weight[order]
+                self.gate.bias[:12] = old.bias[order]
         self.act = model.act
         self.register_buffer("base", base)
         self.planar = planar
@@ -214,13 +242,20 @@ class PhaseGraph(nn.Module):
             p.requires_grad_(False)
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
-        x = (frame if self.planar else frame.permute(0, 3, 1, 2)).float()
-        base = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.base)
-        y = x
+        x = (frame if self.planar or self.same_size else frame.permute(0, 3, 1, 2)).float()
+        if self.same_size:  # the residual: the input planes, padded to the output's 16
+            base = F.pad(x, (0, 0, 0, 0, 0, PHASE_PLANES - 12))
+        else:
+            base = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.base)
+        y, scale = x, None
         for i, conv in enumerate(self.convs):
             y = conv(y)
             if i < len(self.convs) - 1:
                 y = self.act(y)
+            if i == 0 and self.gate is not None:
+                scale = torch.sigmoid(self.gate(y.mean((2, 3))))[:, :, None, None]
+        if scale is not None:
+            y = y * scale
         # round, clamp, cast: one QuantizeLinear in the exported graph (see _quantize_tail)
         return (base + y).round().clamp(0.0, 255.0).to(torch.uint8)
 
@@ -232,5 +267,7 @@ def graph_module(model: nn.Module, kind: str) -> nn.Module:
     if kind in ("frame2x", "planar2x", "frame"):
         return FrameGraph(model, upscale=kind != "frame", planar=kind == "planar2x")
     if kind in PHASE_KINDS:
+        if (kind == "phase1x") != (model_scale(model) == 1):
+            raise ValueError(f"graph kind {kind} does not fit a model with input scale {model_scale(model)}")
         return PhaseGraph(model, planar=kind == "phaseplanar2x")
     raise ValueError(f"unknown graph kind {kind!r}; choose from {', '.join(KINDS)}")

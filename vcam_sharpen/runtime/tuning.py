@@ -84,7 +84,10 @@ def sharpener_cores(model, fps: float, size: tuple[int, int], degrade: int = 2, 
 
 def resolve_spec(spec: str | None, fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2) -> str | None:
     """``spec`` with ``auto`` replaced by what the daemon would pick on this machine at ``fps`` and
-    ``size`` (bench, eval and export resolve it the same way); any other name unchanged."""
+    ``size``, and ``default`` by the mode's default model (:func:`vcam_sharpen.core.loader.mode_default`);
+    bench, eval, export and the daemon resolve them the same way. Any other name unchanged."""
+    if spec == "default":
+        return loader.mode_default(degrade)
     return resolve_auto(fps, size, degrade).tag if spec == loader.AUTO else spec
 
 
@@ -92,9 +95,10 @@ def resolve_auto(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade
                  budget: float = CPU_BUDGET) -> AutoChoice:
     """``--model auto``: the best shipped student (by its recorded validation SSIM) whose estimated CPU at
     ``fps`` and ``size`` fits ``budget`` cores; the cheapest one when none fits. Same-size mode
-    (``degrade=1``) has no 2x students to choose from: the same-size seed student."""
+    (``degrade=1``) has no 2x students to choose from: the enhance model (the seed student without it)."""
     if degrade == 1 and not upscale:
-        return AutoChoice("seed-student", reason="same-size mode: the one same-size model")
+        tag = loader.ENHANCE_MODEL if loader.ENHANCE_MODEL in loader.shipped() else "seed-student"
+        return AutoChoice(tag, reason="same-size mode: the same-size model")
     candidates = loader.auto_candidates()
     if not candidates:
         return AutoChoice(loader.DEFAULT_MODEL, reason="no shipped students to measure")

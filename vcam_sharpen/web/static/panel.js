@@ -4,6 +4,10 @@ const token = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
 let editing = false;      // the strength slider is being dragged: do not overwrite it from the status
 let modelsShown = "";
+// A control the user just changed keeps its value until the status agrees (the daemon writes its state once a
+// second, so a poll right after a change can still carry the old value) or HOLD_MS have passed.
+const HOLD_MS = 3000;
+const held = {};
 
 async function post(path, body) {
   const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
@@ -19,7 +23,15 @@ function say(text, isError) {
   m.className = isError ? "error" : "";
 }
 
+function show(name, now, apply) {
+  // Sets a control from the status unless the user changed it moments ago and the status has not caught up.
+  if (held[name] !== undefined && Date.now() < held[name].until && held[name].value !== now) return;
+  delete held[name];
+  apply();
+}
+
 async function change(body) {
+  for (const [k, v] of Object.entries(body)) held[k] = {value: v, until: Date.now() + HOLD_MS};
   try {
     await post("/api/settings", body);
     say("");
@@ -84,13 +96,15 @@ async function refresh() {
     modelsShown = p.models.join();
     $("model").replaceChildren(...p.models.map((m) => new Option(m, m)));
   }
-  if (document.activeElement !== $("model")) $("model").value = s.model;
-  if (document.activeElement !== $("mode")) $("mode").value = s.mode;
-  $("sharpening").checked = !!st.sharpening;
-  $("split").checked = !!st.split;
+  if (document.activeElement !== $("model")) show("model", s.model, () => { $("model").value = s.model; });
+  if (document.activeElement !== $("mode")) show("mode", s.mode, () => { $("mode").value = s.mode; });
+  show("sharpening", !!st.sharpening, () => { $("sharpening").checked = !!st.sharpening; });
+  show("split", !!st.split, () => { $("split").checked = !!st.split; });
   if (!editing) {
-    $("strength").value = st.strength;
-    $("strength-value").textContent = Number(st.strength).toFixed(2);
+    show("strength", st.strength, () => {
+      $("strength").value = st.strength;
+      $("strength-value").textContent = Number(st.strength).toFixed(2);
+    });
   }
   figures(st);
 }
