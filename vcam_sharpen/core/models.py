@@ -377,7 +377,8 @@ class EnhanceEDSR(HalfResEDSR):
 
 
 @register("enhance", "same-size model for --degrade 1: phase channels at half res, convs 3x3, 1x1, 1x1 "
-          "of 16 channels, a global gate on the correction, residual", channels=16, layers=3, expand=0, kernels="3-1-1", gate=1)
+          "of 16 channels, a global gate on the correction, residual",
+          channels=16, layers=3, expand=0, kernels="3-1-1", gate=1)
 def enhance(channels: int, layers: int, expand: int, kernels: str = "", gate: int = 0) -> nn.Module:
     return EnhanceNet(channels, layers, expand, kernels, gate)
 
