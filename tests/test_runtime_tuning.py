@@ -47,5 +47,7 @@ def test_default_and_auto_resolve_by_mode():
     assert resolve_spec("default") == loader.DEFAULT_MODEL == loader.mode_default(2)
     assert resolve_spec("default", degrade=1) == loader.ENHANCE_MODEL == loader.mode_default(1)
     assert loader.mode_default(1, upscale=True) == loader.DEFAULT_MODEL
-    assert resolve_auto(degrade=1).tag == loader.ENHANCE_MODEL  # shipped, and the one same-size candidate
+    same = resolve_auto(degrade=1, size=(320, 240))  # measured among the shipped enhance models, best first
+    assert same.tag in loader.auto_candidates(1) and loader.auto_candidates(1)[0] == loader.ENHANCE_MODEL
+    assert same.tag == loader.ENHANCE_MODEL and "fits" in same.reason  # the best fits easily at 320x240
     assert resolve_spec("seed-student", degrade=1) == "seed-student"

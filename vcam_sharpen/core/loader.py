@@ -36,8 +36,10 @@ DEFAULT_MODEL = "student"
 ENHANCE_MODEL = "enhance"
 # "auto": the best shipped student this machine runs within the CPU budget (vcam_sharpen.runtime.tuning).
 AUTO = "auto"
-# Shipped students ``auto`` chooses from (ablations and teachers are not candidates).
+# Shipped students ``auto`` chooses from (ablations and teachers are not candidates), for 2x frames and for
+# same-size frames (--degrade 1), best first.
 AUTO_CANDIDATES = ("student", "student-deep", "student-wide")
+AUTO_SAME_SIZE = ("enhance", "enhance-lite")
 NO_MODEL = ("none", "bilinear")
 BASELINES = ("bilinear", "unsharp")
 
@@ -151,9 +153,12 @@ def same_size_trained(path: Path) -> bool:
         return False
 
 
-def auto_candidates() -> list[str]:
-    """Shipped tags ``auto`` may pick, best validation quality first."""
+def auto_candidates(degrade: int = 2) -> list[str]:
+    """Shipped tags ``auto`` may pick, best first: the 2x students by validation quality, or for same-size
+    frames (``degrade=1``) the enhance models in :data:`AUTO_SAME_SIZE` order."""
     have = shipped()
+    if degrade == 1:
+        return [t for t in AUTO_SAME_SIZE if t in have]
     return sorted((t for t in AUTO_CANDIDATES if t in have), key=lambda t: -quality(have[t]))
 
 

@@ -95,11 +95,11 @@ def resolve_auto(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade
                  budget: float = CPU_BUDGET) -> AutoChoice:
     """``--model auto``: the best shipped student (by its recorded validation SSIM) whose estimated CPU at
     ``fps`` and ``size`` fits ``budget`` cores; the cheapest one when none fits. Same-size mode
-    (``degrade=1``) has no 2x students to choose from: the enhance model (the seed student without it)."""
-    if degrade == 1 and not upscale:
-        tag = loader.ENHANCE_MODEL if loader.ENHANCE_MODEL in loader.shipped() else "seed-student"
-        return AutoChoice(tag, reason="same-size mode: the same-size model")
-    candidates = loader.auto_candidates()
+    (``degrade=1``) chooses the same way among the shipped enhance models (the seed student without them)."""
+    same_size = degrade == 1 and not upscale
+    candidates = loader.auto_candidates(1 if same_size else 2)
+    if same_size and not candidates:
+        return AutoChoice("seed-student", reason="same-size mode: no enhance model shipped")
     if not candidates:
         return AutoChoice(loader.DEFAULT_MODEL, reason="no shipped students to measure")
     cores = {}
