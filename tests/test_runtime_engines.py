@@ -217,17 +217,23 @@ def test_layout_choice():
         assert eng.restore_half(rand_frame(6, 7)).shape == (12, 14, 3)
 
 
+def strong_phase_model(name, args, kind):
+    """A seeded model with its weights scaled up (strong corrections, so the sum/residual and the clamp both
+    matter) and its engine."""
+    torch.manual_seed(len(args))
+    model = create_model(name, **args).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(4.0)
+    return model, create_engine(model, engine=kind, device="cpu")
+
+
 @pytest.mark.parametrize("args", [{}, {"expand": 8}, {"layers": 4, "kernels": "5-3-1-1", "expand": 8},
                                   {"layers": 5, "kernels": "3-d3-1-d3-1", "expand": 8},
                                   {"channels": 15, "layers": 4, "kernels": "3-d3-1-1"}])
 @pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
 def test_half_res_student_runs_as_a_phase_graph(kind, args):
-    torch.manual_seed(len(args))
-    model = create_model("student", **args).eval()
-    with torch.no_grad():  # strong corrections, so the sum and the clamp both matter
-        for p in model.parameters():
-            p.mul_(4.0)
-    eng = create_engine(model, engine=kind, device="cpu")
+    model, eng = strong_phase_model("student", args, kind)
     assert eng.phases and eng.input_scale == 2
     for h, w in [(17, 23), (1, 1), (2, 3)]:
         small = rand_frame(h, w, seed=h)
@@ -298,12 +304,7 @@ def same_size_reference(model, frame):
 @pytest.mark.parametrize("kind", ["onnxruntime", "torch"])
 def test_enhance_runs_as_a_same_size_phase_graph(kind, args):
     """ONNX (and torch) phase graphs equal the model within one grey level, odd and tiny sizes included."""
-    torch.manual_seed(len(args))
-    model = create_model("enhance", **args).eval()
-    with torch.no_grad():  # strong corrections, so the residual and the clamp both matter
-        for p in model.parameters():
-            p.mul_(4.0)
-    eng = create_engine(model, engine=kind, device="cpu")
+    model, eng = strong_phase_model("enhance", args, kind)
     assert eng.phases and eng.input_scale == 1
     for h, w in [(18, 24), (17, 23), (1, 1), (2, 3)]:
         img = rand_frame(h, w, seed=h)

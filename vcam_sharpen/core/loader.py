@@ -136,21 +136,23 @@ def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = 
     return create_model(spec).eval()
 
 
+def _recorded(path: Path, section: str, key: str, default):
+    """``checkpoint[section][key]`` of a checkpoint file, or ``default`` when it records none or is unreadable."""
+    try:
+        return type(default)(checkpoint.read(path).get(section, {}).get(key, default))
+    except (UserError, TypeError, ValueError, AttributeError):
+        return default
+
+
 def quality(path: Path) -> float:
     """The validation SSIM a shipped checkpoint records (0 when it records none): how ``auto`` ranks."""
-    try:
-        return float(checkpoint.read(path).get("metrics", {}).get("val_ssim", 0.0))
-    except (UserError, TypeError, ValueError):
-        return 0.0
+    return _recorded(path, "metrics", "val_ssim", 0.0)
 
 
 def same_size_trained(path: Path) -> bool:
     """Whether a checkpoint was trained on the same-size task (``python -m train ... --factor 1``, the
     ``enhance`` models) rather than on the 2x one."""
-    try:
-        return int(checkpoint.read(path).get("config", {}).get("factor", 2)) == 1
-    except (UserError, TypeError, ValueError):
-        return False
+    return _recorded(path, "config", "factor", 2) == 1
 
 
 def auto_candidates(degrade: int = 2) -> list[str]:

@@ -27,7 +27,7 @@ from ..io.inputs import default_source, is_camera_spec, open_source
 from ..io.outputs import SinkOptions, close_sinks, open_sinks
 from ..pipeline.loop import Pipeline
 from ..pipeline.stats import CpuMeter, Stats
-from ..runtime.tuning import engine_for_rate, resolve_auto
+from ..runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
 from . import control
 from .panel import PanelHandle
 from .lock import AlreadyRunning, PidLock, already_running, paths, read_state, running_pid, write_state
@@ -58,7 +58,7 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
     mode or weights file is a UserError before any device is opened), and what ``status`` calls the model."""
     spec = described = settings.model
     if spec == "default":
-        spec = described = loader.mode_default(settings.degrade, settings.upscale)
+        spec = described = resolve_spec(spec, degrade=settings.degrade, upscale=settings.upscale)
     if spec == loader.AUTO:
         choice = resolve_auto(settings.fps, settings.size, settings.degrade, settings.upscale, settings.cpu_budget)
         log.info("--model auto: %s (%s)", choice.tag, choice.reason)

@@ -38,19 +38,20 @@ def methods(models: str, extra: list[Path] = (), degrade: int = 2) -> list[tuple
     checkpoint files. ``degrade=1`` (the soft task) calls the
     no-network row ``input`` and uses the unsharp mask tuned for it.
     """
-    if models.strip() == "all":
-        wanted = [*loader.BASELINES, *(t for t, p in loader.shipped().items()
-                                       if (not loader.same_size_trained(p) if degrade == 2
-                                           else model_scale(loader.load(t)) == 1))]
+    if models.strip() == "all":  # each file loaded once; 2x models skipped, not refused, for the soft task
+        tags = [t for t, p in loader.shipped().items() if degrade == 1 or not loader.same_size_trained(p)]
+        rows = [_row(spec, degrade, skip_2x=True) for spec in [*loader.BASELINES, *tags]]
+        rows = [r for r in rows if r is not None]
     else:
         wanted = [m.strip() for m in models.split(",") if m.strip()]
-    if not wanted and not extra:
-        raise UserError("--models is empty; pass at least one row, e.g. --models bilinear,student")
-    rows = [_row(spec, degrade) for spec in wanted]
+        if not wanted and not extra:
+            raise UserError("--models is empty; pass at least one row, e.g. --models bilinear,student")
+        rows = [_row(spec, degrade) for spec in wanted]
     return rows + [_row(str(p), degrade) for p in extra]
 
 
-def _row(spec: str, degrade: int = 2) -> tuple[str, nn.Module, dict]:
+def _row(spec: str, degrade: int = 2, skip_2x: bool = False) -> tuple[str, nn.Module, dict] | None:
+    """One row; a 2x model for the same-size task (``degrade=1``) is a UserError, or None with ``skip_2x``."""
     spec = resolve_spec(spec, degrade=degrade)
     label = loader.label(spec)
     model = loader.load(spec)
@@ -62,6 +63,8 @@ def _row(spec: str, degrade: int = 2) -> tuple[str, nn.Module, dict]:
     try:
         check_mode(model_scale(model), degrade)
     except UserError:
+        if skip_2x:
+            return None
         raise UserError(f"row {label} is a 2x model: it cannot score the same-size --degradation soft task; "
                         f"drop it from --models") from None
     info = {"kind": "model", "model": model.model_name, "weights": _weights_name(spec),

@@ -82,12 +82,13 @@ def sharpener_cores(model, fps: float, size: tuple[int, int], degrade: int = 2, 
     return per_frame * fps + OTHER_CORES_720P30 * (size[0] * size[1] * fps) / (1280 * 720 * 30)
 
 
-def resolve_spec(spec: str | None, fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2) -> str | None:
+def resolve_spec(spec: str | None, fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2,
+                 upscale: bool = False) -> str | None:
     """``spec`` with ``auto`` replaced by what the daemon would pick on this machine at ``fps`` and
     ``size``, and ``default`` by the mode's default model (:func:`vcam_sharpen.core.loader.mode_default`);
     bench, eval, export and the daemon resolve them the same way. Any other name unchanged."""
     if spec == "default":
-        return loader.mode_default(degrade)
+        return loader.mode_default(degrade, upscale)
     return resolve_auto(fps, size, degrade).tag if spec == loader.AUTO else spec
 
 
