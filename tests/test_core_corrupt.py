@@ -1,4 +1,5 @@
-"""The corruption model (vcam_sharpen.core.corrupt): primitives, spec language, camera preset, batches."""
+"""The corruption model: its primitives (vcam_sharpen.core.corrupt_ops), spec language, presets and batches
+(vcam_sharpen.core.corrupt)."""
 
 import sys
 
@@ -6,10 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
+from vcam_sharpen.core import corrupt, corrupt_ops
 from vcam_sharpen.core.corrupt import (
-    Corruption, CorruptionError, corrupt_batch, corrupt_tensor, gaussian_blur, gaussian_noise, h264, jpeg,
-    parse_corruption, poisson_gaussian_noise, sample_camera,
+    Corruption, CorruptionError, corrupt_batch, corrupt_tensor, parse_corruption, sample_camera,
 )
+from vcam_sharpen.core.corrupt_ops import gaussian_blur, gaussian_noise, h264, jpeg, poisson_gaussian_noise
 from vcam_sharpen.core.errors import UserError
 
 
@@ -275,3 +277,36 @@ def test_soft_specs_parse_and_are_random():
     for text in ("soft", "soft-train"):
         c = parse_corruption(text)
         assert str(c) == text and c.is_random and not c.is_clean
+
+
+def test_camera_train_mix_keeps_clean_images_and_stays_milder_than_camera():
+    from vcam_sharpen.core.corrupt import CAMERA_TRAIN, sample_camera_train
+
+    def draw(ok):
+        return [sample_camera_train(np.random.default_rng([0, i]), h264_ok=ok) for i in range(2000)]
+
+    chains = draw(True)
+    assert chains == draw(True)  # seeded
+    clean = sum(c.is_clean for c in chains) / len(chains)
+    both = sum(len(c.terms) == 2 for c in chains) / len(chains)
+    assert 0.26 < clean < 0.34 and 0.17 < both < 0.23
+    for c in chains:
+        for name, args in c.terms:
+            if name == "jpeg":
+                assert CAMERA_TRAIN["jpeg"][0] <= args[0] <= CAMERA_TRAIN["jpeg"][1]
+            elif name == "h264":
+                assert CAMERA_TRAIN["h264"][0] <= args[0] <= CAMERA_TRAIN["h264"][1]
+            elif name == "noise":
+                assert CAMERA_TRAIN["noise"][0] <= args[0] <= CAMERA_TRAIN["noise"][1]
+            else:
+                assert name in ("clean", "pg")
+    # without PyAV the same draws, H.264 replaced by JPEG
+    for a, b in zip(chains, draw(False)):
+        assert [n.replace("h264", "jpeg") for n, _ in a.terms] == [n for n, _ in b.terms]
+    c = parse_corruption("camera-train")
+    assert str(c) == "camera-train" and c.is_random
+
+
+def test_the_spec_module_re_exports_the_primitives():
+    for name in ("gaussian_noise", "poisson_gaussian_noise", "jpeg", "h264", "gaussian_blur", "h264_available"):
+        assert getattr(corrupt, name) is getattr(corrupt_ops, name)

@@ -124,15 +124,33 @@ def test_build_sharpener_and_warm_up():
 
 
 
-def test_the_default_model_follows_the_mode():
-    """No --model: the student for 2x frames, the enhance model for --degrade 1 (the seed student stays selectable)."""
+def test_no_model_means_auto_measured_for_the_mode():
+    """No --model: auto, measured at start; at 1 fps on a tiny frame everything fits, so the best shipped student
+    for 2x frames, the enhance model for --degrade 1; status says why."""
     s, described = lifecycle.build_sharpener(Settings(size=(64, 48), fps=1.0))
-    assert described == loader.DEFAULT_MODEL and s.engine.model_name == "student" and s.degrade == 2
+    best = loader.auto_candidates(2)[0]
+    assert described.startswith(f"{best} (auto: best that fits") and s.engine.model_name == best and s.degrade == 2
     s, described = lifecycle.build_sharpener(Settings(degrade=1, size=(64, 48), fps=1.0))
-    assert described == loader.ENHANCE_MODEL and s.engine.model_name == "enhance" and s.degrade == 1
+    assert described.startswith("enhance (auto:") and s.engine.model_name == "enhance" and s.degrade == 1
     assert s.process(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)
-    s, described = lifecycle.build_sharpener(Settings(degrade=1, upscale=True, size=(64, 48), fps=1.0))
+
+
+def test_the_default_model_follows_the_mode():
+    """--model default: the student for 2x frames, the enhance model for --degrade 1 (the seed student stays
+    selectable)."""
+    s, described = lifecycle.build_sharpener(Settings(model="default", size=(64, 48), fps=1.0))
+    assert described == loader.DEFAULT_MODEL and s.engine.model_name == "student" and s.degrade == 2
+    s, described = lifecycle.build_sharpener(Settings(model="default", degrade=1, size=(64, 48), fps=1.0))
+    assert described == loader.ENHANCE_MODEL and s.engine.model_name == "enhance" and s.degrade == 1
+    s, described = lifecycle.build_sharpener(Settings(model="default", degrade=1, upscale=True, size=(64, 48),
+                                                      fps=1.0))
     assert described == loader.DEFAULT_MODEL
+
+
+def test_weights_without_a_model_run_the_checkpoints_own_model():
+    path = loader.shipped()["seed-student"]
+    s, described = lifecycle.build_sharpener(Settings(weights=str(path), size=(64, 48), fps=1.0))
+    assert described == "seed-student" and s.engine.model_name == "seed-student"
 
 
 def test_start_then_stop_returns_once_the_process_is_gone(daemons):

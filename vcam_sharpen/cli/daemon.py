@@ -32,11 +32,12 @@ def settings_options(f):
                      help="2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as it is."),
         click.option("--upscale/--no-upscale", default=False, show_default=True,
                      help="Treat the camera frame as the small one and output twice its size."),
-        click.option("--model", default="default", show_default=True, metavar="NAME|FILE.pt|none",
+        click.option("--model", default="auto", show_default=True, metavar="NAME|FILE.pt|none",
                      help=f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
                           f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the "
-                          f"best shipped student that fits --cpu-budget at this size and rate; default: "
-                          f"{DEFAULT_MODEL}, or {ENHANCE_MODEL} with --degrade 1."),
+                          f"best shipped student that fits --cpu-budget at this size and rate (measured at "
+                          f"start; with --weights: the checkpoint's own model); default: {DEFAULT_MODEL}, or "
+                          f"{ENHANCE_MODEL} with --degrade 1."),
         click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
                      help="Checkpoint file; default: the shipped weights of --model."),
         click.option("--cpu-budget", "cpu_budget", type=click.FloatRange(0.05, 64), default=0.75,

@@ -17,6 +17,8 @@ to right, e.g. ``blur:0.8+noise:3+jpeg:70``:
     h264:CRF     one H.264 intra frame, CRF 0..51 (needs PyAV)
     blur:SIGMA   Gaussian defocus blur, SIGMA in pixels
     camera       a random realistic webcam chain per image (see sample_camera)
+    camera-train the robust 2x models' training mix: 30% clean, milder noise and
+                 codecs than ``camera`` (see sample_camera_train)
     soft         a random soft same-size webcam frame per image: defocus blur,
                  sensor noise, a codec (see sample_soft; ``--degradation soft``)
     soft-train   ``soft``'s training mix: also clean and sharp-but-noisy images
@@ -30,131 +32,21 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
-
-import cv2
 import numpy as np
 
+from .corrupt_ops import _check, gaussian_blur, gaussian_noise, h264, h264_available, jpeg, poisson_gaussian_noise
 from .errors import UserError
 
-_FORMS = "clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, soft-train (joined with '+')"
+__all__ = ["Corruption", "CorruptionError", "parse_corruption", "sample_camera", "sample_camera_train",
+           "sample_soft", "corrupt_batch", "corrupt_tensor", "gaussian_noise", "poisson_gaussian_noise", "jpeg",
+           "h264", "gaussian_blur", "h264_available", "CAMERA", "CAMERA_TRAIN", "SOFT"]
+
+_FORMS = ("clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, camera-train, soft, soft-train "
+          "(joined with '+')")
 
 
 class CorruptionError(UserError, ValueError):
     """A bad corruption spec (one line, names the valid forms or the allowed range)."""
-
-
-def _check(img: np.ndarray) -> None:
-    if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3):
-        raise ValueError(f"expected an (H, W, 3) uint8 array, got {getattr(img, 'shape', type(img))} "
-                         f"{getattr(img, 'dtype', '')}")
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-# ---------------------------------------------------------------- primitives
-
-def gaussian_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Additive white Gaussian noise, independent per pixel and channel.
-
-    img: (H, W, 3) uint8 RGB in [0, 255]. sigma: std in [0, 1] units
-    (sigma=5/255 is a std of 5 grey levels). Returns (H, W, 3) uint8, rounded
-    and clipped. sigma=0 returns an unchanged copy.
-    """
-    _check(img)
-    if sigma == 0:
-        return img.copy()
-    noise = rng.standard_normal(img.shape, dtype=np.float32) * np.float32(sigma * 255.0)
-    return _to_uint8(img.astype(np.float32) + noise)
-
-
-def poisson_gaussian_noise(img: np.ndarray, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
-    """Signal-dependent sensor noise (Foi et al. 2008, "Practical Poissonian-
-    Gaussian noise modeling and fitting for single-image raw-data").
-
-    With x = img / 255 in [0, 1], the output is x + n with n ~ N(0, a*x + b**2):
-    the Poisson (photon shot) part has variance proportional to the signal
-    (``a`` is the gain), the Gaussian part (read-out / thermal noise) has
-    constant std ``b``. Like Foi et al. we use the heteroscedastic Gaussian
-    approximation of the Poisson term, accurate except at a few photons.
-
-    img: (H, W, 3) uint8 RGB in [0, 255]; a >= 0, b >= 0 in [0, 1] units.
-    Returns (H, W, 3) uint8, rounded and clipped.
-    """
-    _check(img)
-    x = img.astype(np.float32) / np.float32(255.0)
-    std = np.sqrt(np.float32(a) * x + np.float32(b) ** 2)
-    noise = rng.standard_normal(img.shape, dtype=np.float32) * std
-    return _to_uint8((x + noise) * np.float32(255.0))
-
-
-def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """JPEG encode/decode with OpenCV (libjpeg), 4:2:0 chroma subsampling as
-    MJPEG webcams use. img: (H, W, 3) uint8 RGB; quality: int 1..100.
-    Returns (H, W, 3) uint8 RGB.
-    """
-    _check(img)
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality),
-              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
-    # OpenCV works in BGR; convert on the way in and out so channels stay put.
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)
-    if not ok:
-        raise RuntimeError("cv2.imencode failed for JPEG")
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def h264(img: np.ndarray, crf: int) -> np.ndarray:
-    """One frame through H.264 (libx264 via PyAV, yuv420p, preset veryfast,
-    tune zerolatency, one thread) and back. img: (H, W, 3) uint8 RGB, any
-    size (odd sizes are edge-padded to even, as 4:2:0 needs, then cropped);
-    crf: int 0..51 (0 is lossless in YUV; only the 4:2:0 colour conversion
-    loses). Returns (H, W, 3) uint8 RGB. Raises RuntimeError without PyAV/x264.
-    """
-    _check(img)
-    try:
-        import av  # lazy: PyAV is optional, only the h264 corruption needs it
-        enc = av.CodecContext.create("libx264", "w")
-    except (ImportError, ValueError) as e:
-        raise RuntimeError(f"h264 corruption needs PyAV with libx264 (pip install av): {e}") from None
-    h, w = img.shape[:2]
-    padded = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    enc.width, enc.height = padded.shape[1], padded.shape[0]
-    enc.pix_fmt = "yuv420p"
-    enc.time_base = Fraction(1, 30)
-    # veryfast keeps the deblocking filter that real encoders use (ultrafast
-    # drops it); zerolatency = no B-frames/lookahead; threads=1 because x264's
-    # sliced threads make the bitstream depend on the machine's core count.
-    enc.options = {"crf": str(int(crf)), "preset": "veryfast", "tune": "zerolatency", "threads": "1"}
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(padded), format="rgb24").reformat(format="yuv420p")
-    frame.pts = 0
-    packets = list(enc.encode(frame)) + list(enc.encode(None))
-    dec = av.CodecContext.create("h264", "r")
-    frames = [f for p in packets for f in dec.decode(p)] + list(dec.decode(None))
-    if not frames:
-        raise RuntimeError("libx264 produced no decodable frame")
-    return np.ascontiguousarray(frames[0].to_ndarray(format="rgb24")[:h, :w])
-
-
-def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Mild defocus: Gaussian blur, sigma in pixels (0 = unchanged copy),
-    BORDER_REFLECT_101. img: (H, W, 3) uint8 RGB. Returns (H, W, 3) uint8."""
-    _check(img)
-    if sigma == 0:
-        return img.copy()
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma),
-                            borderType=cv2.BORDER_REFLECT_101)
-
-
-def h264_available() -> bool:
-    """Whether PyAV with libx264 is importable (the ``h264`` term needs it; ``camera`` falls back to JPEG)."""
-    try:
-        import av  # lazy: PyAV is optional; without it `camera` uses JPEG only
-        av.Codec("libx264", "w")
-        return True
-    except Exception:
-        return False
 
 
 # ------------------------------------------------------ spec language + sampler
@@ -180,7 +72,7 @@ class Corruption:
     def is_random(self) -> bool:
         """True when the result depends on the random generator (noise, pg, camera); jpeg, h264 and
         blur are fixed functions of the image."""
-        return any(name in ("noise", "pg", "camera", "soft", "soft-train") for name, _ in self.terms)
+        return any(name in ("noise", "pg", "camera", "camera-train", "soft", "soft-train") for name, _ in self.terms)
 
     @property
     def needs_h264(self) -> bool:
@@ -208,6 +100,8 @@ class Corruption:
                 out = gaussian_blur(out, args[0])
             elif name == "camera":
                 out = sample_camera(rng).apply(out, rng)
+            elif name == "camera-train":
+                out = sample_camera_train(rng).apply(out, rng)
             elif name in ("soft", "soft-train"):
                 out = sample_soft(rng, train=name == "soft-train").apply(out, rng)
         return out
@@ -215,7 +109,7 @@ class Corruption:
 
 # name -> (number of values, (low, high) or None, integer-valued?)
 _RULES = {
-    "clean": (0, None, False), "camera": (0, None, False),
+    "clean": (0, None, False), "camera": (0, None, False), "camera-train": (0, None, False),
     "soft": (0, None, False), "soft-train": (0, None, False),
     "noise": (1, (0.0, math.inf), False), "blur": (1, (0.0, math.inf), False),
     "pg": (2, (0.0, math.inf), False),
@@ -291,6 +185,47 @@ def sample_camera(rng: np.random.Generator, h264_ok: bool | None = None) -> Corr
     if h264_ok is None:
         h264_ok = h264_available()
     terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
+    return Corruption(tuple(terms))
+
+
+# The training mix of the robust 2x models (`camera-train`); see sample_camera_train.
+CAMERA_TRAIN = dict(p_clean=0.3, p_noise_only=0.25, p_codec_only=0.25, noise=(1.0, 8.0), p_pg=0.5,
+                    jpeg=(50, 95), p_h264=0.5, h264=(18, 30))
+
+
+def sample_camera_train(rng: np.random.Generator, h264_ok: bool | None = None) -> Corruption:
+    """Draw one training corruption for the robust 2x models: milder than ``camera``, and with many
+    clean images, because a two-layer student that sees a 5x5 window cannot tell a clean frame from a
+    noisy one and must not lose its clean sharpening (CAMERA_TRAIN holds the ranges):
+
+    - 30% clean (target = the clean frame, as always);
+    - 25% noise only, 25% codec only, 20% noise then codec;
+    - noise: half the time Gaussian with sigma 1-8 grey levels, else Poisson-Gaussian with
+      ``camera``'s ranges (std 0.5-4 in the dark, up to ~10 at white);
+    - codec: JPEG quality 50-95 or, half the time when PyAV has libx264, H.264 CRF 18-30 (not
+      ``camera``'s JPEG 30 / CRF 35: short runs trained on those lost clean quality for too little
+      gain, see the README's "Real webcam frames").
+    Same random numbers with or without PyAV, as in :func:`sample_camera`.
+    """
+    c, cam = CAMERA_TRAIN, CAMERA
+    u_kind, u_pg, u_codec = rng.random(3)
+    sigma = rng.uniform(*c["noise"])
+    log_a = rng.uniform(math.log(cam["pg_a"][0]), math.log(cam["pg_a"][1]))
+    b = rng.uniform(*cam["pg_b"])
+    q, crf = int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+    if u_kind < c["p_clean"]:
+        return Corruption((("clean", ()),))
+    u_kind -= c["p_clean"]
+    noise = u_kind < c["p_noise_only"] or u_kind >= c["p_noise_only"] + c["p_codec_only"]
+    codec = u_kind >= c["p_noise_only"]
+    terms = []
+    if noise:
+        terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))) if u_pg < c["p_pg"]
+                     else ("noise", (round(sigma, 2),)))
+    if codec:
+        if h264_ok is None:
+            h264_ok = h264_available()
+        terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
     return Corruption(tuple(terms))
 
 

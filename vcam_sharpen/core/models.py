@@ -250,6 +250,8 @@ class HalfResNet(nn.Module):
         return self
 
 
+@register("student-wide", "opt-in student for a faster machine: half-res residual, three 3x3 convs of 15 channels "
+          "(trained re-parameterized)", channels=15, layers=3, expand=0, kernels="")
 @register("student-deep", "opt-in student for spare CPU: half-res residual, convs 3x3, 3x3, 1x1, 1x1 of 16 channels "
           "(trained re-parameterized)", channels=16, layers=4, expand=0, kernels="3-3-1-1")
 @register("student", "default student: half-res residual, 2 convs of 16 channels (trained re-parameterized)",
