@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ..core.loader import DEFAULT_MODEL, ENHANCE_MODEL
+from ..core.loader import AUTO, DEFAULT_MODEL, ENHANCE_MODEL
 from ..daemon import control, lifecycle
 from ..daemon.service import install_from_overrides, next_steps
 from ..daemon.settings import Settings, effective
@@ -32,7 +32,7 @@ def settings_options(f):
                      help="2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as it is."),
         click.option("--upscale/--no-upscale", default=False, show_default=True,
                      help="Treat the camera frame as the small one and output twice its size."),
-        click.option("--model", default="auto", show_default=True, metavar="NAME|FILE.pt|none",
+        click.option("--model", default=AUTO, show_default=True, metavar="NAME|FILE.pt|none",
                      help=f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
                           f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the "
                           f"best shipped student that fits --cpu-budget at this size and rate (measured at "

@@ -70,9 +70,9 @@ class Corruption:
 
     @property
     def is_random(self) -> bool:
-        """True when the result depends on the random generator (noise, pg, camera); jpeg, h264 and
+        """True when the result depends on the random generator (noise, pg, the presets); jpeg, h264 and
         blur are fixed functions of the image."""
-        return any(name in ("noise", "pg", "camera", "camera-train", "soft", "soft-train") for name, _ in self.terms)
+        return any(name in ("noise", "pg") or name in PRESETS for name, _ in self.terms)
 
     @property
     def needs_h264(self) -> bool:
@@ -98,19 +98,14 @@ class Corruption:
                 out = h264(out, int(args[0]))
             elif name == "blur":
                 out = gaussian_blur(out, args[0])
-            elif name == "camera":
-                out = sample_camera(rng).apply(out, rng)
-            elif name == "camera-train":
-                out = sample_camera_train(rng).apply(out, rng)
-            elif name in ("soft", "soft-train"):
-                out = sample_soft(rng, train=name == "soft-train").apply(out, rng)
+            elif name in PRESETS:  # draw this image's chain, then apply it
+                out = PRESETS[name](rng).apply(out, rng)
         return out
 
 
-# name -> (number of values, (low, high) or None, integer-valued?)
+# name -> (number of values, (low, high) or None, integer-valued?); the presets (PRESETS) take no values
 _RULES = {
-    "clean": (0, None, False), "camera": (0, None, False), "camera-train": (0, None, False),
-    "soft": (0, None, False), "soft-train": (0, None, False),
+    "clean": (0, None, False),
     "noise": (1, (0.0, math.inf), False), "blur": (1, (0.0, math.inf), False),
     "pg": (2, (0.0, math.inf), False),
     "jpeg": (1, (1, 100), True), "h264": (1, (0, 51), True),
@@ -126,9 +121,9 @@ def parse_corruption(text: str) -> Corruption:
     terms = []
     for term in text.strip().split("+"):
         name, _, rest = term.strip().partition(":")
-        if name not in _RULES:
+        if name not in _RULES and name not in PRESETS:
             raise bad
-        count, bounds, integer = _RULES[name]
+        count, bounds, integer = _RULES.get(name, (0, None, False))
         try:
             args = tuple(float(v) for v in rest.split(",")) if rest else ()
         except ValueError:
@@ -143,6 +138,32 @@ def parse_corruption(text: str) -> Corruption:
                                  f"[{_fmt(lo)}, {_fmt(hi)}]")
         terms.append((name, tuple(int(v) if integer else v for v in args)))
     return Corruption(tuple(terms))
+
+
+# ------------------------------------------------------------------- presets
+
+CLEAN = Corruption((("clean", ()),))
+
+
+def _draw_codecs(rng: np.random.Generator, c: dict) -> tuple[int, int]:
+    """A JPEG quality and an H.264 CRF from a preset's ranges (both always drawn, so a seed draws the same
+    numbers with or without PyAV)."""
+    return int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+
+
+def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
+    return rng.uniform(math.log(lo_hi[0]), math.log(lo_hi[1]))
+
+
+def _pg_term(log_a: float, b: float) -> tuple:
+    return ("pg", (round(math.exp(log_a), 4), round(b, 2)))
+
+
+def _codec_term(c: dict, u_codec: float, q: int, crf: int, h264_ok: bool | None) -> tuple:
+    """H.264 at ``crf`` with probability ``c["p_h264"]`` when PyAV has libx264, else JPEG at ``q``."""
+    if h264_ok is None:
+        h264_ok = h264_available()
+    return ("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,))
 
 
 # Ranges of the `camera` preset; see sample_camera for where they come from.
@@ -175,17 +196,13 @@ def sample_camera(rng: np.random.Generator, h264_ok: bool | None = None) -> Corr
     """
     c = CAMERA
     u_clean, u_blur, u_codec = rng.random(3)
-    log_a = rng.uniform(math.log(c["pg_a"][0]), math.log(c["pg_a"][1]))
+    log_a = _log_uniform(rng, c["pg_a"])
     b, sigma = rng.uniform(*c["pg_b"]), rng.uniform(*c["blur"])
-    q, crf = int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+    q, crf = _draw_codecs(rng, c)
     if u_clean < c["p_clean"]:
-        return Corruption((("clean", ()),))
+        return CLEAN
     terms = [("blur", (round(sigma, 2),))] if u_blur < c["p_blur"] else []
-    terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))))
-    if h264_ok is None:
-        h264_ok = h264_available()
-    terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
-    return Corruption(tuple(terms))
+    return Corruption((*terms, _pg_term(log_a, b), _codec_term(c, u_codec, q, crf, h264_ok)))
 
 
 # The training mix of the robust 2x models (`camera-train`); see sample_camera_train.
@@ -207,25 +224,20 @@ def sample_camera_train(rng: np.random.Generator, h264_ok: bool | None = None) -
       gain, see the README's "Real webcam frames").
     Same random numbers with or without PyAV, as in :func:`sample_camera`.
     """
-    c, cam = CAMERA_TRAIN, CAMERA
+    c = CAMERA_TRAIN
     u_kind, u_pg, u_codec = rng.random(3)
     sigma = rng.uniform(*c["noise"])
-    log_a = rng.uniform(math.log(cam["pg_a"][0]), math.log(cam["pg_a"][1]))
-    b = rng.uniform(*cam["pg_b"])
-    q, crf = int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+    log_a, b = _log_uniform(rng, CAMERA["pg_a"]), rng.uniform(*CAMERA["pg_b"])
+    q, crf = _draw_codecs(rng, c)
+    noise_only_end = c["p_clean"] + c["p_noise_only"]
+    codec_only_end = noise_only_end + c["p_codec_only"]
     if u_kind < c["p_clean"]:
-        return Corruption((("clean", ()),))
-    u_kind -= c["p_clean"]
-    noise = u_kind < c["p_noise_only"] or u_kind >= c["p_noise_only"] + c["p_codec_only"]
-    codec = u_kind >= c["p_noise_only"]
+        return CLEAN
     terms = []
-    if noise:
-        terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))) if u_pg < c["p_pg"]
-                     else ("noise", (round(sigma, 2),)))
-    if codec:
-        if h264_ok is None:
-            h264_ok = h264_available()
-        terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
+    if not noise_only_end <= u_kind < codec_only_end:  # noise only, or noise then codec
+        terms.append(_pg_term(log_a, b) if u_pg < c["p_pg"] else ("noise", (round(sigma, 2),)))
+    if u_kind >= noise_only_end:  # codec only, or noise then codec
+        terms.append(_codec_term(c, u_codec, q, crf, h264_ok))
     return Corruption(tuple(terms))
 
 
@@ -251,18 +263,23 @@ def sample_soft(rng: np.random.Generator, train: bool = False, h264_ok: bool | N
     """
     c = SOFT
     u_kind, u_codec = rng.random(2)
-    sigma, log_a = rng.uniform(*c["blur"]), rng.uniform(math.log(c["pg_a"][0]), math.log(c["pg_a"][1]))
+    sigma, log_a = rng.uniform(*c["blur"]), _log_uniform(rng, c["pg_a"])
     b = rng.uniform(*c["pg_b"])
-    q, crf = int(rng.integers(c["jpeg"][0], c["jpeg"][1] + 1)), int(rng.integers(c["h264"][0], c["h264"][1] + 1))
+    q, crf = _draw_codecs(rng, c)
     if train and u_kind < c["train_clean"]:
-        return Corruption((("clean", ()),))
+        return CLEAN
     sharp = train and u_kind < c["train_clean"] + c["train_sharp"]
     terms = [] if sharp else [("blur", (round(sigma, 2),))]
-    terms.append(("pg", (round(math.exp(log_a), 4), round(b, 2))))
-    if h264_ok is None:
-        h264_ok = h264_available()
-    terms.append(("h264", (crf,)) if h264_ok and u_codec < c["p_h264"] else ("jpeg", (q,)))
-    return Corruption(tuple(terms))
+    return Corruption((*terms, _pg_term(log_a, b), _codec_term(c, u_codec, q, crf, h264_ok)))
+
+
+# The random presets of the spec language: name -> draw one image's chain from its generator.
+PRESETS = {
+    "camera": sample_camera,
+    "camera-train": sample_camera_train,
+    "soft": sample_soft,
+    "soft-train": lambda rng: sample_soft(rng, train=True),
+}
 
 
 # ------------------------------------------------------------------- batches

@@ -58,7 +58,7 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
     mode or weights file is a UserError before any device is opened), and what ``status`` calls the model."""
     spec = described = settings.model
     if spec == loader.AUTO and settings.weights:  # a checkpoint names its own model: nothing to choose
-        spec = described = None
+        spec, described = None, loader.label(str(settings.weights))
     if spec == "default":
         spec = described = resolve_spec(spec, degrade=settings.degrade, upscale=settings.upscale)
     if spec == loader.AUTO:
@@ -66,8 +66,6 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
         log.info("--model auto: %s (%s)", choice.tag, choice.reason)
         spec, described = choice.tag, f"{choice.tag} (auto: {choice.reason})"
     model = loader.load(spec, Path(settings.weights) if settings.weights else None)
-    if spec is None:
-        described = loader.label(str(settings.weights))
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,

@@ -251,11 +251,8 @@ def split_phases(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     h, w = frame.shape[0] // 2, frame.shape[1] // 2
     if out is None:
         out = np.empty((12, h, w), np.uint8)
-    view = frame[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3)
-    for py in range(2):
-        for px in range(2):
-            for c in range(3):
-                out[(2 * py + px) * 3 + c] = view[:, py, :, px, c]
+    view = frame[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3)  # (i, py, j, px, c)
+    np.copyto(out.reshape(2, 2, 3, h, w), view.transpose(1, 3, 4, 0, 2))  # one strided copy
     return out
 
 
