@@ -25,7 +25,7 @@ from typing import Callable
 from ..core import loader
 from ..core.degrade import check_mode, model_scale
 from ..frames.sharpen import LIVE
-from ..web.panel_app import MODES, Busy, PanelHooks, create_panel
+from ..web.panel_app import MODES, Busy, PanelHooks, create_panel, mode_name
 from ..web.security import Guard
 from ..web.server import WebServer, bind, url
 from . import config_edit
@@ -34,11 +34,32 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def offered_models(current: str) -> list[str]:
-    """The models the panel offers: auto, none, unsharp and the shipped students (teachers are offline-only,
-    far too slow for a camera), plus the one running now."""
+def model_task(name: str) -> str | None:
+    """The frame task a model is for: ``"2x"`` (a frame sent at half size), ``"same-size"``, or None for one that
+    runs in every mode (auto, none, unsharp, a checkpoint file). Today read from what the checkpoint records
+    (:func:`vcam_sharpen.core.loader.same_size_trained`); the one place to switch to a declared tag table."""
+    path = loader.shipped().get(name)
+    if path is None:
+        return None
+    return "same-size" if loader.same_size_trained(path) else "2x"
+
+
+def offered_models(current: str, current_mode: str = "degrade") -> dict[str, list[str]]:
+    """Per panel mode (:data:`~vcam_sharpen.web.panel_app.MODES`), the models the panel offers: auto, none, unsharp
+    and the shipped students of the mode's task (teachers are offline-only, far too slow for a camera); the model
+    running now is offered in the mode it runs in."""
     shipped = [t for t in loader.shipped() if "teacher" not in t]
-    return list(dict.fromkeys([loader.AUTO, "none", "unsharp", *shipped, current]))
+    out = {}
+    for mode, (degrade, upscale) in MODES.items():
+        task = "same-size" if degrade == 1 and not upscale else "2x"
+        names = [loader.AUTO, "none", "unsharp", *[t for t in shipped if model_task(t) in (None, task)]]
+        out[mode] = list(dict.fromkeys(names + ([current] if mode == current_mode else [])))
+    return out
+
+
+def mode_defaults() -> dict[str, str]:
+    """The model a mode change picks when the running one does not work in the new mode."""
+    return {mode: loader.mode_default(degrade, upscale) for mode, (degrade, upscale) in MODES.items()}
 
 
 class PanelController:
@@ -57,7 +78,7 @@ class PanelController:
                  build: Callable[[Settings], tuple], cpu=None) -> None:
         self.settings = dataclasses.replace(settings)
         self.pipeline, self.info, self.on_state, self.build, self.cpu = pipeline, info, on_state, build, cpu
-        self.models = offered_models(settings.model)
+        self.models = offered_models(settings.model, mode_name(settings.degrade, settings.upscale))
         self.rebuilding: str | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
@@ -117,7 +138,8 @@ class PanelController:
             log.warning("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),
                         described.get("mode"))
         except Exception as e:  # noqa: BLE001 - a failed change keeps the running sharpener
-            self.error = f"could not switch to {new.model}: {' '.join(str(e).split())}"
+            self.error = (f"could not switch to {new.model}: {' '.join(str(e).split())}; the previous model keeps "
+                          "running")
             log.warning("panel: %s", self.error)
         finally:
             self.rebuilding = None
@@ -130,7 +152,7 @@ class PanelController:
 
     def hooks(self) -> PanelHooks:
         return PanelHooks(status=self.status, apply=self.apply, current=self.current,
-                          save_settings=self.save_settings, models=self.models)
+                          save_settings=self.save_settings, models=self.models, defaults=mode_defaults())
 
 
 class PanelHandle:

@@ -35,16 +35,17 @@ def static(request: Request) -> Response:
     return Response(asset(name), media_type=ASSETS[name])
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error(status: int, message: str, **extra: str) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
 
 
 class BadRequest(Exception):
-    """A request to answer with ``status`` and ``message``."""
+    """A request to answer with ``status`` and ``message`` (and ``extra`` fields for the page, e.g. which
+    setting is unavailable)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, **extra: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.extra = status, extra
 
 
 def answers(*statuses: tuple[type[Exception], int]):
@@ -56,7 +57,7 @@ def answers(*statuses: tuple[type[Exception], int]):
             try:
                 return await handler(request)
             except BadRequest as e:
-                return error(e.status, str(e))
+                return error(e.status, str(e), **e.extra)
             except tuple(kind for kind, _ in statuses) as e:
                 return error(next(status for kind, status in statuses if isinstance(e, kind)), str(e))
         return run

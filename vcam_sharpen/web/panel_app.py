@@ -7,11 +7,17 @@ preview) and :class:`PanelHooks` (its status, how to apply changes, how to save 
 ``/``                       GET     the page (with the per-start CSRF token)
 ``/static/NAME``            GET     its script and style sheet
 ``/api/status``             GET     what ``vcam-sharpen status --json`` shows, plus the choices
+                                    (``panel.models``: mode -> the models offered in it)
+``/api/models?mode=M``      GET     the models offered in mode M, and the one a change to M picks
 ``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false,
-                                    "model": "student", "mode": "degrade|upscale|same"}`` (any subset)
+                                    "model": "student", "mode": "degrade|upscale|same"}`` (any subset;
+                                    a live setting the daemon does not have is a 400 naming it in
+                                    ``unavailable``)
 ``/api/save``               POST    ``{}``: write the panel's settings to the config file
-``/api/preview/SIDE.mjpg``  GET     MJPEG stream, SIDE ``before``/``after``, ``?view=fit|crop``
-``/api/preview/SIDE.jpg``   GET     one JPEG
+``/api/preview/SIDE.jpg``   GET     the latest JPEG, SIDE ``before``/``after``, ``?view=fit|crop`` (what
+                                    the page polls: a page whose pictures are plain requests always
+                                    finishes loading, frames or not)
+``/api/preview/SIDE.mjpg``  GET     the same as an MJPEG stream
 ``/mos/...``                        the MOS study (:mod:`vcam_sharpen.web.mos_app`)
 ==========================  ======  =========================================================
 """
@@ -19,7 +25,7 @@ preview) and :class:`PanelHooks` (its status, how to apply changes, how to save 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +45,10 @@ log = logging.getLogger(__name__)
 
 # mode name -> (degrade, upscale)
 MODES = {"degrade": (2, False), "upscale": (1, True), "same": (1, False)}
+# what the page and its messages call them
+MODE_LABELS = {"degrade": "simulated 2x link", "upscale": "upscale 2x", "same": "same size"}
+# live settings the page offers that a daemon may not have yet: their names in the user's words
+OPTIONAL = {"temporal": "Temporal noise reduction", "skip_static": "Skip unchanged regions"}
 
 
 def mode_name(degrade: int, upscale: bool) -> str:
@@ -59,22 +69,34 @@ class PanelHooks:
             UserError for a refused combination, :class:`Busy` while a model change runs.
         current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split.
         save_settings: writes such a dict to the config file; returns the file.
-        models: the model names the panel offers (never a file path).
+        models: per mode (a key of :data:`MODES`), the model names the panel offers in it (never a file path).
+        defaults: per mode, the model a change to that mode picks when the running one is not offered there.
     """
 
     status: Callable[[], dict]
     apply: Callable[[dict], dict]
     current: Callable[[], dict]
     save_settings: Callable[[dict], Path]
-    models: list[str]
+    models: dict[str, list[str]]
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
-def check_changes(body: dict, models: list[str]) -> dict:
-    """The validated changes of a ``/api/settings`` body; BadRequest (400) naming the field otherwise."""
+def check_changes(body: dict, models: dict[str, list[str]], current: dict | None = None,
+                  defaults: dict[str, str] | None = None) -> dict:
+    """The validated changes of a ``/api/settings`` body; BadRequest (400) in the user's words otherwise.
+
+    A model must be one offered in the mode it will run in (``current``: the settings in effect, for the
+    mode and model a body leaves out). A mode change alone keeps the model where the new mode offers it,
+    else picks the mode's default from ``defaults``.
+    """
     allowed = (*LIVE, "model", "mode")
     unknown = [k for k in body if k not in allowed]
     if unknown:
-        raise BadRequest(f"unknown setting {str(unknown[0])[:40]!r}; use {', '.join(allowed)}")
+        name = str(unknown[0])[:40]
+        if name in OPTIONAL:
+            raise BadRequest(f"{OPTIONAL[name]} is not available in this version of the daemon (unknown setting "
+                             f"{name!r})", unavailable=name)
+        raise BadRequest(f"unknown setting {name!r}; use {', '.join(allowed)}")
     if not body:
         raise BadRequest("no setting given")
     out = {}
@@ -84,14 +106,27 @@ def check_changes(body: dict, models: list[str]) -> dict:
                 out[key] = check_live(key, body[key])
             except ValueError as e:
                 raise BadRequest(str(e)) from None
-    if "model" in body:
-        if not isinstance(body["model"], str) or body["model"] not in models:
-            raise BadRequest(f"model must be one of {', '.join(models)}")
-        out["model"] = body["model"]
     if "mode" in body:
         if body["mode"] not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}")
         out["mode"] = body["mode"]
+    cur = current or {}
+    mode = out.get("mode") or mode_name(cur.get("degrade", 2), cur.get("upscale", False))
+    offered = models.get(mode, [])
+    if "model" in body:
+        if not isinstance(body["model"], str) or body["model"] not in {m for ms in models.values() for m in ms}:
+            raise BadRequest("that model is not one the panel offers: pick one from the list")
+        if body["model"] not in offered:
+            raise BadRequest(f"{body['model']} does not work in {MODE_LABELS[mode]} mode: pick one of the models "
+                             "the list offers for it")
+        out["model"] = body["model"]
+    elif "mode" in out and cur.get("model") is not None and cur["model"] not in offered:
+        default = (defaults or {}).get(mode)
+        if default not in offered:
+            default = offered[0] if offered else None
+        if default is None:
+            raise BadRequest(f"no model works in {MODE_LABELS[mode]} mode")
+        out["model"] = default
     return out
 
 
@@ -106,13 +141,25 @@ def create_panel(pipeline, hooks: PanelHooks, guard: Guard, study_dir: Path | No
     async def status(request: Request) -> Response:
         cur = hooks.current()
         cur = {**cur, "mode": mode_name(cur["degrade"], cur["upscale"])}
-        return JSONResponse({**hooks.status(), "panel": {"preview": hub.stats(), "models": hooks.models,
-                                                          "modes": list(MODES), "settings": cur}})
+        return JSONResponse({**hooks.status(), "panel": {
+            "preview": hub.stats(), "models": hooks.models, "defaults": hooks.defaults, "modes": list(MODES),
+            "mode_labels": MODE_LABELS, "live": list(LIVE), "settings": cur}})
+
+    async def models(request: Request) -> Response:
+        mode = request.query_params.get("mode", "")
+        if mode not in MODES:
+            return error(404, f"no mode {mode[:20]!r}: use {', '.join(MODES)}")
+        return JSONResponse({"mode": mode, "models": hooks.models.get(mode, []), "default": hooks.defaults.get(mode)})
 
     @answers((Busy, 409), (UserError, 400))
     async def settings(request: Request) -> Response:
-        changes = check_changes(await json_object(request), hooks.models)
-        return JSONResponse({"ok": True, "settings": hooks.apply(changes)})
+        before, body = hooks.current(), await json_object(request)
+        changes = check_changes(body, hooks.models, before, hooks.defaults)
+        note = None
+        if "model" in changes and "model" not in body:  # picked for the new mode
+            note = (f"{MODE_LABELS[changes['mode']].capitalize()} mode uses {changes['model']}: "
+                    f"{before.get('model')} does not work in it")
+        return JSONResponse({"ok": True, "settings": hooks.apply(changes), "note": note})
 
     async def save(request: Request) -> Response:
         try:
@@ -158,6 +205,7 @@ def create_panel(pipeline, hooks: PanelHooks, guard: Guard, study_dir: Path | No
         Route("/static/{name}", static),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/status", status),
+        Route("/api/models", models),
         Route("/api/settings", settings, methods=["POST"]),
         Route("/api/save", save, methods=["POST"]),
         Route("/api/preview/{side}.mjpg", stream),
