@@ -133,6 +133,18 @@ def test_split_left_degraded_right_restored():
     assert np.array_equal(out1[:, :15], img[:, :15]) and np.array_equal(out1[:, 15:], 255 - img[:, 15:])
 
 
+def test_split_switched_on_while_a_frame_is_made_finishes_that_frame():
+    class SwitchingEngine(FakeEngine):  # the panel turns split on while the model runs
+        def restore_half(self, small):
+            sharp.split = True
+            return super().restore_half(small)
+
+    img = frame(20, 30)
+    sharp = Sharpener(SwitchingEngine(), degrade=2)
+    assert sharp.process(img).shape == (20, 30, 3)  # this frame without split, the next one with it
+    assert np.array_equal(sharp.process(img), Sharpener(FakeEngine(), degrade=2, split=True).process(img))
+
+
 def test_upscale_mode_doubles_the_size():
     small = frame(15, 21)
     s = Sharpener(FakeEngine(), upscale=True)

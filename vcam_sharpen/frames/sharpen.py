@@ -368,7 +368,8 @@ class Sharpener:
             small = self._box.planar(frame) if self._planar else self._box.hwc(frame)
             full_h, full_w = h, w
         plain = None
-        if engine is None or self.split or self.strength < 1.0:
+        split = self.split  # read once: the panel may switch it while this frame is made
+        if engine is None or split or self.strength < 1.0:
             plain = self._up.planar(small) if self._planar else self._up.hwc(small)
         inference = 0.0
         if engine is not None:
@@ -379,7 +380,7 @@ class Sharpener:
         else:
             core = plain
         ch, cw = core.shape[:2]
-        if engine is not None and self.split:
+        if engine is not None and split:
             out = self._buffer("_out", (full_h, full_w, 3))
             half = cw // 2
             out[:ch, :half] = plain[:, :half]
