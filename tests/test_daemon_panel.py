@@ -10,10 +10,11 @@ import httpx
 import pytest
 from conftest_daemon import daemon_env, wait_for  # noqa: F401
 
+from vcam_sharpen.core import loader
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.daemon import lifecycle
 from vcam_sharpen.daemon.lock import read_state
-from vcam_sharpen.daemon.panel import PanelController, PanelHandle, offered_models
+from vcam_sharpen.daemon.panel import PanelController, PanelHandle, mode_defaults, model_task, offered_models
 from vcam_sharpen.daemon.settings import Settings, read_config
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.web.panel_app import Busy
@@ -39,11 +40,21 @@ def controller(build=None):
     return c, states, info
 
 
-def test_the_models_offered():
-    names = offered_models("student")
-    assert names[:3] == ["auto", "none", "unsharp"] and "student" in names and "student-deep" in names
-    assert not [n for n in names if "teacher" in n]
-    assert offered_models("/my/model.pt")[-1] == "/my/model.pt"
+def test_the_models_offered_per_mode():
+    offered = offered_models("student", "degrade")
+    assert set(offered) == {"degrade", "upscale", "same"}
+    for mode, names in offered.items():
+        assert names[:3] == ["auto", "none", "unsharp"] and not [n for n in names if "teacher" in n]
+        for name in names[3:]:  # a model offered in a mode runs in it
+            assert model_task(name) in (None, "same-size" if mode == "same" else "2x")
+    if "student" in loader.shipped() and "enhance" in loader.shipped():
+        assert "student" in offered["degrade"] and "student" in offered["upscale"] and "student" not in offered["same"]
+        assert "enhance" in offered["same"] and "enhance" not in offered["degrade"]
+        assert model_task("student") == "2x" and model_task("enhance") == "same-size" and model_task("auto") is None
+    for mode, default in mode_defaults().items():
+        assert default in offered[mode]
+    paths = offered_models("/my/model.pt", "same")
+    assert paths["same"][-1] == "/my/model.pt" and "/my/model.pt" not in paths["degrade"]
 
 
 def test_live_changes_apply_at_once():

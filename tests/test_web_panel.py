@@ -14,7 +14,9 @@ from vcam_sharpen.web.panel_app import Busy, PanelHooks, check_changes, create_p
 from vcam_sharpen.web.pages import BadRequest
 from vcam_sharpen.web.security import Guard
 
-MODELS = ["auto", "none", "student", "seed-student"]
+MODELS = {"degrade": ["auto", "none", "student", "seed-student"], "upscale": ["auto", "none", "student"],
+          "same": ["auto", "none", "enhance"]}
+DEFAULTS = {"degrade": "student", "upscale": "student", "same": "enhance"}
 
 
 class Hooks:
@@ -39,7 +41,7 @@ class Hooks:
     def hooks(self) -> PanelHooks:
         return PanelHooks(status=lambda: {"running": True, "status": "running", "fps_out": 30.0},
                           apply=self.apply, current=lambda: dict(self.settings), save_settings=self.save,
-                          models=MODELS)
+                          models=MODELS, defaults=DEFAULTS)
 
 
 @pytest.fixture
@@ -64,7 +66,8 @@ def test_the_page_and_its_assets(panel):
 def test_status_has_the_daemon_figures_and_the_choices(panel):
     c, _, _, _ = panel
     st = c.get("/api/status").json()
-    assert st["fps_out"] == 30.0 and st["panel"]["models"] == MODELS
+    assert st["fps_out"] == 30.0 and st["panel"]["models"] == MODELS and st["panel"]["defaults"] == DEFAULTS
+    assert {"strength", "sharpening", "split"} <= set(st["panel"]["live"])
     assert st["panel"]["settings"]["mode"] == "degrade" and st["panel"]["modes"] == ["degrade", "upscale", "same"]
     assert st["panel"]["preview"]["viewers"] == 0
 
@@ -73,14 +76,40 @@ def test_changes_are_applied(panel):
     c, h, hooks, _ = panel
     r = c.post("/api/settings", json={"strength": 0.25, "split": True, "sharpening": False}, headers=h)
     assert r.status_code == 200 and hooks.applied == [{"strength": 0.25, "split": True, "sharpening": False}]
-    r = c.post("/api/settings", json={"model": "seed-student", "mode": "same"}, headers=h)
-    assert r.status_code == 200 and hooks.applied[-1] == {"model": "seed-student", "mode": "same"}
+    r = c.post("/api/settings", json={"model": "enhance", "mode": "same"}, headers=h)
+    assert r.status_code == 200 and hooks.applied[-1] == {"model": "enhance", "mode": "same"}
+    assert r.json()["note"] is None
+
+
+def test_a_mode_change_keeps_a_model_that_fits_and_else_picks_the_modes_default(panel):
+    c, h, hooks, _ = panel
+    r = c.post("/api/settings", json={"mode": "upscale"}, headers=h)  # student works there: kept
+    assert r.status_code == 200 and hooks.applied[-1] == {"mode": "upscale"} and r.json()["note"] is None
+    r = c.post("/api/settings", json={"mode": "same"}, headers=h)  # it does not here: the mode's default
+    assert r.status_code == 200 and hooks.applied[-1] == {"mode": "same", "model": "enhance"}
+    assert "uses enhance" in r.json()["note"] and "--" not in r.json()["note"]
+
+
+def test_the_models_of_each_mode(panel):
+    c, _, _, _ = panel
+    assert c.get("/api/models?mode=same").json() == {"mode": "same", "models": MODELS["same"], "default": "enhance"}
+    assert c.get("/api/models?mode=fast").status_code == 404
+
+
+def test_an_optional_setting_the_daemon_lacks_is_named_as_unavailable(panel):
+    c, h, hooks, _ = panel
+    r = c.post("/api/settings", json={"temporal": "auto"}, headers=h)
+    assert r.status_code == 400 and r.json()["unavailable"] == "temporal"
+    assert r.json()["error"].startswith("Temporal noise reduction is not available")
+    assert not hooks.applied
 
 
 @pytest.mark.parametrize("body, status, words", [
     ({"strength": 1.5}, 400, "strength"), ({"strength": "0.5"}, 400, "strength"), ({"strength": True}, 400, "strength"),
     ({"strength": float("nan")}, 400, "strength"), ({"split": "yes"}, 400, "true or false"),
-    ({"model": "/etc/passwd.pt"}, 400, "model must be one of"), ({"model": ["student"]}, 400, "model"),
+    ({"model": "/etc/passwd.pt"}, 400, "not one the panel offers"), ({"model": ["student"]}, 400, "model"),
+    ({"model": "enhance"}, 400, "enhance does not work in simulated 2x link mode"),
+    ({"model": "student", "mode": "same"}, 400, "student does not work in same size mode"),
     ({"mode": "fast"}, 400, "mode must be one of"), ({"fps": 60}, 400, "unknown setting"), ({}, 400, "no setting"),
     ([1, 2], 400, "JSON object"),
 ])
@@ -141,4 +170,7 @@ def test_check_changes_and_mode_names():
     assert check_changes({"strength": 1}, MODELS) == {"strength": 1.0}
     with pytest.raises(BadRequest):
         check_changes({"model": "teacher"}, MODELS)
+    cur = {"model": "seed-student", "degrade": 2, "upscale": False}
+    assert check_changes({"mode": "upscale"}, MODELS, cur, DEFAULTS) == {"mode": "upscale", "model": "student"}
+    assert check_changes({"mode": "same"}, MODELS, cur, {}) == {"mode": "same", "model": "auto"}  # no default: first
     assert [mode_name(*m) for m in ((2, False), (1, True), (1, False))] == ["degrade", "upscale", "same"]

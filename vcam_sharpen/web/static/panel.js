@@ -37,11 +37,14 @@ async function post(path, body) {
   return data;
 }
 
+const NOTE_MS = 12000;     // a note (not an error) fades after this
 function say(id, text, kind) {
   const m = $(id);
   if (!m) return;
   m.textContent = text || "";
   m.className = kind === "note" ? "field-msg note" : "field-msg";
+  clearTimeout(m.fade);
+  if (kind === "note") m.fade = setTimeout(() => { if (m.textContent === text) m.textContent = ""; }, NOTE_MS);
 }
 
 function show(name, now, apply) {
@@ -93,16 +96,34 @@ function fillModels(mode, chosen) {
 // ---- previews: one JPEG after another, only while frames come
 
 function previewLoop(side) {
-  const img = $(side);
+  // Two pictures per side: the next JPEG loads into the hidden one, which then takes the front (and the id), so a
+  // picture never blanks while its successor loads.
+  let front = $(side);
+  let back = front.cloneNode(false);
+  back.removeAttribute("id");
+  back.className = "back";
+  front.after(back);
   let timer = null;
   const next = (ms) => { clearTimeout(timer); timer = setTimeout(fetchOne, ms); };
   function fetchOne() {
     if (connected !== true || state.paused || document.hidden) return next(1000);
     const view = $("zoom").checked ? "crop" : "fit";
-    img.src = `/api/preview/${side}.jpg?view=${view}&t=${Date.now()}`;
+    back.src = `/api/preview/${side}.jpg?view=${view}&t=${Date.now()}`;
   }
-  img.addEventListener("load", () => { img.dataset.ok = "1"; cover(); next(PREVIEW_MS); });
-  img.addEventListener("error", () => next(1000));  // no frame yet (503): try again soon
+  function loaded() {
+    [front, back] = [back, front];
+    back.removeAttribute("id");
+    back.className = "back";
+    front.id = side;
+    front.className = "";
+    front.dataset.ok = "1";
+    cover();
+    next(PREVIEW_MS);
+  }
+  for (const img of [front, back]) {
+    img.addEventListener("load", () => { if (img === back) loaded(); });
+    img.addEventListener("error", () => { if (img === back) next(1000); });  // no frame yet (503): soon again
+  }
   $("zoom").addEventListener("change", () => next(0));
   fetchOne();
 }
