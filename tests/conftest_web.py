@@ -24,9 +24,12 @@ def picture(path: Path, size: tuple[int, int] = (96, 64), seed: int = 0) -> Path
     return path
 
 
-def make_study(root: Path, methods: str = "bilinear,unsharp,student") -> tuple[Path, dict]:
-    """A study of one generated picture: the reference, each method and the trap (5 stimuli by default)."""
-    picture(root / "pictures" / "test.png")
+def make_study(root: Path, methods: str = "bilinear,unsharp,student", picture_made: bool = False,
+               size: tuple[int, int] = (96, 64)) -> tuple[Path, dict]:
+    """A study of one generated picture of ``size`` (or of what ``root/pictures`` holds, ``picture_made``): the
+    reference, each method and the trap (5 stimuli by default)."""
+    if not picture_made:
+        picture(root / "pictures" / "test.png", size)
     folder = root / "study"
     manifest = mos_study.prepare(out=folder, video=None, set5=None, images=[root / "pictures"], methods=methods)
     return folder, manifest

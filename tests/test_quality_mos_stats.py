@@ -8,7 +8,7 @@ import math
 import cv2
 import pytest
 
-from vcam_sharpen.quality.mos_stats import REFERENCE, csv_text, mean_ci, summarize, write_chart, write_csv
+from vcam_sharpen.quality.mos_stats import REFERENCE, chart, csv_text, mean_ci, summarize, write_chart, write_csv
 
 
 def rating(rater, content, method, score, kind="still", flagged=False):
@@ -54,3 +54,21 @@ def test_csv_and_chart(tmp_path):
     png = write_chart(s, tmp_path / "r.png")
     img = cv2.imread(str(png))
     assert img is not None and img.shape[0] > 200 and (tmp_path / "r.csv").read_text().startswith("method,n,mos")
+
+
+def test_the_chart_shows_the_whole_scale_with_the_legend_clear_of_the_bars():
+    from matplotlib import pyplot as plt
+
+    s = summarize([rating("a", "c", REFERENCE, 5), rating("a", "c", "student", 4), rating("b", "c", "student", 5),
+                   rating("b", "c", REFERENCE, 5), rating("a", "c", "bilinear", 1), rating("b", "c", "bilinear", 2)])
+    fig = chart(s)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_ylim()[0] == 1 and ax.get_ylim()[1] >= 5
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["1 Bad", "2 Poor", "3 Fair", "4 Good", "5 Excellent"]
+        fig.canvas.draw()
+        legend, plot = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        assert legend.y0 >= plot.y1 - 1  # above the plot, so over no bar
+        assert min(p.get_y() for p in ax.patches) == 1  # the bars stand on "1 Bad"
+    finally:
+        plt.close(fig)

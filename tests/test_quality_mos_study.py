@@ -37,6 +37,33 @@ def test_a_study_of_one_picture(tmp_path):
     trap = by["bilinear", "trap"]
     assert trap["expected"] == 2 and (read(folder, trap) == 255).all(axis=2).mean() > 0.2  # the banner
     assert mos_study.load_manifest(folder) == json.loads((folder / "manifest.json").read_text())
+    assert not any("crop" in s for s in m["stimuli"])  # small enough to be shown whole everywhere
+
+
+def test_a_large_picture_gets_one_1to1_crop_per_content_where_the_detail_is(tmp_path):
+    img = np.full((720, 1280, 3), 128, np.uint8)
+    rng = np.random.default_rng(1)
+    img[400:700, 900:1250] = rng.integers(0, 256, (300, 350, 3), np.uint8)  # the detail: bottom right
+    (tmp_path / "pictures").mkdir()
+    cv2.imwrite(str(tmp_path / "pictures" / "big.png"), img)
+    folder = tmp_path / "study"
+    m = mos_study.prepare(out=folder, video=None, set5=None, images=[tmp_path / "pictures"], methods="bilinear")
+    boxes = {(s["crop"]["x"], s["crop"]["y"], s["crop"]["width"], s["crop"]["height"]) for s in m["stimuli"]}
+    assert len(boxes) == 1  # the same window for every method of the content, the trap included
+    x, y, w, h = boxes.pop()
+    assert (w, h) == mos_study.CROP and x <= 900 and x + w >= 1250 and y <= 400 and y + h >= 700
+    for stim in m["stimuli"]:  # the crop is the picture's own pixels, 1:1
+        crop = cv2.cvtColor(cv2.imread(str(folder / stim["crop"]["file"])), cv2.COLOR_BGR2RGB)
+        assert stim["crop"]["file"] == f"{stim['id']}-crop.png"
+        assert np.array_equal(crop, read(folder, stim)[y:y + h, x:x + w])
+    trap = next(s for s in m["stimuli"] if s["kind"] == "trap")
+    crop = cv2.imread(str(folder / trap["crop"]["file"]))
+    assert (crop == 255).all(axis=2).mean() > 0.1  # the banner is in the crop
+    (folder / trap["crop"]["file"]).unlink()
+    with pytest.raises(UserError, match="malformed or its picture is missing"):
+        mos_study.load_manifest(folder)
+    assert mos_study.choose_crop(np.zeros((500, 900, 3), np.uint8)) is None
+    assert mos_study.choose_crop(np.zeros((600, 900, 3), np.uint8)) == (0, 30, 900, 540)  # flat: the centre
 
 
 def test_refusals_create_nothing(tmp_path):

@@ -31,6 +31,7 @@ from vcam_sharpen.daemon import lifecycle
 from vcam_sharpen.daemon.lock import read_state
 from vcam_sharpen.daemon.panel import PanelHandle, model_task, offered_models
 from vcam_sharpen.io import vcam as vcam_mod
+from vcam_sharpen.io.sources import DemoSource
 from vcam_sharpen.quality.mos_store import Store
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -235,7 +236,9 @@ def test_a_paused_daemon_page_loads_and_says_so(page, tmp_path, monkeypatch, rec
 
 def test_a_mos_session_of_five_ratings_in_a_browser(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
-    folder, manifest = make_study(tmp_path)
+    (tmp_path / "pictures").mkdir()  # a 720p still of the demo scene: larger than a 1280x800 window's stage
+    cv2.imwrite(str(tmp_path / "pictures" / "demo.png"), DemoSource((1280, 720)).frame_at(0))
+    folder, manifest = make_study(tmp_path, picture_made=True)
     db = tmp_path / "ratings.sqlite"
     stim = {s["id"]: s for s in manifest["stimuli"]}
     proc = subprocess.Popen([sys.executable, "-m", "vcam_sharpen", "mos", "serve", "--dir", str(folder), "--db",
@@ -243,17 +246,42 @@ def test_a_mos_session_of_five_ratings_in_a_browser(page, tmp_path, monkeypatch)
                             cwd=REPO, env=cli_env())
     try:
         url = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline()).group(1)
+        page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(url)
-        assert "5 Excellent" in page.content()
+        scale = " ".join(page.locator(".scale").text_content().split())
+        assert "5 Excellent" in scale and "1 Bad" in scale and "5. 5" not in scale
         page.locator("#start").click()
         for i in range(5):
             until(page, lambda: page.locator("#progress").text_content() == f"Picture {i + 1} of 5", timeout=15)
             until(page, lambda: page.locator("#stimulus").evaluate("img => img.complete && img.naturalWidth > 0"),
-                     timeout=15)
-            sid = re.search(r"stimulus/([0-9a-f]{16})\.png", page.locator("#stimulus").get_attribute("src")).group(1)
+                  timeout=15)
+            src = page.locator("#stimulus").get_attribute("src")
+            sid = re.search(r"stimulus/([0-9a-f]{16})(-crop)?\.png", src).group(1)
+            # the whole trial in the window: no scrolling, every rating button and Next in view
+            assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") \
+                == [1280, 800]
+            for loc in [*page.locator("label.score").all(), page.locator("#next")]:
+                box = loc.bounding_box()
+                assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1280 \
+                    and box["y"] + box["height"] <= 800, box
+            # never rescaled: the 720p picture does not fit, so its 1:1 crop is shown, pixel for pixel
+            shown = page.locator("#stimulus").evaluate("img => [img.naturalWidth, img.naturalHeight, img.width, "
+                                                       "img.height]")
+            assert src.endswith("-crop.png") and shown == [960, 540, 960, 540], (src, shown)
+            if i == 0:
+                save_screenshot(page, "mos.png", tmp_path)
             score = stim[sid].get("expected", 5 if stim[sid]["method"] == "reference" else 4)  # the trap asks for 2
-            page.locator(f'input[name="score"][value="{score}"]').check()
-            page.locator("#next").click()
+            page.keyboard.press(str(6 - score))  # keys choose ...
+            assert page.locator(f'input[name="score"][value="{6 - score}"]').is_checked()
+            page.keyboard.press(str(score))  # ... and change the choice
+            assert page.locator(f'input[name="score"][value="{score}"]').is_checked()
+            assert page.locator("input[name=score]:checked").count() == 1
+            if i == 4:  # a window the whole picture fits: shown whole, 1:1
+                page.set_viewport_size({"width": 1600, "height": 1000})
+                until(page, lambda: not page.locator("#stimulus").get_attribute("src").endswith("-crop.png"))
+                until(page, lambda: page.locator("#stimulus").evaluate("img => [img.naturalWidth, img.width]")
+                      == [1280, 1280])
+            page.keyboard.press("Enter")  # Enter: the next picture
         page.wait_for_selector("#done:not([hidden])")
         assert "All 5 pictures are rated" in page.locator("#summary").text_content()
     finally:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import cv2
+import numpy as np
 import pytest
 from conftest_web import client, make_study, token_of
 
@@ -28,7 +32,8 @@ def session(study):
 
 def test_the_page_tells_the_scale_and_creates_nothing(study):
     c, h, page = session(study)
-    assert page.status_code == 200 and "5 Excellent" in page.text and "1 Bad" in page.text
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert page.status_code == 200 and "5 Excellent" in text and "1 Bad" in text and "5. 5" not in text
     assert "You will see 5 pictures" in page.text and "{{" not in page.text
     assert not study[2].exists()  # the database appears with the first rater
 
@@ -112,3 +117,20 @@ def test_stimuli_are_served_by_their_blind_names_only(study):
     assert c.get("/stimulus/manifest.png").status_code == 404
     assert c.get("/stimulus/..%2fmanifest.json.png").status_code == 404
     assert c.get("/static/mos.js").status_code == 200
+
+
+def test_the_page_gets_each_size_and_a_large_picture_its_crop(study, tmp_path):
+    c, h, _ = session(study)
+    s = c.post("/api/session", json={}, headers=h).json()
+    assert set(s["sizes"]) == set(s["queue"]) and all(v == [96, 64] for v in s["sizes"].values())  # no crop
+    assert c.get(f"/stimulus/{s['queue'][0]}-crop.png").status_code == 404
+    big = tmp_path / "big"
+    (big / "pictures").mkdir(parents=True)
+    cv2.imwrite(str(big / "pictures" / "a.png"), np.random.default_rng(0).integers(0, 256, (720, 1280, 3), np.uint8))
+    folder, _ = make_study(big, methods="bilinear", picture_made=True)
+    c = client(create_mos(Guard("127.0.0.1", 8717), folder, tmp_path / "big.sqlite"))
+    h = {"X-CSRF-Token": token_of(c.get("/").text)}
+    s = c.post("/api/session", json={}, headers=h).json()
+    assert all(v == [1280, 720, 960, 540] for v in s["sizes"].values())
+    r = c.get(f"/stimulus/{s['queue'][0]}-crop.png")
+    assert r.status_code == 200 and cv2.imdecode(np.frombuffer(r.content, np.uint8), 1).shape == (540, 960, 3)

@@ -88,7 +88,18 @@ def write_csv(summary: dict, path: Path) -> Path:
 
 def write_chart(summary: dict, path: Path, title: str = "MOS per method (95 % CI)") -> Path:
     """A PNG bar chart: MOS and DMOS per method with their 95 % intervals as error bars (matplotlib, Agg)."""
-    import matplotlib  # lazy: ~0.5 s to import, and it makes its cache folder when imported
+    from matplotlib import pyplot as plt  # lazy: ~0.5 s to import, and it makes its cache folder when imported
+
+    fig = chart(summary, title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write(Path(path), buf.getvalue())
+
+
+def chart(summary: dict, title: str = "MOS per method (95 % CI)"):
+    """The matplotlib figure :func:`write_chart` saves (close it with ``pyplot.close``)."""
+    import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
@@ -100,17 +111,22 @@ def write_chart(summary: dict, path: Path, title: str = "MOS per method (95 % CI
     def bars(key):
         return [0.0 if math.isnan(r[key]) else r[key] for r in rows]
 
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rows) + 2), 4.2), dpi=110)
-    ax.bar(x - 0.2, bars("mos"), 0.4, yerr=bars("ci95"), capsize=4, label="MOS", color="#4c78a8")
-    ax.bar(x + 0.2, bars("dmos"), 0.4, yerr=bars("dmos_ci95"), capsize=4, label="DMOS", color="#f58518")
+    # the bars stand on the scale's floor (1 Bad), the axis shows the whole scale, the legend sits above the plot
+    top = min(6.0, max([5.0, *(v + e for v, e in zip(bars("mos") + bars("dmos"), bars("ci95") + bars("dmos_ci95")))]))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rows) + 2), 4.4), dpi=110)
+
+    def up(key):
+        return [max(0.0, v - 1.0) for v in bars(key)]
+
+    ax.bar(x - 0.2, up("mos"), 0.4, bottom=1, yerr=bars("ci95"), capsize=4, label="MOS", color="#4c78a8")
+    ax.bar(x + 0.2, up("dmos"), 0.4, bottom=1, yerr=bars("dmos_ci95"), capsize=4, label="DMOS", color="#f58518")
     ax.set_xticks(x, names, rotation=20, ha="right")
-    ax.set_ylim(0, max(5.5, max(bars("dmos") or [0]) + 1))
+    ax.set_ylim(1, top + 0.15)
     ax.axhline(5, color="grey", lw=0.6, ls=":")
     ax.set_yticks([1, 2, 3, 4, 5], ["1 Bad", "2 Poor", "3 Fair", "4 Good", "5 Excellent"])
-    ax.set_title(f"{title}: {summary['used']} ratings, {summary['raters'] - summary['flagged_raters']} raters")
-    ax.legend(loc="lower right")
+    ax.set_title(f"{title}: {summary['used']} ratings, {summary['raters'] - summary['flagged_raters']} raters",
+                 pad=28)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write(Path(path), buf.getvalue())
+    return fig

@@ -8,6 +8,11 @@ rater nothing. The untouched original of each content is among them as the *hidd
 (method ``reference``), and one *trap* stimulus carries an on-screen instruction to rate it
 Poor (P.808-style quality control). The study folder is built beside its destination and
 renamed into place: a failed prepare leaves nothing behind.
+
+No rater may see a rescaled picture: the page shows a stimulus at 1:1 where it fits the window, else its
+*crop*, a :data:`CROP` window at 1:1 that prepare chooses once per content (where the reference has the most
+detail, :func:`choose_crop`), the same window for every method of that content, and stores beside it
+(``ID-crop.png``; ``crop`` in the manifest).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ DEFAULT_VIDEO = SHARED_DATA / "video" / "face_1280x720.mp4"
 DEFAULT_SET5 = SHARED_DATA / "sr" / "set5"
 DEFAULT_METHODS = "bilinear,unsharp,student,student-deep,teacher"
 TRAP_SCORE = 2  # "Poor"
+# The largest picture shown whole: bigger ones also get a 1:1 crop of this size (it fits a 1280x800 window
+# with the page's bars, and a 1366x768 laptop's browser).
+CROP = (960, 540)
 TRAP_TEXT = ("Attention check:", "please rate this picture Poor (2)")
 PROTOCOL = ("ITU-T P.910 absolute category rating (5 Excellent .. 1 Bad), hidden reference, one trap (P.808); "
             "stimuli: 2x bilinear down/up (vcam_sharpen.core.degrade), then each method")
@@ -85,18 +93,40 @@ def folder_images(folder: Path, prefix: str) -> list[tuple[str, np.ndarray]]:
     return [(f"{prefix}:{_slug(s)}", img) for s, img in zip(stems, images)]
 
 
-def trap_image(img: np.ndarray) -> np.ndarray:
-    """``img`` (RGB uint8) with a white banner asking for a Poor rating across its middle."""
+def trap_image(img: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """``img`` (RGB uint8) with a white banner asking for a Poor rating across the middle of ``box``
+    (``x, y, w, h``; default the whole picture), so the crop shows it whole too."""
     out = img.copy()
-    h, w = out.shape[:2]
+    x, y, w, h = box if box is not None else (0, 0, out.shape[1], out.shape[0])
     scale = max(0.5, min(2.0, w / 700))
-    bar = int(80 * scale)
-    top = max(0, h // 2 - bar // 2)
-    out[top:top + bar] = 255
+    bar = min(h, int(80 * scale))
+    top = y + max(0, h // 2 - bar // 2)
+    out[top:top + bar, x:x + w] = 255
     for i, line in enumerate(TRAP_TEXT):
-        cv2.putText(out, line, (int(12 * scale), top + int((32 + 34 * i) * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(out, line, (x + int(12 * scale), top + int((32 + 34 * i) * scale)), cv2.FONT_HERSHEY_SIMPLEX,
                     0.8 * scale, (200, 0, 0), max(1, int(2 * scale)), cv2.LINE_AA)
     return out
+
+
+def choose_crop(img: np.ndarray, size: tuple[int, int] = CROP) -> tuple[int, int, int, int] | None:
+    """``(x, y, w, h)``: the ``size`` window of ``img`` (RGB uint8) with the most detail (the sum of gradient
+    magnitudes, on a 16-pixel grid of positions and the centre; ties to the one nearest the centre), or None
+    when the picture fits in ``size`` whole."""
+    h, w = img.shape[:2]
+    cw, ch = min(size[0], w), min(size[1], h)
+    if (cw, ch) == (w, h):
+        return None
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    energy = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    total = cv2.integral(energy.astype(np.float64))
+    best = None
+    for y in sorted({*range(0, h - ch + 1, 16), h - ch, (h - ch) // 2}):
+        for x in sorted({*range(0, w - cw + 1, 16), w - cw, (w - cw) // 2}):
+            detail = total[y + ch, x + cw] - total[y, x + cw] - total[y + ch, x] + total[y, x]
+            key = (round(detail, 3), -abs(x + cw / 2 - w / 2) - abs(y + ch / 2 - h / 2))
+            if best is None or key > best[0]:
+                best = (key, (x, y, cw, ch))
+    return best[1]
 
 
 @torch.no_grad()
@@ -170,16 +200,24 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        crops = {c: choose_crop(img) for c, m, img in made if m == REFERENCE}
         pictures = [(c, m, "still", None, img) for c, m, img in made]
         if trap:
             first = next(img for c, m, img in made if m == names[0])
-            pictures.append((made[0][0], names[0], "trap", TRAP_SCORE, trap_image(first)))
+            pictures.append((made[0][0], names[0], "trap", TRAP_SCORE, trap_image(first, crops[made[0][0]])))
         for content, method, kind, expected, img in pictures:
             sid = secrets.token_hex(8)
-            if not cv2.imwrite(str(tmp / f"{sid}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-                raise UserError(f"cannot write into {out.parent} (full or read-only?)")
             stim = {"id": sid, "file": f"{sid}.png", "content": content, "method": method, "kind": kind,
                     "width": int(img.shape[1]), "height": int(img.shape[0])}
+            box = crops[content]
+            shots = [(stim["file"], img)]
+            if box is not None:
+                x, y, w, h = box
+                stim["crop"] = {"file": f"{sid}-crop.png", "x": x, "y": y, "width": w, "height": h}
+                shots.append((stim["crop"]["file"], img[y:y + h, x:x + w]))
+            for name, pic in shots:
+                if not cv2.imwrite(str(tmp / name), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR)):
+                    raise UserError(f"cannot write into {out.parent} (full or read-only?)")
             if expected is not None:
                 stim["expected"] = expected
             manifest["stimuli"].append(stim)
@@ -211,6 +249,9 @@ def load_manifest(folder: Path | None = None) -> dict:
         raise UserError(f"{path} is not a vcam-sharpen study manifest; make one with: vcam-sharpen mos prepare")
     for s in doc["stimuli"]:
         if not (isinstance(s, dict) and re.fullmatch(r"[0-9a-f]{16}", str(s.get("id")))
-                and s.get("file") == f"{s['id']}.png" and (folder / s["file"]).is_file()):
+                and s.get("file") == f"{s['id']}.png" and (folder / s["file"]).is_file()
+                and ("crop" not in s or (isinstance(s["crop"], dict)
+                                         and s["crop"].get("file") == f"{s['id']}-crop.png"
+                                         and (folder / s["crop"]["file"]).is_file()))):
             raise UserError(f"{path}: stimulus {s!r:.80} is malformed or its picture is missing; prepare it again")
     return doc

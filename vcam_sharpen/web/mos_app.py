@@ -4,9 +4,11 @@ A rater is an anonymous random id in a session cookie (``vcam_mos_rater``: HttpO
 SameSite=Strict), made on the first ``api/session``. Each rater's order is a shuffle seeded by
 their id (a reload resumes where they were); stimuli are served under their random names only.
 Each rating is one transaction in the SQLite store (:mod:`vcam_sharpen.quality.mos_store`).
-Routes, under ``base``: ``""`` the page, ``api/session`` (POST), ``api/rate`` (POST
-``{"stimulus": ID, "score": 1..5}``), ``stimulus/ID.png``. Served alone by ``vcam-sharpen mos serve``
-(:func:`create_mos`) or under ``/mos/`` by the panel.
+Routes, under ``base``: ``""`` the page, ``api/session`` (POST; the rater's queue, and each stimulus's size
+and crop size so the page can pick what fits at 1:1), ``api/rate`` (POST ``{"stimulus": ID, "score": 1..5}``),
+``stimulus/ID.png`` and ``stimulus/ID-crop.png`` (the 1:1 crop ``mos prepare`` chose, for windows the whole
+picture does not fit). Served alone by ``vcam-sharpen mos serve`` (:func:`create_mos`) or under ``/mos/`` by the
+panel.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .pages import BadRequest, answers, error, json_object, page, static
 from .security import Guard, Secure
 
 COOKIE = "vcam_mos_rater"
-STIMULUS_RE = re.compile(r"[0-9a-f]{16}")
+STIMULUS_RE = re.compile(r"([0-9a-f]{16})(-crop)?")
 
 
 class Study:
@@ -96,7 +98,11 @@ def mos_routes(guard: Guard, folder: Path | None = None, db: Path | None = None,
         except UserError as e:
             return error(404, str(e))
         queue = [s for s in study.order(rater) if s not in done]
-        resp = JSONResponse({"queue": queue, "done": len(done), "total": len(manifest["stimuli"]),
+        stimuli = study.stimuli()
+        sizes = {sid: [stimuli[sid]["width"], stimuli[sid]["height"],
+                       *([stimuli[sid]["crop"]["width"], stimuli[sid]["crop"]["height"]] if "crop" in stimuli[sid]
+                         else [])] for sid in queue}
+        resp = JSONResponse({"queue": queue, "sizes": sizes, "done": len(done), "total": len(manifest["stimuli"]),
                              "scale": {str(k): v for k, v in SCORES.items()}})
         if fresh:
             resp.set_cookie(COOKIE, rater, httponly=True, samesite="strict", path=base)
@@ -121,14 +127,15 @@ def mos_routes(guard: Guard, folder: Path | None = None, db: Path | None = None,
         return JSONResponse({"ok": True, "done": done, "total": len(manifest["stimuli"])})
 
     async def stimulus(request: Request) -> Response:
-        sid = request.path_params["sid"]
+        name = STIMULUS_RE.fullmatch(request.path_params["sid"])
         try:
-            stim = study.stimuli().get(sid) if STIMULUS_RE.fullmatch(sid) else None
+            stim = study.stimuli().get(name.group(1)) if name else None
         except UserError as e:
             return error(404, str(e))
-        if stim is None:
+        if stim is None or (name.group(2) and "crop" not in stim):
             return error(404, "no such stimulus")
-        return FileResponse(study.folder / stim["file"], media_type="image/png")
+        return FileResponse(study.folder / (stim["crop"]["file"] if name.group(2) else stim["file"]),
+                            media_type="image/png")
 
     return [Route("/", index), Route("/static/{name}", static), Route("/api/session", session, methods=["POST"]),
             Route("/api/rate", rate, methods=["POST"]), Route("/stimulus/{sid}.png", stimulus)]
