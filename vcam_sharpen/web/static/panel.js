@@ -182,15 +182,21 @@ function rows(st) {
         dropRate ? `${num(dropRate, 0)} frames/s not used (the computer is busy)` : "");
   }
   const m = st.ms || {};
-  const total = ["capture", "prep", "inference", "publish"].reduce((a, k) => a + (m[k] || 0), 0);
+  const total = Object.values(m).reduce((a, v) => a + (typeof v === "number" ? v : 0), 0);
   add("Time per frame", `${num(m.inference)} ms model`, `${num(total)} ms in all`);
   if (typeof st.cpu_cores === "number") add("CPU", `${num(st.cpu_cores, 2)} cores`);
-  const noise = first(st, ["noise_sigma", "noise"]);
-  if (noise !== undefined) add("Noise estimate", typeof noise === "number" ? `σ ${num(noise)}` : String(noise));
-  const temporal = first(st, ["temporal_state", "temporal_active"]);
-  if (temporal !== undefined) add("Temporal filter", onOff(temporal), st.temporal ? `setting: ${st.temporal}` : "");
-  const skipped = first(st, ["skipped_fraction", "static_fraction"]);
-  if (typeof skipped === "number") add("Unchanged regions", `${Math.round(skipped * 100)} % skipped`);
+  if ("noise" in st) {  // the temporal stage's estimate: [luma, chroma] grey levels, null until measured
+    const n = st.noise;
+    add("Noise estimate", Array.isArray(n) ? `${num(n[0])} luma, ${num(n[1])} chroma` : n === null ? "not measured yet"
+        : String(n), Array.isArray(n) ? "grey levels" : "");
+  }
+  if ("temporal_active" in st) {
+    add("Temporal filter", st.temporal_active ? "filtering" : "idle", st.temporal ? `setting: ${st.temporal}` : "");
+  }
+  if (typeof st.tiles_processed === "number") {
+    add("Unchanged regions", `${Math.round((1 - st.tiles_processed) * 100)} % reused`,
+        `${Math.round(st.tiles_processed * 100)} % of the picture restored`);
+  }
   add("Source", st.source_name || st.source || "–", st.source_size || "");
   add("Outputs", (st.outputs || []).join(", ") || "–", st.output_size || "");
   const readers = st.readers === null || st.readers === undefined ? "unknown" : String(st.readers);
@@ -282,7 +288,10 @@ async function refresh() {
       $("strength-value").textContent = Number(st.strength).toFixed(2);
     });
   }
-  if (st.temporal !== undefined) show("temporal", st.temporal, () => { $("temporal").value = String(st.temporal); });
+  if (st.temporal !== undefined) {
+    const t = st.temporal === true ? "on" : st.temporal === false ? "off" : String(st.temporal);
+    show("temporal", t, () => { $("temporal").value = t; });
+  }
   if (st.skip_static !== undefined) {
     show("skip_static", !!st.skip_static, () => { $("skip_static").checked = !!st.skip_static; });
   }
