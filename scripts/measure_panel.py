@@ -1,7 +1,8 @@
 """What watching the control panel costs the daemon: its rate and CPU with and without preview viewers.
 
 Starts ``vcam-sharpen start --panel`` (private runtime folder), then alternates phases of SECONDS each:
-no viewer, and VIEWERS browsers' worth of MJPEG streams (before and after each), reading the daemon's
+no viewer, and VIEWERS browsers' worth of MJPEG streams (before and after each; with ``--poll``, what the
+page does: one JPEG request per side, the next 250 ms after the last arrived), reading the daemon's
 own figures (``fps_out``, ``fps_processed``, ``cpu_cores``, per-stage ms: the state file that ``status``
 shows) and the preview thread's (pairs encoded, ms per pair, its CPU seconds). Prints one line per
 phase and the medians; stops the daemon.
@@ -37,11 +38,20 @@ def viewer(url: str, side: str, stop: threading.Event, got: list) -> None:
                 return
 
 
-def phase(url: str, env, seconds: float, viewers: int) -> dict:
+def poller(url: str, side: str, stop: threading.Event, got: list) -> None:
+    with httpx.Client(timeout=10) as c:
+        while not stop.is_set():
+            r = c.get(f"{url}api/preview/{side}.jpg", params={"view": "fit", "t": time.time()})
+            if r.status_code == 200:
+                got[0] += len(r.content)
+            stop.wait(0.25)
+
+
+def phase(url: str, env, seconds: float, viewers: int, poll: bool = False) -> dict:
     stop, got, threads = threading.Event(), [0], []
     for _ in range(viewers):
         for side in ("before", "after"):
-            t = threading.Thread(target=viewer, args=(url, side, stop, got), daemon=True)
+            t = threading.Thread(target=poller if poll else viewer, args=(url, side, stop, got), daemon=True)
             t.start()
             threads.append(t)
     time.sleep(2.0)  # settle
@@ -63,7 +73,7 @@ def phase(url: str, env, seconds: float, viewers: int) -> dict:
             "prep_ms": statistics.median(s["ms"]["prep"] for s in samples),
             "preview_pairs_per_s": (last["encoded"] - prev["encoded"]) / seconds,
             "preview_ms_per_pair": last["encode_ms"],
-            "preview_cores": (last["cpu_s"] - prev["cpu_s"]) / seconds, "mjpeg_kbytes": got[0] // 1024}
+            "preview_cores": (last["cpu_s"] - prev["cpu_s"]) / seconds, "preview_kbytes": got[0] // 1024}
 
 
 def main() -> None:
@@ -71,6 +81,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--viewers", type=int, default=1, help="browsers watching (each streams before and after)")
+    ap.add_argument("--poll", action="store_true", help="viewers fetch single JPEGs, as the page does")
     ap.add_argument("start_args", nargs="*", help="more `vcam-sharpen start` options, after --")
     a = ap.parse_args()
     env = dict(os.environ)
@@ -87,7 +98,7 @@ def main() -> None:
         rows = []
         for _ in range(a.rounds):
             for viewers in (0, a.viewers):
-                rows.append(phase(url, env, a.seconds, viewers))
+                rows.append(phase(url, env, a.seconds, viewers, a.poll))
                 print(json.dumps(rows[-1]), flush=True)
         for viewers in (0, a.viewers):
             sel = [r for r in rows if r["viewers"] == viewers]

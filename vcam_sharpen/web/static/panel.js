@@ -168,7 +168,7 @@ function rows(st) {
   const auto = model.match(/^(.*?) \(auto: (.*)\)$/);
   add("Model", auto ? auto[1] : model, auto ? "chosen by auto" : "");
   const reason = first(st, ["auto_reason"]) || (auto ? auto[2] : undefined);
-  if (reason) add("Auto's choice", String(first(st, ["auto_model"]) || (auto ? auto[1] : "")), reason);
+  if (reason) add("Why this model", String(reason));
   if (st.engine) add("Engine", String(st.engine).replace(/^\S+ on /, ""));
   const p = st.panel || {};
   const mode = p.settings && p.mode_labels ? p.mode_labels[p.settings.mode] : undefined;
