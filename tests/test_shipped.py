@@ -1,4 +1,4 @@
-"""The shipped weights still score what the README says, on the full real test sets."""
+"""The shipped weights still score what docs/quality.md says, on the full real test sets."""
 
 import re
 
@@ -11,9 +11,9 @@ from vcam_sharpen.quality.report import run_eval
 
 
 def readme_table(dataset: str) -> dict[str, float]:
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "quality.md").read_text()
     m = re.search(rf"<!-- eval:{dataset} -->(.*?)<!-- /eval -->", text, re.S)
-    assert m, f"README has no <!-- eval:{dataset} --> table"
+    assert m, f"docs/quality.md has no <!-- eval:{dataset} --> table"
     return parse_eval_markdown(m.group(1))
 
 
@@ -22,7 +22,7 @@ def test_every_shipped_checkpoint_is_in_the_readme():
     shipped = loader.shipped()
     soft = {t for t, p in shipped.items() if loader.same_size_trained(p)}
     table, soft_table = readme_table("cifar10"), readme_table("soft-cifar10")
-    assert set(shipped) - soft <= set(table), "a shipped 2x checkpoint has no README row"
+    assert set(shipped) - soft <= set(table), "a shipped 2x checkpoint has no row in docs/quality.md"
     assert soft <= set(soft_table) and {"enhance", "enhance-kd", "enhance-teacher"} <= soft
     assert {"bilinear", "unsharp"} <= set(table) and {"input", "unsharp", "seed-student"} <= set(soft_table)
 

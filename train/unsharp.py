@@ -27,7 +27,8 @@ def tune_unsharp(images: np.ndarray, sigmas, amounts, factor: int = 2, corrupt: 
     return sorted(results, key=lambda r: -r["ssim"])
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train unsharp``."""
     p = argparse.ArgumentParser(prog="python -m train unsharp", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="", help="CIFAR-10 folder (default: the per-user cache)")
     p.add_argument("--images", type=int, default=5000, help="how many training images (the last N)")
@@ -35,7 +36,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--amounts", default="0.5,1.0,1.5,2.0,2.5,3.0")
     p.add_argument("--degradation", choices=["2x", "soft"], default="2x",
                    help="2x (default) or soft: the same-size task under the soft webcam preset")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     soft = args.degradation == "soft"
     images, _ = cifar.load_split(Path(args.data) if args.data else None, "train")
     images = images[-args.images:]
