@@ -159,7 +159,10 @@ def test_the_panel_in_a_browser(daemons, page, tmp_path):  # noqa: F811
     until(page, lambda: status().get("model") == "student" and not status().get("rebuilding"), timeout=90)
     until(page, lambda: page.locator("#model").input_value() == "student", timeout=15)
     # a setting this daemon does not have (yet) is shown as unavailable, the rest of the page goes on
-    assert page.locator("#temporal").is_disabled() == ("temporal" not in status_live(url))
+    for name in ("temporal", "skip_static"):
+        missing = name not in status_live(url)
+        assert page.locator(f"#{name}").is_disabled() == missing
+        assert ("Not available" in page.locator(f"#msg-{name}").text_content()) == missing  # said next to it
 
     page.locator("#strength").fill("0.4")  # the slider: an input event, posted to the daemon
     until(page, lambda: status().get("strength") == 0.4, timeout=15)
@@ -270,6 +273,12 @@ def test_a_mos_session_of_five_ratings_in_a_browser(page, tmp_path, monkeypatch)
             assert src.endswith("-crop.png") and shown == [960, 540, 960, 540], (src, shown)
             if i == 0:
                 save_screenshot(page, "mos.png", tmp_path)
+                page.set_viewport_size({"width": 800, "height": 500})  # not even the crop fits: no picture, a request
+                until(page, lambda: page.locator("#too-small").is_visible())
+                assert page.locator("#stimulus").is_hidden() and "larger" in page.locator("#too-small").text_content()
+                assert page.locator('input[name="score"][value="3"]').is_disabled()
+                page.set_viewport_size({"width": 1280, "height": 800})
+                until(page, lambda: page.locator("#stimulus").is_visible())
             score = stim[sid].get("expected", 5 if stim[sid]["method"] == "reference" else 4)  # the trap asks for 2
             page.keyboard.press(str(6 - score))  # keys choose ...
             assert page.locator(f'input[name="score"][value="{6 - score}"]').is_checked()

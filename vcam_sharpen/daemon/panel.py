@@ -45,14 +45,16 @@ def model_task(name: str) -> str | None:
 
 
 def offered_models(current: str, current_mode: str = "degrade") -> dict[str, list[str]]:
-    """Per panel mode (:data:`~vcam_sharpen.web.panel_app.MODES`), the models the panel offers: auto, none, unsharp
-    and the shipped students of the mode's task (teachers are offline-only, far too slow for a camera); the model
-    running now is offered in the mode it runs in."""
-    shipped = [t for t in loader.shipped() if "teacher" not in t]
+    """Per panel mode (:data:`~vcam_sharpen.web.panel_app.MODES`), the models the panel offers: auto, the students
+    auto chooses from, none, unsharp, then the other shipped students of the mode's task (teachers are
+    offline-only, far too slow for a camera); the model running now is offered in the mode it runs in."""
+    tasks = {t: model_task(t) for t in loader.shipped() if "teacher" not in t}  # each checkpoint read once
     out = {}
     for mode, (degrade, upscale) in MODES.items():
         task = "same-size" if degrade == 1 and not upscale else "2x"
-        names = [loader.AUTO, "none", "unsharp", *[t for t in shipped if model_task(t) in (None, task)]]
+        fits = [t for t, k in tasks.items() if k in (None, task)]
+        main = [t for t in (loader.AUTO_SAME_SIZE if task == "same-size" else loader.AUTO_CANDIDATES) if t in fits]
+        names = [loader.AUTO, *main, "none", "unsharp", *fits]  # the everyday choices first, then the rest
         out[mode] = list(dict.fromkeys(names + ([current] if mode == current_mode else [])))
     return out
 

@@ -19,7 +19,16 @@ const MODEL_HINTS = {
   "student-deep": "Deeper student: more detail, more CPU",
   "student-wide": "Wider student: the most detail, the most CPU",
   enhance: "Same-size student: sharpens and cleans",
+  "enhance-lite": "Lighter same-size student: less CPU",
 };
+function modelHint(name) {
+  if (MODEL_HINTS[name]) return MODEL_HINTS[name];
+  if (name.startsWith("seed-")) return "The original full-resolution student (for comparison)";
+  if (name.endsWith("-nokd")) return "Trained without distillation (for comparison)";
+  if (name.endsWith("-clean")) return "Trained on clean pictures only (for comparison)";
+  if (name.endsWith("-kd")) return "Trained with stronger distillation (for comparison)";
+  return "";
+}
 const held = {};
 let state = {};           // the last status, and whether the daemon answered it
 let connected = null;     // true/false once known
@@ -89,7 +98,7 @@ function fillModels(mode, chosen) {
     sel.dataset.mode = mode;
   }
   if (chosen && names.includes(chosen)) sel.value = chosen;
-  $("model-hint").textContent = MODEL_HINTS[sel.value] || "";
+  $("model-hint").textContent = modelHint(sel.value);
   $("mode-hint").textContent = MODE_HINTS[mode] || "";
 }
 
@@ -317,7 +326,7 @@ $("split").addEventListener("change", () => {
   change({split: $("split").checked}, "split");
 });
 $("model").addEventListener("change", () => {
-  $("model-hint").textContent = MODEL_HINTS[$("model").value] || "";
+  $("model-hint").textContent = modelHint($("model").value);
   change({model: $("model").value}, "model");
 });
 $("mode").addEventListener("change", () => {
