@@ -87,6 +87,7 @@ def test_a_mode_change_keeps_a_model_that_fits_and_else_picks_the_modes_default(
     assert r.status_code == 200 and hooks.applied[-1] == {"mode": "upscale"} and r.json()["note"] is None
     r = c.post("/api/settings", json={"mode": "same"}, headers=h)  # it does not here: the mode's default
     assert r.status_code == 200 and hooks.applied[-1] == {"mode": "same", "model": "enhance"}
+    assert r.json()["model"] == "enhance"
     assert "uses enhance" in r.json()["note"] and "--" not in r.json()["note"]
 
 

@@ -159,7 +159,7 @@ def create_panel(pipeline, hooks: PanelHooks, guard: Guard, study_dir: Path | No
         if "model" in changes and "model" not in body:  # picked for the new mode
             note = (f"{MODE_LABELS[changes['mode']].capitalize()} mode uses {changes['model']}: "
                     f"{before.get('model')} does not work in it")
-        return JSONResponse({"ok": True, "settings": hooks.apply(changes), "note": note})
+        return JSONResponse({"ok": True, "settings": hooks.apply(changes), "model": changes.get("model"), "note": note})
 
     async def save(request: Request) -> Response:
         try:

@@ -69,8 +69,9 @@ async function change(body, field) {
     const r = await post("/api/settings", body);
     say(`msg-${field}`, "");
     if (r.note) say("msg-model", r.note, "note");
-    if (r.settings && r.settings.model && body.mode) {
-      held.model = {value: r.settings.model, until: Date.now() + HOLD_MS};
+    if (r.model) {  // the model the change runs (a mode change may pick it): shown until the status has it
+      held.model = {value: r.model, until: Date.now() + HOLD_MS * 10};
+      fillModels($("mode").value, r.model);
     }
     if (field === "mode" && !r.note) say("msg-model", "");
   } catch (e) {
