@@ -37,6 +37,19 @@ def test_run_into_the_virtual_camera(recording_backend):
     assert not paths()["pid"].exists()  # released on exit
 
 
+def test_run_says_in_one_line_what_runs_without_v(tmp_path, monkeypatch):
+    monkeypatch.setattr(lifecycle, "default_source", lambda: "demo")  # no camera, whatever this machine has
+    monkeypatch.chdir(tmp_path)
+    r = invoke("run", "--source", "auto", "--output", "null", "--output", "take.mp4", "--frames", 3,
+               "--size", "160x120", "--model", "auto")
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("source: no camera found: playing the demo scene | model: ")
+    assert "(auto: " in lines[0] and "| mode: degrade x2 + restore |" in lines[0]
+    assert lines[0].endswith(f"output: nowhere (null), recording to {tmp_path / 'take.mp4'}")
+    assert lines[-1] == "published 3 frames (3 processed)"
+
+
 def test_the_old_device_option_still_works_with_a_one_line_warning(recording_backend):
     r = invoke("run", "--source", "demo", "--output", "vcam", "--backend", "recording", "--device", "/dev/video43",
                "--frames", 2, "--size", "64x48", "--model", "none")

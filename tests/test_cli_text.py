@@ -3,7 +3,8 @@
 from conftest_daemon import daemon_env  # noqa: F401
 
 from vcam_sharpen.cli.text import (bench_markdown, bench_table, devices_text, eval_markdown, eval_table, fixed,
-                                   markdown, models_table, parse_eval_markdown, settings_text, status_text)
+                                   markdown, models_table, parse_eval_markdown, set_text, settings_text, status_text,
+                                   summary_text)
 from vcam_sharpen.pipeline.stats import STAGES
 
 ROWS = [{"label": "bilinear", "kind": "baseline", "ssim": 0.8123, "psnr": 27.5, "n": 10000},
@@ -86,3 +87,19 @@ def test_devices_text():
                          "backends": []})
     assert "/dev/video0" in text and "(unnamed)" in text and "[no permission]" in text
     assert "none (run vcam-sharpen doctor)" in text and "(--backend): none" in text
+
+
+def test_summary_text_says_what_runs_in_one_line():
+    info = {"source": "demo", "source_setting": "auto", "source_name": "demo scene",
+            "model": "student-wide (auto: best that fits 0.75 core)", "mode": "degrade x2 + restore",
+            "targets": [{"name": "vcam", "device": "/dev/video10", "path": None},
+                        {"name": "file take.mp4", "device": None, "path": "/home/me/take.mp4"}]}
+    line = summary_text(info)
+    assert "\n" not in line
+    assert "source: no camera found: playing the demo scene" in line
+    assert "model: student-wide (auto: best that fits 0.75 core)" in line and "mode: degrade x2 + restore" in line
+    assert "virtual camera /dev/video10" in line and "recording to /home/me/take.mp4" in line
+    assert "the first camera" in summary_text({**info, "source": "/dev/video0", "source_name": "/dev/video0"})
+    assert "source: the demo scene" in summary_text({**info, "source_setting": "demo"})
+    assert set_text("strength", {"strength": 0.5}) == "strength = 0.5"
+    assert set_text("model", {"model": "unsharp", "mode": "sharpen"}) == "now: model unsharp, mode sharpen"

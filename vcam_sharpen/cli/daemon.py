@@ -16,7 +16,7 @@ from ..daemon.settings import Settings, effective
 from ..tools import doctor
 from .app import cli
 from .options import settings_options as table_options
-from .text import checks_text, devices_text, settings_text, status_text
+from .text import checks_text, devices_text, set_text, settings_text, status_text, summary_text
 
 SETTINGS = tuple(f.name for f in fields(Settings))  # every setting is also an option
 
@@ -61,7 +61,8 @@ def typed_settings(ctx: click.Context, params: dict) -> dict:
 @click.pass_context
 def run_cmd(ctx, frames, lockstep, **params) -> None:
     """Run the daemon in the foreground (Ctrl-C stops it)."""
-    stats = lifecycle.run(typed_settings(ctx, params), frames=frames, lockstep=lockstep)
+    stats = lifecycle.run(typed_settings(ctx, params), frames=frames, lockstep=lockstep,
+                          on_ready=lambda info: click.echo(summary_text(info), err=True))
     click.echo(f"published {stats.frames_out} frames ({stats.frames_processed} processed)", err=True)
 
 
@@ -72,8 +73,7 @@ def start_cmd(ctx, **params) -> None:
     """Start the daemon in the background; returns once frames are being published."""
     state = lifecycle.start(typed_settings(ctx, params))
     click.echo(status_text({"running": True, **state}).splitlines()[0].replace("is running", "started"))
-    click.echo(f"  {state.get('source_name', '')} -> {state.get('model')} -> {', '.join(state.get('outputs', []))}"
-               + (f" on {state['device']}" if state.get("device") else ""))
+    click.echo(f"  {summary_text(state)}")
     if state.get("panel_url"):
         click.echo(f"  control panel: {state['panel_url']}")
 
@@ -110,9 +110,17 @@ def toggle_cmd() -> None:
 @click.argument("name", metavar="NAME")
 @click.argument("value", metavar="VALUE")
 def set_cmd(name: str, value: str) -> None:
-    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off."""
-    state = control.request({name: control.parse(name, value)})
-    click.echo(f"{name} = {state.get(name)}")
+    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off,
+    model NAME (as --model), mode 2x|upscale|same-size (--degrade 2, --upscale, --degrade 1).
+
+    A model or mode change loads the new model in the background and swaps it in between two frames;
+    the camera and the outputs keep running.
+    """
+    parsed = control.parse(name, value)
+    if name in control.SWITCHES:
+        click.echo(f"switching {name} to {value} (the camera keeps running)...", err=True)
+    state = control.request({name: parsed})
+    click.echo(set_text(name, state))
 
 
 @cli.command("doctor")

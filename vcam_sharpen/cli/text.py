@@ -175,6 +175,36 @@ def status_text(st: dict) -> str:
     return "\n".join(lines)
 
 
+def _source_text(info: dict) -> str:
+    name = info.get("source_name") or info.get("source", "?")
+    if info.get("source_setting") == "auto":
+        return "no camera found: playing the demo scene" if info.get("source") == "demo" \
+            else f"{name} (the first camera)"
+    return "the demo scene" if info.get("source") == "demo" else name
+
+
+def _target_text(t: dict) -> str:
+    if t.get("path"):
+        return f"recording to {t['path']}"
+    kind = {"vcam": "virtual camera", "pipewire": "PipeWire node", "preview": "preview window",
+            "null": "nowhere (null)"}.get(t["name"], t["name"])
+    return f"{kind} {t['device']}" if t.get("device") else kind
+
+
+def summary_text(info: dict) -> str:
+    """The one line ``run`` and ``start`` print at start: source, model (auto's choice and why), mode, outputs."""
+    targets = info.get("targets") or [{"name": n} for n in info.get("outputs", [])]
+    return (f"source: {_source_text(info)} | model: {info.get('model', '?')} | mode: {info.get('mode', '?')} | "
+            f"output: {', '.join(_target_text(t) for t in targets) or 'none'}")
+
+
+def set_text(name: str, state: dict) -> str:
+    """What ``vcam-sharpen set`` confirms: the value the daemon now runs with."""
+    if name in ("model", "mode"):
+        return f"now: model {state.get('model', '?')}, mode {state.get('mode', '?')}"
+    return f"{name} = {state.get(name)}"
+
+
 def settings_text(settings_dict: dict, origin: dict) -> str:
     """The effective settings as TOML lines with their origin, for ``vcam-sharpen config``."""
     path = config_path()

@@ -68,6 +68,10 @@ class PanelController:
               "cpu_cores": self.cpu.value if self.cpu is not None else None}
         return {**st, "rebuilding": self.rebuilding, "panel_error": self.error}
 
+    def progress(self) -> dict:
+        """A model or mode change in progress (what it is) and the last one's failure, for the state file."""
+        return {"rebuilding": self.rebuilding, "rebuild_error": self.error}
+
     def current(self) -> dict:
         s, sharp = self.settings, self.pipeline.sharpener
         return {"model": s.model, "degrade": s.degrade, "upscale": s.upscale, "strength": float(sharp.strength),
@@ -147,9 +151,10 @@ class PanelHandle:
         if settings.panel_host not in ("127.0.0.1", "::1"):
             log.warning("the panel listens on %s: anyone who reaches that address can change the camera", self.url)
 
-    def start(self, pipeline, info: dict, on_state, build, cpu=None) -> str:
-        """Serve the panel for ``pipeline``; returns its URL (also put into ``info`` as ``panel_url``)."""
-        self.controller = PanelController(self.settings, pipeline, info, on_state, build, cpu)
+    def start(self, pipeline, info: dict, on_state, build, cpu=None, controller: PanelController | None = None) -> str:
+        """Serve the panel for ``pipeline``; returns its URL (also put into ``info`` as ``panel_url``).
+        ``controller``: the daemon's own (shared with ``vcam-sharpen set``); else one is made here."""
+        self.controller = controller or PanelController(self.settings, pipeline, info, on_state, build, cpu)
         app, self.hub = create_panel(pipeline, self.controller.hooks(), self.guard)
         self.hub.start()
         self.server = WebServer(app, self.sock).start()
