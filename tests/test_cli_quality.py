@@ -99,3 +99,12 @@ def test_compare_without_arguments_works_away_from_the_checkout(tmp_path, monkey
     assert "frame 0 of the demo scene" in r.stdout and (tmp_path / "compare.png").is_file()
     img = cv2.imread(str(tmp_path / "compare.png"))
     assert img.shape[1] > 2 * 1280 and img.std() > 10  # two full panels of a real picture, not a blank
+
+
+def test_eval_grid_without_a_name_writes_grid_png_here(tiny_cifar, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear,unsharp", "--limit", "4", "--grid")
+    assert r.exit_code == 0, r.output
+    assert "grid written to grid.png" in r.stdout and (tmp_path / "grid.png").stat().st_size > 0
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear", "--limit", "2", "--grid", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["label"] == "bilinear", r.output

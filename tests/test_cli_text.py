@@ -103,3 +103,12 @@ def test_summary_text_says_what_runs_in_one_line():
     assert "source: the demo scene" in summary_text({**info, "source_setting": "demo"})
     assert set_text("strength", {"strength": 0.5}) == "strength = 0.5"
     assert set_text("model", {"model": "unsharp", "mode": "sharpen"}) == "now: model unsharp, mode sharpen"
+
+
+def test_eval_table_columns_fit_long_labels():
+    rows = [{**ROWS[1], "label": "student-deep-clean-nokd", "params": 123456789}, {**ROWS[0], "label": "b"}]
+    lines = eval_table(rows).splitlines()
+    starts = {line.index(" 0.", 0) for line in lines[2:]}  # the SSIM column starts at the same place on every row
+    assert len(starts) == 1 and lines[2].startswith("student-deep-clean-nokd ")
+    assert "123,456,789" in lines[2] and "123,456,7890" not in lines[2]
+    assert fixed([("a", -1), ("b", 1)], [["long-cell", "x"]]).splitlines()[2] == "long-cell x"

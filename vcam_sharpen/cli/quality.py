@@ -15,6 +15,7 @@ from .app import cli
 from .text import eval_markdown, eval_table, models_table
 
 
+GRID_DEFAULT = "grid.png"  # eval --grid without a name: in the current folder
 DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the per-user cache, downloaded if missing."
 
 
@@ -31,9 +32,11 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
 @click.option("--factor", type=click.IntRange(2, 4), default=2, help="Degradation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the table as markdown (the README's).")
-@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write a before/after PNG grid: degraded / each row / ground truth. With --corrupt, one grid "
-                   "per condition, named after it: --grid g.png --corrupt jpeg:50 writes g-jpeg_50.png.")
+@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None, is_flag=False,
+              flag_value=GRID_DEFAULT, metavar="[FILE.png]",
+              help=f"Write a before/after PNG grid: degraded / each row / ground truth; --grid alone writes "
+                   f"{GRID_DEFAULT}. With --corrupt, one grid per condition, named after it: --grid g.png "
+                   f"--corrupt jpeg:50 writes g-jpeg_50.png.")
 @click.option("--corrupt", "corrupt", multiple=True, metavar="SPEC",
               help="Score under a webcam condition (repeatable; one table block per condition, each headed by "
                    "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, or terms "

@@ -17,9 +17,13 @@ def markdown(head: list[str], rows: list[list[str]], right: set[int] = frozenset
 
 
 def fixed(columns: list[tuple[str, int]], rows: list[list[str]]) -> str:
-    """A fixed-width table: ``columns`` are ``(title, width)``, negative width = left-aligned."""
+    """A fixed-width table: ``columns`` are ``(title, width)``, negative width = left-aligned. The width is the
+    least a column gets: a longer title or cell widens its column, so cells are never cut or run together."""
+    widths = [max(abs(w), len(t), *(len(str(r[i])) for r in rows if i < len(r))) * (-1 if w < 0 else 1)
+              for i, (t, w) in enumerate(columns)]
+
     def line(cells):
-        return " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, (_, w) in zip(cells, columns)).rstrip()
+        return " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths)).rstrip()
 
     head = line([t for t, _ in columns])
     return "\n".join([head, "-" * len(head)] + [line(r) for r in rows])
@@ -48,7 +52,7 @@ def _eval_blocks(rows: list[dict]) -> list[tuple[str | None, list[dict]]]:
 
 def eval_table(rows: list[dict]) -> str:
     """Fixed-width eval table; rows with a ``condition`` (``eval --corrupt``) get one block per condition."""
-    cols = [("method", -22), ("SSIM", 7), ("PSNR", 7), ("params", 8), ("GMAC/720p", 10), ("images", 7)]
+    cols = [("method", -12), ("SSIM", 7), ("PSNR", 7), ("params", 8), ("GMAC/720p", 10), ("images", 7)]
     parts = []
     for cond, block in _eval_blocks(rows):
         table = fixed(cols, [[r["label"], f"{r['ssim']:.4f}", f"{r['psnr']:.2f}", *_eval_cells(r), str(r["n"])]
