@@ -201,14 +201,12 @@ class PipewireSink(Sink):
             time.sleep(0.05)
         log.warning("pipewire: node %r not visible after %.0f s; continuing", self.device, _APPEAR_S)
 
-    def send(self, frame):
-        """Queue a (h, w, 3) uint8 BGR frame; costs ~1 ms, never blocks on the producer, never raises."""
+    def write(self, frame):
+        """Queue a (h, w, 3) uint8 BGR frame (checked by :meth:`Sink.send`); costs ~1 ms, never blocks on the
+        producer."""
         if self._closing:
             return
         try:
-            if frame.shape != (self.h, self.w, 3) or frame.dtype != np.uint8:
-                return log.warning("pipewire: dropping %s %s frame, expected uint8 %s", frame.dtype,
-                                   frame.shape, (self.h, self.w, 3))
             if self.pixel_format == "I420":
                 data = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)   # a new array: caller may reuse frame
             else:
