@@ -51,7 +51,7 @@ def test_signals_toggle_and_stop_in_process(caplog):
             os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=poke, daemon=True).start()
-    with caplog.at_level(logging.WARNING, logger="vcam_sharpen.daemon.lifecycle"):
+    with caplog.at_level(logging.INFO, logger="vcam_sharpen.daemon.lifecycle"):
         stats = lifecycle.run(DEMO)
     assert time.monotonic() - seen["t"] < 1.0  # SIGTERM: out of the loop at once
     assert seen["state"]["model"] == "none" and seen["state"]["frames_out"] > 5

@@ -165,7 +165,7 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
                 signal.signal(sig, fn)
     except Terminated:
         stopping.mark()
-        log.warning("SIGTERM while starting: stopped")
+        log.info("SIGTERM while starting: stopped")
     finally:
         if main:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
@@ -213,13 +213,13 @@ class _StopClock:
 
     def report(self) -> None:
         if self.t is not None:
-            log.warning("stopped: camera and outputs released %.2f s after the signal", time.monotonic() - self.t)
+            log.info("stopped: camera and outputs released %.2f s after the signal", time.monotonic() - self.t)
 
 
 def _install_signals(pipeline: Pipeline, on_state, stopping: _StopClock, switch: PanelController) -> dict:
     def on_stop(signum, frame):
         stopping.mark()
-        log.warning("signal %d: stopping", signum)
+        log.info("signal %d: stopping", signum)
         pipeline.stop()
 
     def on_toggle(signum, frame):

@@ -97,7 +97,7 @@ class PanelController:
             self.pipeline.sharpener.apply_live(live)
             self.settings = dataclasses.replace(self.settings, **{k: v for k, v in live.items() if k != "sharpening"})
             for key, value in live.items():
-                log.warning("panel: %s set to %s", key, value)
+                log.info("panel: %s set to %s", key, value)
         self.on_state(self.pipeline.state())
         return self.current()
 
@@ -118,7 +118,7 @@ class PanelController:
                 self.settings = dataclasses.replace(new, strength=old.strength, split=old.split)
             self.info.update(described)
             self.error = None
-            log.warning("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),
+            log.info("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),
                         described.get("mode"))
         except Exception as e:  # noqa: BLE001 - a failed change keeps the running sharpener
             self.error = f"could not switch to {new.model}: {' '.join(str(e).split())}"
@@ -129,7 +129,7 @@ class PanelController:
 
     def save_settings(self, values: dict) -> Path:
         path = config_edit.save(values)
-        log.warning("panel: saved %s to %s", ", ".join(values), path)
+        log.info("panel: saved %s to %s", ", ".join(values), path)
         return path
 
     def hooks(self) -> PanelHooks:
@@ -159,7 +159,7 @@ class PanelHandle:
         self.hub.start()
         self.server = WebServer(app, self.sock).start()
         info["panel_url"] = self.url
-        log.warning("control panel: %s", self.url)
+        log.info("control panel: %s", self.url)
         return self.url
 
     def stop(self) -> None:

@@ -44,7 +44,8 @@ _PKG = {  # what provides what (Debian/Ubuntu, Fedora), for actionable errors
     "pipewiresink": ("gstreamer1.0-pipewire", "pipewire-gstreamer"),
     "rawvideoparse": ("gstreamer1.0-plugins-base", "gstreamer1-plugins-base"),
 }
-_WRITE_STALL_S = 2.0   # a producer that accepts no bytes for this long is hung
+_SLOW_S = 2.0          # a producer that accepts no bytes for this long has a slow consumer: WARNING, count it
+_STUCK_S = 20.0        # ... and for this long is hung: ERROR, and it is restarted
 _POLL_PERIOD_S = 1.0   # readers() refresh period
 _APPEAR_S = 3.0        # how long __init__ waits for the node to appear
 
@@ -115,6 +116,8 @@ class PipewireSink(Sink):
         self._last_error = None         # set while the producer is down (logged once)
         self._proc = self._readers = self._poller = None
         self._closing, self._started_at, self._retry = False, 0.0, Backoff()
+        self.stalls = 0                 # times a consumer stopped taking frames for _SLOW_S (a WARNING each)
+        self.dropped = 0                # frames replaced by a newer one before the producer took them
         if not self._spawn():
             raise error_cls(f"could not start gst-launch-1.0 for the PipeWire output ({self._last_error})")
         # The node appears only with the first buffer, and consumers started before that hang
@@ -214,6 +217,8 @@ class PipewireSink(Sink):
         except Exception:
             return log.exception("pipewire: cannot convert frame")
         with self._cond:
+            if self._pending is not None:
+                self.dropped += 1
             self._pending = data          # newest wins: a stalled producer never backs up the caller
             self._cond.notify()
 
@@ -234,7 +239,7 @@ class PipewireSink(Sink):
                 log.info("pipewire: producer restarted (pid %d)", self._proc.pid)
             proc = self._proc
             try:
-                self._write_all(proc.stdin.fileno(), memoryview(data).cast("B"))
+                self._write_all(proc.stdin.fileno(), memoryview(data).cast("B"), proc)
                 self._last_error = None
             except (OSError, ValueError, TimeoutError) as exc:
                 if self._closing:
@@ -244,18 +249,34 @@ class PipewireSink(Sink):
                 _kill_group(proc, grace=0)
                 self._died(why)
 
-    def _write_all(self, fd, view):
-        deadline = time.monotonic() + _WRITE_STALL_S
+    def _write_all(self, fd, view, proc=None):
+        """Write one whole frame (a partial one would shift every later frame). A consumer that reads
+        slowly makes pipewiresink, and so this pipe, stall: after ``_SLOW_S`` that is one WARNING and
+        one count in :attr:`stalls`, newer frames replace the pending one meanwhile (:attr:`dropped`);
+        only a producer that takes nothing for ``_STUCK_S``, or exits, is treated as dead."""
+        last, slow_since = time.monotonic(), None
         while view:
             if self._closing:
                 raise ValueError("closing")
             try:
                 view = view[os.write(fd, view):]
-                deadline = time.monotonic() + _WRITE_STALL_S
+                last = time.monotonic()
+                if slow_since is not None:
+                    log.info("pipewire: the consumer caught up after %.1f s (%d frames dropped in all)",
+                             last - slow_since, self.dropped)
+                    slow_since = None
             except BlockingIOError:
                 select.select([], [fd], [], 0.1)
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"producer accepted no data for {_WRITE_STALL_S:.0f} s")
+                waited = time.monotonic() - last
+                if proc is not None and proc.poll() is not None:
+                    raise OSError("the producer exited") from None
+                if waited > _SLOW_S and slow_since is None:
+                    slow_since = last
+                    self.stalls += 1
+                    log.warning("pipewire: a consumer takes no frames (%.0f s); dropping frames until it catches "
+                                "up (stall %d)", waited, self.stalls)
+                if waited > _STUCK_S:
+                    raise TimeoutError(f"producer accepted no data for {_STUCK_S:.0f} s")
 
     def _died(self, why):
         if self._last_error is None:      # log once per outage, not once per frame
