@@ -26,7 +26,8 @@ from pipewire_session import PipewireSession, SessionError, _descendants
 
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.io import pipewire
-from vcam_sharpen.io.pipewire import PipewireSink, check_pipewire, video_sources
+from vcam_sharpen.io.pipewire import PipewireSink
+from vcam_sharpen.io.pipewire_env import check_pipewire, video_sources
 
 NODE = "vcam-sharpen"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -202,6 +202,15 @@ def summary_text(info: dict) -> str:
             f"output: {', '.join(_target_text(t) for t in targets) or 'none'}")
 
 
+def probe_text(p, asked: int, timeout: float) -> str:
+    """``vcam-sharpen probe``'s line: what a consumer of the node got (a :class:`~vcam_sharpen.io.pipewire_env.Probe`)."""
+    rate = f"{p.measured_fps:.1f} fps" if p.measured_fps is not None else "? fps"
+    offered = f" (the node offers {p.offered_fps:g} fps)" if p.offered_fps else ""
+    short = f"; only {p.frames} of {asked} frames within {timeout:g} s" if p.timed_out else ""
+    return (f"{p.node}: {p.frames} frames of {p.width}x{p.height} {p.format} at {rate}{offered}, the first after "
+            f"{p.first_s:.2f} s{short}")
+
+
 def set_text(name: str, state: dict) -> str:
     """What ``vcam-sharpen set`` confirms: the value the daemon now runs with."""
     if name in ("model", "mode"):

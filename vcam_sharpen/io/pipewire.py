@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import fractions
-import json
 import logging
 import os
 import re
@@ -328,87 +327,3 @@ class PipewireSink(Sink):
             _kill_group(proc, grace=0.5)
         if self._poller is not None:
             self._poller.join(timeout=0.2)
-
-
-def portal_dir() -> str:
-    """Where the portal daemons live: /usr/libexec (Debian, Ubuntu, Fedora) or /usr/lib (Arch)."""
-    return next((d for d in ("/usr/libexec", "/usr/lib") if os.path.exists(f"{d}/xdg-desktop-portal")),
-                "/usr/libexec")
-
-
-def _run(argv, timeout=3.0):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def check_pipewire():
-    """-> (ok, detail, fix) for the PipeWire camera output in the *current* session.
-
-    ok is False when anything browsers need is missing (packages, PipeWire daemon,
-    session manager, camera portal); fix is then one command line, else ""."""
-    missing_deb, missing_fed = [], []
-
-    def need(deb, fed):
-        missing_deb.append(deb)
-        missing_fed.append(fed)
-
-    if not shutil.which("pipewire"):
-        need("pipewire wireplumber", "pipewire wireplumber")
-    if not shutil.which("gst-launch-1.0"):
-        need("gstreamer1.0-tools", "gstreamer1")
-    inspect = _run(["gst-inspect-1.0", "pipewiresink"], 30) if shutil.which("gst-inspect-1.0") else None
-    if inspect is None or inspect.returncode:
-        need("gstreamer1.0-pipewire", "pipewire-gstreamer")
-    if not shutil.which("pw-link"):
-        need("pipewire-bin", "pipewire-utils")
-    if not shutil.which("dbus-send"):
-        need("dbus", "dbus-tools")
-    if not os.path.exists(f"{portal_dir()}/xdg-desktop-portal"):
-        need("xdg-desktop-portal xdg-desktop-portal-gtk", "xdg-desktop-portal xdg-desktop-portal-gtk")
-    if missing_deb:
-        return (False, "missing packages: " + " ".join(missing_deb),
-                f"sudo apt install {' '.join(missing_deb)}   # Fedora: sudo dnf install {' '.join(missing_fed)}")
-
-    sock = pipewire_socket()
-    start = "systemctl --user enable --now pipewire.socket pipewire wireplumber"
-    if not sock or not os.path.exists(sock):
-        return False, f"no PipeWire session (socket {sock or '$XDG_RUNTIME_DIR/pipewire-0'} missing)", start
-    r = _run(["pw-cli", "ls", "Client"])
-    if r is None or r.returncode:
-        return False, f"PipeWire socket {sock} exists but the daemon does not answer", \
-            "systemctl --user restart pipewire wireplumber"
-    if "WirePlumber" not in r.stdout and "pipewire-media-session" not in r.stdout:
-        return False, "PipeWire runs without a session manager: consumers would never be linked", \
-            "systemctl --user enable --now wireplumber"
-
-    r = _run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.portal.Desktop",
-              "/org/freedesktop/portal/desktop", "org.freedesktop.DBus.Properties.Get",
-              "string:org.freedesktop.portal.Camera", "string:version"], timeout=10)
-    if r is None or r.returncode:
-        why = (r.stderr.strip().splitlines() or ["timeout"])[-1] if r else "timeout/no dbus-send"
-        return False, f"PipeWire OK, but the camera portal does not answer ({why}): browsers will not list the camera", \
-            "systemctl --user restart xdg-desktop-portal   # needs a D-Bus session bus and a portal backend (xdg-desktop-portal-gtk/-gnome/-kde)"
-    return True, (f"PipeWire session at {sock}, session manager and camera portal available. "
-                  "Browsers: Chromium needs --enable-features=WebRtcPipeWireCamera (or "
-                  "chrome://flags/#enable-webrtc-pipewire-camera); Firefox needs "
-                  "media.webrtc.camera.allow-pipewire=true in about:config"), ""
-
-
-def video_sources() -> list[dict]:
-    """The PipeWire camera nodes (``Video/Source``) of this session: ``[{"name", "description"}]``
-    (empty without a session or ``pw-dump``)."""
-    if not shutil.which("pw-dump") or not os.path.exists(pipewire_socket() or "/nonexistent"):
-        return []
-    r = _run(["pw-dump"], timeout=5.0)
-    try:
-        objects = json.loads(r.stdout) if r is not None and r.returncode == 0 else []
-    except ValueError:
-        return []
-    out = []
-    for obj in objects:
-        props = ((obj.get("info") or {}).get("props") or {}) if isinstance(obj, dict) else {}
-        if obj.get("type", "").endswith(":Node") and props.get("media.class") == "Video/Source":
-            out.append({"name": props.get("node.name", ""), "description": props.get("node.description", "")})
-    return out
