@@ -66,7 +66,8 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
         choice = resolve_auto(settings.fps, settings.size, settings.degrade, settings.upscale, settings.cpu_budget)
         log.info("--model auto: %s (%s)", choice.tag, choice.reason)
         spec, described = choice.tag, f"{choice.tag} (auto: {choice.reason})"
-    model = loader.load(spec, Path(settings.weights) if settings.weights else None)
+    model = loader.load(spec, Path(settings.weights) if settings.weights else None,
+                        task=1 if settings.degrade == 1 and not settings.upscale else 2)
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,

@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from ..core import loader
-from ..core.baselines import (UNSHARP_AMOUNT, UNSHARP_SIGMA, UNSHARP_SOFT_AMOUNT, UNSHARP_SOFT_SIGMA, Bilinear,
-                              UnsharpMask)
+from ..core.baselines import Bilinear, UnsharpMask
 from ..core.corrupt import Corruption, h264_available, parse_corruption
 from ..core.degrade import check_mode, degrade_pair, model_scale
 from ..core.errors import UserError
@@ -54,12 +53,11 @@ def _row(spec: str, degrade: int = 2, skip_2x: bool = False) -> tuple[str, nn.Mo
     """One row; a 2x model for the same-size task (``degrade=1``) is a UserError, or None with ``skip_2x``."""
     spec = resolve_spec(spec, degrade=degrade)
     label = loader.label(spec)
-    model = loader.load(spec)
+    model = loader.load(spec, task=degrade)
     if model is None:
         return ("input" if degrade == 1 else label), Bilinear(), {"kind": "baseline"}
-    if isinstance(model, UnsharpMask):
-        sigma, amount = (UNSHARP_SOFT_SIGMA, UNSHARP_SOFT_AMOUNT) if degrade == 1 else (UNSHARP_SIGMA, UNSHARP_AMOUNT)
-        return label, UnsharpMask(sigma, amount), {"kind": "baseline", "sigma": sigma, "amount": amount}
+    if isinstance(model, UnsharpMask):  # tuned for the task by the loader (baselines.unsharp_for)
+        return label, model, {"kind": "baseline", "sigma": model.sigma, "amount": model.amount}
     try:
         check_mode(model_scale(model), degrade)
     except UserError:

@@ -109,7 +109,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
     panels = []
     for spec in specs:
         spec = resolve_spec(loader.check(spec), size=(frame.shape[1], frame.shape[0]), degrade=degrade)
-        model = loader.load(spec)
+        model = loader.load(spec, task=degrade)
         sharp = Sharpener(create_engine(model), degrade=degrade)
         result = sharp.process(frame)[y:y + h, x:x + w]
         label = ("input" if degrade == 1 else "bilinear") if model is None else loader.label(spec)
