@@ -41,6 +41,10 @@ def test_every_option_matches_its_row(command):
             assert opt.default == default, name
 
 
+def test_every_setting_says_what_it_does():
+    assert not [name for name, row in table().items() if not row["help"]], "give each setting() a help text"
+
+
 @pytest.mark.parametrize("name", [n for n, r in table().items() if r["lo"] is not None])
 def test_the_option_and_the_settings_check_share_each_range(name):
     row = table()[name]

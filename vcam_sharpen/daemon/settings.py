@@ -151,8 +151,9 @@ def settings_args(values: dict) -> list[str]:
 
 def table(settings_class: type = Settings) -> dict[str, dict]:
     """The settings table: name -> ``{"default", "help", "lo", "hi", "choices", "metavar", "path"}``."""
-    defaults = settings_class()
-    return {f.name: {**f.metadata, "default": getattr(defaults, f.name)} for f in fields(settings_class)}
+    defaults, blank = settings_class(), {"help": None, "lo": None, "hi": None, "choices": None, "metavar": None,
+                                         "path": False}
+    return {f.name: {**blank, **f.metadata, "default": getattr(defaults, f.name)} for f in fields(settings_class)}
 
 
 ROWS = table()
