@@ -29,6 +29,8 @@ def test_every_option_matches_its_row(command):
         assert opt.help == row["help"] and opt.show_default, name
         if isinstance(default, bool):
             assert opt.is_flag and opt.default is default and opt.secondary_opts, name
+        elif row["choices"] is not None and isinstance(default, int):  # e.g. degrade 1|2: a range of whole numbers
+            assert (opt.type.min, opt.type.max) == (min(row["choices"]), max(row["choices"])) and opt.default == default
         elif row["choices"] is not None:
             assert list(opt.type.choices) == [str(c) for c in row["choices"]] and opt.default == str(default)
         elif isinstance(default, (int, float)):

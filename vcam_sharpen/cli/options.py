@@ -21,12 +21,13 @@ def option_for(name: str, row: dict):
     kw = {"default": default, "show_default": True, "help": row["help"], "metavar": row["metavar"]}
     if isinstance(default, bool):
         return click.option(f"{flag}/--no-{flag[2:]}", name, **{**kw, "metavar": None})
-    if choices is not None:
+    if choices is not None and isinstance(default, int) and list(choices) == list(range(min(choices),
+                                                                                         max(choices) + 1)):
+        kw["type"] = click.IntRange(min(choices), max(choices))  # whole numbers in a row: "not in the range"
+    elif choices is not None:
         kw["type"] = click.Choice([str(c) for c in choices])
         kw["default"] = str(default)
         kw["metavar"] = None
-        if isinstance(default, int):  # click.Choice gives text: the settings check turns it back into a number
-            kw["callback"] = lambda ctx, param, value: int(value)
     elif isinstance(default, float):
         kw["type"] = click.FloatRange(lo, hi) if lo is not None else float
     elif isinstance(default, int):
