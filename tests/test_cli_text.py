@@ -68,6 +68,9 @@ def test_status_text():
     assert text.splitlines()[0] == "vcam-sharpen is running (pid 7): running, uptime 1h02m05s"
     assert "sharpening off" in text and "on /dev/video10, 2 app(s) reading" in text
     assert "capture 1.0, prep 2.0, inference 3.0, publish 4.0" in text
+    assert "switching" not in text and "failed" not in text
+    assert "switching:  to unsharp, same (loading" in status_text({**st, "rebuilding": "unsharp, same"})
+    assert "last switch failed: could not switch to x" in status_text({**st, "rebuild_error": "could not switch to x"})
 
 
 def test_settings_text():

@@ -174,6 +174,10 @@ def status_text(st: dict) -> str:
         f"  frames:     {st.get('frames_out', 0)} out, {st.get('frames_processed', 0)} processed, "
         f"{st.get('dropped', 0)} dropped, {st.get('repeated', 0)} repeated, {st.get('placeholders', 0)} placeholder",
     ]
+    if st.get("rebuilding"):
+        lines.append(f"  switching:  to {st['rebuilding']} (loading; the current model runs meanwhile)")
+    elif st.get("rebuild_error"):
+        lines.append(f"  last switch failed: {st['rebuild_error']}")
     if st.get("panel_url"):
         lines.append(f"  panel:      {st['panel_url']}")
     return "\n".join(lines)
