@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from vcam_sharpen.io.pipewire import portal_dir
+from vcam_sharpen.io.pipewire_env import portal_dir
 
 
 class SessionError(RuntimeError):

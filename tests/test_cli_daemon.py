@@ -37,6 +37,19 @@ def test_run_into_the_virtual_camera(recording_backend):
     assert not paths()["pid"].exists()  # released on exit
 
 
+def test_run_says_in_one_line_what_runs_without_v(tmp_path, monkeypatch):
+    monkeypatch.setattr(lifecycle, "default_source", lambda: "demo")  # no camera, whatever this machine has
+    monkeypatch.chdir(tmp_path)
+    r = invoke("run", "--source", "auto", "--output", "null", "--output", "take.mp4", "--frames", 3,
+               "--size", "160x120", "--model", "auto")
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("source: no camera found: playing the demo scene | model: ")
+    assert "(auto: " in lines[0] and "| mode: degrade x2 + restore |" in lines[0]
+    assert lines[0].endswith(f"output: nowhere (null), recording to {tmp_path / 'take.mp4'}")
+    assert lines[-1] == "published 3 frames (3 processed)"
+
+
 def test_the_old_device_option_still_works_with_a_one_line_warning(recording_backend):
     r = invoke("run", "--source", "demo", "--output", "vcam", "--backend", "recording", "--device", "/dev/video43",
                "--frames", 2, "--size", "64x48", "--model", "none")
@@ -243,7 +256,8 @@ def test_sigterm_exits_within_2s_and_releases_outputs(daemons, tmp_path, student
     import cv2
 
     out = tmp_path / "rec.avi"
-    p = daemons.popen("run", "--source", "demo", "--output", out, "--weights", student_weights, "--size", "640x360")
+    p = daemons.popen("-v", "run", "--source", "demo", "--output", out, "--weights", student_weights, "--size",
+                      "640x360")
     seen = wait_for(lambda: (st := read_state() or {}).get("frames_processed", 0) > 2 and st["frames_out"] > 2
                     and st, timeout=60)
     t = time.monotonic()
@@ -270,3 +284,12 @@ def test_killed_daemon_leaves_a_stale_pid_that_is_handled(daemons):
     r = vcam("status")
     assert r.returncode == 3 and "not running" in r.stdout
     assert not paths()["pid"].exists()
+
+
+def test_log_lines_carry_a_timestamp_and_routine_events_are_info():
+    r = vcam("-v", "run", "--source", "demo", "--output", "null", "--frames", 5, "--size", "64x48", "--model", "none")
+    assert r.returncode == 0, r.stderr
+    logged = [line for line in r.stderr.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ", line)]
+    assert any(" INFO vcam_sharpen.daemon.lifecycle: running: " in line for line in logged), r.stderr
+    assert not [line for line in logged if " WARNING " in line or " ERROR " in line], r.stderr
+    assert not [line for line in r.stderr.splitlines() if line.startswith(("INFO", "WARNING"))]  # no bare lines

@@ -3,6 +3,7 @@
 import json
 import urllib.error
 
+import cv2
 import torch
 
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from vcam_sharpen.cli import quality as quality_cli
 from vcam_sharpen.core import checkpoint
 from vcam_sharpen.core.models import create_model
 from vcam_sharpen.quality import cifar
+from vcam_sharpen.tools import bench
 
 
 def invoke(*args):
@@ -87,3 +89,22 @@ def test_a_grid_that_cannot_be_written_is_a_one_line_error(tiny_cifar, tmp_path)
                "--grid", str(tmp_path / "grid.notanimage"), "--json")
     assert r.exit_code == 2 and r.stderr.startswith("error: --grid") and "grid.png" in r.stderr, r.output
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_compare_without_arguments_works_away_from_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "DEFAULT_VIDEO", tmp_path / "no-shared-data" / "face.mp4")
+    monkeypatch.chdir(tmp_path)
+    r = invoke("compare", "--models", "none,unsharp")
+    assert r.exit_code == 0, r.output
+    assert "frame 0 of the demo scene" in r.stdout and (tmp_path / "compare.png").is_file()
+    img = cv2.imread(str(tmp_path / "compare.png"))
+    assert img.shape[1] > 2 * 1280 and img.std() > 10  # two full panels of a real picture, not a blank
+
+
+def test_eval_grid_without_a_name_writes_grid_png_here(tiny_cifar, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear,unsharp", "--limit", "4", "--grid")
+    assert r.exit_code == 0, r.output
+    assert "grid written to grid.png" in r.stdout and (tmp_path / "grid.png").stat().st_size > 0
+    r = invoke("eval", "--data", str(tiny_cifar), "--models", "bilinear", "--limit", "2", "--grid", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["label"] == "bilinear", r.output

@@ -3,7 +3,8 @@
 from conftest_daemon import daemon_env  # noqa: F401
 
 from vcam_sharpen.cli.text import (bench_markdown, bench_table, devices_text, eval_markdown, eval_table, fixed,
-                                   markdown, models_table, parse_eval_markdown, settings_text, status_text)
+                                   markdown, models_table, parse_eval_markdown, set_text, settings_text, status_text,
+                                   summary_text)
 from vcam_sharpen.pipeline.stats import STAGES
 
 ROWS = [{"label": "bilinear", "kind": "baseline", "ssim": 0.8123, "psnr": 27.5, "n": 10000},
@@ -67,6 +68,9 @@ def test_status_text():
     assert text.splitlines()[0] == "vcam-sharpen is running (pid 7): running, uptime 1h02m05s"
     assert "sharpening off" in text and "on /dev/video10, 2 app(s) reading" in text
     assert "capture 1.0, prep 2.0, inference 3.0, publish 4.0" in text
+    assert "switching" not in text and "failed" not in text
+    assert "switching:  to unsharp, same (loading" in status_text({**st, "rebuilding": "unsharp, same"})
+    assert "last switch failed: could not switch to x" in status_text({**st, "rebuild_error": "could not switch to x"})
 
 
 def test_settings_text():
@@ -86,3 +90,28 @@ def test_devices_text():
                          "backends": []})
     assert "/dev/video0" in text and "(unnamed)" in text and "[no permission]" in text
     assert "none (run vcam-sharpen doctor)" in text and "(--backend): none" in text
+
+
+def test_summary_text_says_what_runs_in_one_line():
+    info = {"source": "demo", "source_setting": "auto", "source_name": "demo scene",
+            "model": "student-wide (auto: best that fits 0.75 core)", "mode": "degrade x2 + restore",
+            "targets": [{"name": "vcam", "device": "/dev/video10", "path": None},
+                        {"name": "file take.mp4", "device": None, "path": "/home/me/take.mp4"}]}
+    line = summary_text(info)
+    assert "\n" not in line
+    assert "source: no camera found: playing the demo scene" in line
+    assert "model: student-wide (auto: best that fits 0.75 core)" in line and "mode: degrade x2 + restore" in line
+    assert "virtual camera /dev/video10" in line and "recording to /home/me/take.mp4" in line
+    assert "the first camera" in summary_text({**info, "source": "/dev/video0", "source_name": "/dev/video0"})
+    assert "source: the demo scene" in summary_text({**info, "source_setting": "demo"})
+    assert set_text("strength", {"strength": 0.5}) == "strength = 0.5"
+    assert set_text("model", {"model": "unsharp", "mode": "sharpen"}) == "now: model unsharp, mode sharpen"
+
+
+def test_eval_table_columns_fit_long_labels():
+    rows = [{**ROWS[1], "label": "student-deep-clean-nokd", "params": 123456789}, {**ROWS[0], "label": "b"}]
+    lines = eval_table(rows).splitlines()
+    starts = {line.index(" 0.", 0) for line in lines[2:]}  # the SSIM column starts at the same place on every row
+    assert len(starts) == 1 and lines[2].startswith("student-deep-clean-nokd ")
+    assert "123,456,789" in lines[2] and "123,456,7890" not in lines[2]
+    assert fixed([("a", -1), ("b", 1)], [["long-cell", "x"]]).splitlines()[2] == "long-cell x"

@@ -17,6 +17,7 @@ from conftest_web import make_study, picture
 from vcam_sharpen.cli import cli
 from vcam_sharpen.cli import web as web_cli
 from vcam_sharpen.daemon.lock import paths, read_state
+from vcam_sharpen.quality import mos_study
 from vcam_sharpen.quality.mos_store import Store
 
 DEMO = ["--source", "demo", "--output", "null", "--size", "160x120"]
@@ -147,3 +148,18 @@ def test_a_study_served_rated_reported_exported_and_merged(tmp_path, data_home):
     with Store(other) as store:
         assert len(store.ratings()) == 5
     assert web_cli.MOS_PORT == 8718
+
+
+def test_mos_prepare_without_arguments_works_away_from_the_checkout(tmp_path, monkeypatch, data_home):
+    monkeypatch.setattr(mos_study, "DEFAULT_VIDEO", tmp_path / "no-shared-data" / "face.mp4")
+    monkeypatch.setattr(mos_study, "DEFAULT_SET5", tmp_path / "no-shared-data" / "set5")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    r = invoke("mos", "prepare", "--methods", "bilinear,unsharp")
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((data_home / "mos" / "manifest.json").read_text())
+    assert manifest["contents"] == ["demo:f0100", "demo:f0200"] and list(work.iterdir()) == []
+    # explicitly no content is still an error, not the demo scene
+    r = invoke("mos", "prepare", "--video", "none", "--set5", "none", "--out", tmp_path / "s2")
+    assert r.exit_code == 2 and "no content" in r.stderr

@@ -15,10 +15,12 @@ import pytest
 from conftest_daemon import daemon_env, daemons, wait_for  # noqa: F401
 
 from vcam_sharpen.core import loader
+from vcam_sharpen.core.baselines import unsharp_for
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.daemon import lifecycle
 from vcam_sharpen.daemon.lock import AlreadyRunning, PidLock, paths, read_state, running_pid
 from vcam_sharpen.daemon.settings import Settings
+from vcam_sharpen.quality.report import methods
 from vcam_sharpen.runtime.engines import Engine
 
 DEMO = {"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0}
@@ -51,7 +53,7 @@ def test_signals_toggle_and_stop_in_process(caplog):
             os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=poke, daemon=True).start()
-    with caplog.at_level(logging.WARNING, logger="vcam_sharpen.daemon.lifecycle"):
+    with caplog.at_level(logging.INFO, logger="vcam_sharpen.daemon.lifecycle"):
         stats = lifecycle.run(DEMO)
     assert time.monotonic() - seen["t"] < 1.0  # SIGTERM: out of the loop at once
     assert seen["state"]["model"] == "none" and seen["state"]["frames_out"] > 5
@@ -162,3 +164,13 @@ def test_start_then_stop_returns_once_the_process_is_gone(daemons):
     assert lifecycle.stop() == pid
     assert gone(pid) and running_pid() is None
     assert not paths()["pid"].exists() and not paths()["state"].exists()
+
+
+@pytest.mark.parametrize("degrade, upscale, task", [(2, False, 2), (1, True, 2), (1, False, 1)])
+def test_unsharp_runs_with_the_sigma_and_amount_eval_scores_for_the_task(degrade, upscale, task):
+    sharp, _ = lifecycle.build_sharpener(Settings(model="unsharp", degrade=degrade, upscale=upscale, size=(64, 48)))
+    tuned = unsharp_for(task)
+    assert (sharp.engine.model.sigma, sharp.engine.model.amount) == (tuned.sigma, tuned.amount)
+    if not upscale:  # eval's row for the same task (--degradation soft is the same-size one)
+        (_, module, info), = methods("unsharp", degrade=degrade)
+        assert (info["sigma"], info["amount"]) == (tuned.sigma, tuned.amount) == (module.sigma, module.amount)

@@ -209,7 +209,7 @@ def test_sigterm_with_a_stuck_camera_stops_within_2s(stuck_camera, caplog):
 
     from vcam_sharpen.daemon import lifecycle
 
-    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO)
     timer = threading.Timer(4.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
     timer.start()
     t0 = time.monotonic()

@@ -7,6 +7,7 @@ Skips cleanly when gst-launch-1.0 / pipewire / wireplumber are not installed
 """
 import http.server
 import json
+import logging
 import os
 import shutil
 import signal
@@ -24,7 +25,9 @@ import pytest
 from pipewire_session import PipewireSession, SessionError, _descendants
 
 from vcam_sharpen.core.errors import UserError
-from vcam_sharpen.io.pipewire import PipewireSink, check_pipewire, video_sources
+from vcam_sharpen.io import pipewire
+from vcam_sharpen.io.pipewire import PipewireSink
+from vcam_sharpen.io.pipewire_env import check_pipewire, video_sources
 
 NODE = "vcam-sharpen"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -418,13 +421,15 @@ def test_producer_restarts_after_crash(session, sink, caplog):
     assert sum("producer died" in r.message for r in caplog.records) == 1   # logged once
 
 
-def test_hung_producer_never_blocks_send(session, sink):
-    """A producer that stops reading (here: SIGSTOP) must not stall the caller; after
-    2 s without progress it is killed and restarted."""
+def test_hung_producer_never_blocks_send(session, sink, monkeypatch, caplog):
+    """A producer that stops reading (here: SIGSTOP) must not stall the caller; first it counts as a slow
+    consumer (one WARNING), and only after _STUCK_S without progress it is killed and restarted."""
+    monkeypatch.setattr(pipewire, "_SLOW_S", 0.5)
+    monkeypatch.setattr(pipewire, "_STUCK_S", 3.0)
     img, _ = patches()
     old = sink._proc.pid
     os.killpg(old, signal.SIGSTOP)
-    worst, t_end = 0.0, time.monotonic() + 8
+    worst, t_end = 0.0, time.monotonic() + 10
     while time.monotonic() < t_end and (sink._proc is None or sink._proc.pid == old):
         t0 = time.monotonic()
         sink.send(img)
@@ -432,10 +437,39 @@ def test_hung_producer_never_blocks_send(session, sink):
         time.sleep(1 / 30)
     assert sink._proc is not None and sink._proc.pid != old, "hung producer was not replaced"
     assert worst < 0.05, f"send() blocked for {worst:.3f} s"
+    assert sink.stalls >= 1 and sink.dropped > 0
+    assert sum("takes no frames" in r.message and r.levelname == "WARNING" for r in caplog.records) == 1
     assert not os.path.exists(f"/proc/{old}")
     with Publisher(sink, [img]):
         wait_node(session)
         assert len(consume(session, 2, "I420")) == 2
+
+
+def test_a_slow_consumer_is_a_warning_and_a_count_not_a_restart(monkeypatch, caplog):
+    """The pipe stalls for longer than _SLOW_S, then drains: the frame arrives whole, no error, no restart."""
+    monkeypatch.setattr(pipewire, "_SLOW_S", 0.3)
+    s = PipewireSink.__new__(PipewireSink)  # only the writer's state: no gst-launch-1.0 needed
+    s._closing, s.stalls, s.dropped = False, 0, 0
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    data = bytes(range(256)) * 4096  # 1 MiB: more than a pipe holds
+    got = bytearray()
+
+    def slow_reader():
+        time.sleep(1.0)  # takes nothing for 1 s, then everything
+        while len(got) < len(data):
+            got.extend(os.read(r, 65536))
+
+    t = threading.Thread(target=slow_reader)
+    t.start()
+    with caplog.at_level(logging.INFO, logger="vcam_sharpen.io.pipewire"):
+        s._write_all(w, memoryview(data))
+    t.join(5)
+    os.close(r)
+    os.close(w)
+    assert bytes(got) == data and s.stalls == 1
+    levels = {r.levelname for r in caplog.records}
+    assert "ERROR" not in levels and any("caught up" in r.message for r in caplog.records)
 
 
 def test_dead_daemon_is_actionable():

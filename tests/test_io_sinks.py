@@ -9,7 +9,7 @@ from conftest_daemon import daemon_env  # noqa: F401
 
 from vcam_sharpen.core.errors import UserError, one_line
 from vcam_sharpen.io import sinks
-from vcam_sharpen.io.sinks import NullSink, PreviewSink, Sink, has_display
+from vcam_sharpen.io.sinks import FrameMismatch, NullSink, PreviewSink, Sink, has_display
 
 
 def test_the_sink_interface():
@@ -20,7 +20,7 @@ def test_the_sink_interface():
             super().__init__(size)
             self.sent = 0
 
-        def send(self, frame):
+        def write(self, frame):
             self.sent += 1
 
     with Counting((64.0, 48.0)) as sink:
@@ -29,7 +29,7 @@ def test_the_sink_interface():
         assert sink.readers() is None  # cannot tell: the daemon never pauses for it
         assert sink.device is None and sink.quit_requested is False
     with pytest.raises(TypeError):
-        Sink((64, 48))  # send() is abstract
+        Sink((64, 48))  # write() is abstract
 
 
 def test_null_sink_discards():
@@ -57,3 +57,21 @@ def test_one_line_errors():
     assert one_line(RuntimeError("a\n  b\tc")) == "a b c"
     assert one_line(RuntimeError("")) == "RuntimeError"
     assert len(one_line(RuntimeError("x" * 500))) == 200
+
+
+def test_send_checks_every_frame_once_for_every_sink():
+    written = []
+
+    class Kept(Sink):
+        def write(self, frame):
+            written.append(frame)
+
+    sink = Kept((64, 48))
+    for bad in (np.zeros((64, 48, 3), np.uint8), np.zeros((48, 64, 3), np.uint16), np.zeros((48, 64), np.uint8),
+                [[0]], None):
+        with pytest.raises(FrameMismatch) as e:
+            sink.send(bad)
+        assert isinstance(e.value, UserError) and "64x48" in str(e.value) and "\n" not in str(e.value)
+    assert written == []
+    sink.send(np.zeros((48, 64, 3), np.uint8))
+    assert len(written) == 1

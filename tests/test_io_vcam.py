@@ -12,6 +12,7 @@ from conftest_daemon import daemon_env, recording_backend  # noqa: F401
 from vcam_sharpen.core.backoff import MIN_S
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.io import vcam
+from vcam_sharpen.io.sinks import FrameMismatch
 from vcam_sharpen.io.vcam import MODPROBE, MODULE_OPTIONS, VcamSink, vcam_fix, virtual_backends
 
 
@@ -130,3 +131,17 @@ def test_vcam_usage_monitor_follows_the_device(recording_backend, monkeypatch):
     # for real: the recording backend is not v4l2loopback, so nobody can tell who reads it
     monkeypatch.undo()
     assert VcamSink((64, 48), 30, backend="recording", watch_usage=True).usage is None
+
+
+@pytest.mark.parametrize("frame", [np.zeros((240, 320, 4), np.uint8), np.zeros((480, 640, 3), np.uint8),
+                                   np.zeros((240, 320, 3), np.float32), np.zeros((240, 320), np.uint8)])
+def test_a_wrong_frame_is_one_error_not_a_reopen_loop(recording_backend, frame):  # noqa: F811
+    sink = VcamSink((320, 240), 30, backend="recording")
+    for _ in range(3):
+        with pytest.raises(FrameMismatch, match="320x240") as e:
+            sink.send(frame)
+        assert "\n" not in str(e.value)
+    assert sink.failures == 0 and recording_backend.closed == 0 and len(recording_backend.opened) == 1
+    sink.send(np.zeros((240, 320, 3), np.uint8))  # the device is still open and takes right frames
+    assert len(recording_backend.frames) == 1
+    sink.close()

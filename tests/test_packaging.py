@@ -1,6 +1,7 @@
 """A non-editable install finds its shipped weights, and its console script is vcam_sharpen.cli:main."""
 
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -19,13 +20,38 @@ def test_the_console_script_of_this_install_is_the_cli():
     assert ep.value == ENTRY_POINT and ep.load() is main
 
 
+def clean_copy(dest):
+    """The checkout's files that git knows (tracked, or new and not ignored) copied to ``dest``: what a fresh
+    clone holds. Building from the checkout itself would reuse a stale build/ folder, whose deleted weight
+    files would then ship."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = REPO / rel
+        if src.is_file() and not src.is_symlink():  # a deleted tracked file is still listed: skip it
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def wheel_install(tmp_path_factory):
-    """The package installed from this checkout into a folder of its own (no editable links)."""
+    """The package installed from a clean copy of this checkout into a folder of its own (no editable links)."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: cannot tell its files from build leftovers")
+    source = clean_copy(tmp_path_factory.mktemp("source"))
+    assert not (source / "build").exists()
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(REPO)], check=True, cwd=target)
+                    "--no-index", "--target", str(target), str(source)], check=True, cwd=target)
     return target
+
+
+def test_the_install_ships_exactly_the_weights_git_knows(wheel_install):
+    tracked = subprocess.run(["git", "ls-files", "weights/*.pt"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    known = sorted(os.path.basename(p) for p in tracked if (REPO / p).is_file())
+    assert sorted(p.name for p in (wheel_install / "vcam_sharpen" / "weights").glob("*.pt")) == known
 
 
 def installed_env(target) -> dict:

@@ -1,5 +1,6 @@
 """The eval rows: every name the loader accepts, the baselines, extra files; scores, the grid, model rows."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,8 @@ from vcam_sharpen.core import checkpoint, loader
 from vcam_sharpen.core.baselines import UNSHARP_SOFT_AMOUNT, UNSHARP_SOFT_SIGMA, Bilinear, UnsharpMask
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.models import count_parameters, create_model, list_models
-from vcam_sharpen.quality.report import grid_path, methods, model_rows, run_eval, write_grid
+from vcam_sharpen.quality import report
+from vcam_sharpen.quality.report import grid_path, label_lines, methods, model_rows, run_eval, write_grid
 
 WITH_WEIGHTS = [n for n in loader.names() if n in (*loader.NO_MODEL, "unsharp", "default", *loader.shipped())]
 
@@ -47,7 +49,9 @@ def test_run_eval_rows_and_grid(tiny_cifar, tmp_path):
     import cv2
 
     img = cv2.imread(str(grid))
-    assert img.shape == (24 + 5 * 128, 3 * 128, 3)  # degraded / unsharp / ground truth, one row per image
+    gap = report.GAP  # degraded / unsharp / ground truth, one row per image, white gaps between them
+    assert img.shape == (22 + gap + 5 * 128 + 4 * gap, 3 * 128 + 2 * gap, 3)
+    assert (img[30:, 128:128 + gap] == 255).all() and (img[30:, 2 * 128 + gap:2 * 128 + 2 * gap] == 255).all()
     with pytest.raises(UserError, match="does not exist"):
         run_eval("cifar10", tiny_cifar, models="bilinear", grid=tmp_path / "no" / "g.png", progress=False)
 
@@ -79,7 +83,7 @@ def test_soft_degradation_rows_are_the_same_size_task(tiny_cifar, tmp_path):
     assert rows[0]["ssim"] < 1.0
     import cv2
 
-    assert cv2.imread(str(grid_path(grid, "soft"))).shape[1] == 5 * 128  # in / 3 rows / ground truth
+    assert cv2.imread(str(grid_path(grid, "soft"))).shape[1] == 5 * 128 + 4 * report.GAP  # in / 3 rows / ground truth
 
 
 def test_soft_degradation_refuses_2x_models_and_lists_only_same_size_ones():
@@ -89,3 +93,17 @@ def test_soft_degradation_refuses_2x_models_and_lists_only_same_size_ones():
     assert labels[:2] == ["input", "unsharp"] and "student" not in labels and loader.ENHANCE_MODEL in labels
     with pytest.raises(UserError, match="--degradation"):
         run_eval("cifar10", None, models="none", degradation="x3", progress=False)
+
+
+@pytest.mark.parametrize("cell", [128, 64])
+def test_grid_labels_wrap_and_are_never_cut_into_equal_text(cell):
+    labels = ["student-deep-clean-nokd", "student-deep-clean", "student-wide-clean-nokd", "in: blur:0.8+noise:3+jpeg:70",
+              "x" * 60]
+    wrapped = [label_lines(t, cell - 6) for t in labels]
+    assert ["".join(lines) for lines in wrapped] == labels  # every character kept
+    assert len({tuple(lines) for lines in wrapped}) == len(labels)
+    for lines in wrapped:
+        assert all(cv2.getTextSize(line, report.FONT, report.FONT_SCALE, 1)[0][0] <= cell - 6 for line in lines)
+    assert label_lines("student-deep-clean-nokd", 122) == ["student-deep-clean-", "nokd"]
+    header = report.grid_header(labels, cell)
+    assert header.shape[1] == len(labels) * cell + (len(labels) - 1) * report.GAP

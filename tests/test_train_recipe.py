@@ -1,12 +1,19 @@
-"""The training recipe on tiny generated data: runs, resumes, distils, reproduces."""
+"""The training recipe on tiny generated data: runs, resumes, distils, reproduces; its --help."""
 
+import dataclasses
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import interrupt_at
 from train import recipe
+from train.options import HELP
 from vcam_sharpen.core import checkpoint
 from vcam_sharpen.core.degrade import degrade_pair, model_input
 from vcam_sharpen.core.models import create_model
@@ -177,3 +184,21 @@ def test_model_args_take_numbers_and_kernel_lists():
 def test_model_args_the_model_refuses_are_a_one_line_error(tiny_cifar, tmp_path):
     assert run(tiny_cifar, tmp_path / "s", "student", "--model", "student-deep", "--alpha", "0",
                "--model-args", "kernels=3-3") == 2
+
+
+def test_help_explains_every_option_with_its_default():
+    out = subprocess.run([sys.executable, "-m", "train", "--help"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1], env={**os.environ, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    fields = [f.name for f in dataclasses.fields(recipe.Config) if f.name != "role"]
+    assert set(HELP) == set(fields)
+    blocks = {re.match(r"\s+(--[\w-]+)", b).group(1): " ".join(b.split())
+              for b in re.split(r"\n(?=  --)", out.stdout) if re.match(r"\s+--", b)}
+    for name in fields:
+        block = blocks["--" + name.replace("_", "-")]
+        assert "(default: " in block and " ".join(HELP[name].split())[:20] in block, block
+    assert "(default: 20)" in out.stdout and "(default: 0.001)" in out.stdout  # epochs and lr, from Config
+    assert "teacher: learns" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "train", "unsharp", "--help"], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1], env={**os.environ, "COLUMNS": "200"})
+    assert out.returncode == 0 and out.stdout.count("(default: ") == 5, out.stdout

@@ -58,6 +58,7 @@ from vcam_sharpen.quality.evaluate import score_arrays
 from . import dist
 from .data import MIXES, Plan, load_patch_images, patch_dirs, teacher_targets
 from .losses import distillation_loss, ssim
+from .options import ROLE_HELP, help_text
 
 log = logging.getLogger("train")
 
@@ -96,20 +97,10 @@ class Config:
     resume: bool = False
 
 
-HELP = {
-    "data_mix": "cifar (default), patches (random crops of --patch-dirs) or mix (both, batches interleaved)",
-    "patch_dirs": "comma-separated photo folders (default: sr/t91, hr, people beside the CIFAR-10 folder)",
-    "patch_size": "crop side at full size (default 64: a 2x model reads 32x32)",
-    "patches": "crops per epoch (default: a quarter of the CIFAR-10 training images, as many pixels)",
-    "corrupt": "webcam corruption of each half-size input: clean (default), noise:SIGMA, pg:A,B, jpeg:Q, "
-               "h264:CRF, blur:SIGMA, camera, or terms joined with '+'",
-    "corrupt_workers": "threads that corrupt each batch (same result; default 0: the training thread)",
-}
-
-
 def parse(argv: list[str]) -> Config:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0])
-    p.add_argument("role", choices=["teacher", "student"])
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
+                                epilog="python -m train unsharp --help: tune the unsharp-mask baseline.")
+    p.add_argument("role", choices=["teacher", "student"], help=ROLE_HELP)
     defaults = Config()
     for f in dataclasses.fields(Config):
         if f.name == "role":
@@ -117,9 +108,11 @@ def parse(argv: list[str]) -> Config:
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if isinstance(default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=help_text(f.name, default))
         else:
-            p.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(), help=HELP.get(f.name))
+            p.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(),
+                           help=help_text(f.name, default))
     args = vars(p.parse_args(argv))
     role = args.pop("role")
     cfg = Config(role=role, model="seed-teacher" if role == "teacher" else "seed-student",

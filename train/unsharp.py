@@ -31,11 +31,15 @@ def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m train unsharp``."""
     p = argparse.ArgumentParser(prog="python -m train unsharp", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="", help="CIFAR-10 folder (default: the per-user cache)")
-    p.add_argument("--images", type=int, default=5000, help="how many training images (the last N)")
-    p.add_argument("--sigmas", default="0.5,0.75,1.0,1.25,1.5,2.0")
-    p.add_argument("--amounts", default="0.5,1.0,1.5,2.0,2.5,3.0")
+    p.add_argument("--images", type=int, default=5000,
+                   help="how many training images, the last N (default: %(default)s)")
+    p.add_argument("--sigmas", default="0.5,0.75,1.0,1.25,1.5,2.0",
+                   help="comma-separated Gaussian sigmas to try, in pixels (default: %(default)s)")
+    p.add_argument("--amounts", default="0.5,1.0,1.5,2.0,2.5,3.0",
+                   help="comma-separated amounts to try (default: %(default)s)")
     p.add_argument("--degradation", choices=["2x", "soft"], default="2x",
-                   help="2x (default) or soft: the same-size task under the soft webcam preset")
+                   help="2x: the 2x task; soft: the same-size task under the soft webcam preset "
+                        "(default: %(default)s)")
     return p
 
 

@@ -6,7 +6,7 @@ fix; :mod:`.app` turns it into one line on stderr and exit code 2, never a trace
 
 from __future__ import annotations
 
-from . import daemon, perf, quality, web  # noqa: F401  (each registers its commands on the group)
+from . import daemon, perf, probe, quality, web  # noqa: F401  (each registers its commands on the group)
 from .app import cli
 
 

@@ -32,6 +32,11 @@ class Group(click.Group):
             sys.exit(130)
 
 
+# daemon.log and -v: when, how bad, where from, what
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
+LOG_DATE = "%Y-%m-%d %H:%M:%S"
+
+
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
@@ -41,4 +46,4 @@ def _fail(message: str) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def cli(verbose: bool) -> None:
     """vcam-sharpen: a virtual camera that sharpens your webcam with a tiny CNN."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=LOG_FORMAT, datefmt=LOG_DATE)

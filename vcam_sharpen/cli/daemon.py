@@ -10,73 +10,23 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ..core.loader import AUTO, DEFAULT_MODEL, ENHANCE_MODEL
 from ..daemon import control, lifecycle
 from ..daemon.service import install_from_overrides, next_steps
 from ..daemon.settings import Settings, effective
-from ..runtime.engines import ENGINES
 from ..tools import doctor
 from .app import cli
-from .text import checks_text, devices_text, settings_text, status_text
+from .options import settings_options as table_options
+from .text import checks_text, devices_text, set_text, settings_text, status_text, summary_text
 
 SETTINGS = tuple(f.name for f in fields(Settings))  # every setting is also an option
 
 
 def settings_options(f):
-    """The pipeline options shared by run, start, install-service and config."""
-    options = [
-        click.option("--source", default="auto", show_default=True, metavar="0|/dev/videoN|FILE|demo",
-                     help="Camera index or device, a video file (looped), or the built-in demo scene; "
-                          "auto: the first camera, else demo."),
-        click.option("--degrade", type=click.IntRange(1, 2), default=2, show_default=True,
-                     help="2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as it is."),
-        click.option("--upscale/--no-upscale", default=False, show_default=True,
-                     help="Treat the camera frame as the small one and output twice its size."),
-        click.option("--model", default=AUTO, show_default=True, metavar="NAME|FILE.pt|none",
-                     help=f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
-                          f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the "
-                          f"best shipped student that fits --cpu-budget at this size and rate (measured at "
-                          f"start; with --weights: the checkpoint's own model); default: {DEFAULT_MODEL}, or "
-                          f"{ENHANCE_MODEL} with --degrade 1."),
-        click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                     help="Checkpoint file; default: the shipped weights of --model."),
-        click.option("--cpu-budget", "cpu_budget", type=click.FloatRange(0.05, 64), default=0.75,
-                     show_default=True, help="With --model auto: the most CPU cores the model may use at --fps."),
-        click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
-                     help="0..1: output = plain + strength x the model's correction (0: unsharpened); "
-                          "change it while running with: vcam-sharpen set strength 0.6"),
-        click.option("--split/--no-split", default=False, show_default=True,
-                     help="Left half before, right half after (for judging the effect)."),
-        click.option("--size", default="1280x720", show_default=True, metavar="WxH",
-                     help="Output size (the camera is asked for it too)."),
-        click.option("--fps", type=click.FloatRange(1, 120), default=30.0, show_default=True,
-                     help="Frames per second published to the outputs."),
-        click.option("--output", "output", multiple=True, default=("vcam",), show_default=True,
-                     metavar="vcam|preview|null|FILE.mp4",
-                     help="Where frames go (repeatable): virtual camera, window, nowhere, or a recording."),
-        click.option("--vcam-device", "vcam_device", default=None, metavar="/dev/videoN|NAME",
-                     help="Virtual camera device (default: the first loopback device / OBS Virtual Camera)."),
-        click.option("--device", "old_device", default=None, hidden=True, expose_value=True,
-                     callback=_renamed_device),
-        click.option("--backend", default=None, metavar="v4l2loopback|obs|unitycapture",
-                     help="pyvirtualcam backend (default: the first that works)."),
-        click.option("--engine", type=click.Choice(ENGINES), default="auto",
-                     show_default=True, help="Inference engine."),
-        click.option("--pause-when-unused/--no-pause-when-unused", default=True, show_default=True,
-                     help="Close the camera and idle the model while no app reads the virtual camera "
-                          "(needs v4l2loopback 0.13+; elsewhere it stays on)."),
-        click.option("--panel/--no-panel", default=False, show_default=True,
-                     help="Serve the control panel (a web page on this computer: preview, settings, status); "
-                          "vcam-sharpen panel opens it."),
-        click.option("--panel-port", "panel_port", type=click.IntRange(0, 65535), default=8717, show_default=True,
-                     help="The panel's port (0: any free port)."),
-        click.option("--panel-host", "panel_host", default="127.0.0.1", show_default=True, metavar="ADDRESS",
-                     help="The address the panel listens on; anything but loopback lets others on the network "
-                          "control the camera."),
-    ]
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+    """The pipeline options shared by run, start, install-service and config: one per row of the settings
+    table (:mod:`.options`), plus the old name of --vcam-device, still read."""
+    f = click.option("--device", "old_device", default=None, hidden=True, expose_value=True,
+                     callback=_renamed_device)(f)
+    return table_options(f)
 
 
 def _renamed_device(ctx: click.Context, param: click.Parameter, value):
@@ -111,7 +61,8 @@ def typed_settings(ctx: click.Context, params: dict) -> dict:
 @click.pass_context
 def run_cmd(ctx, frames, lockstep, **params) -> None:
     """Run the daemon in the foreground (Ctrl-C stops it)."""
-    stats = lifecycle.run(typed_settings(ctx, params), frames=frames, lockstep=lockstep)
+    stats = lifecycle.run(typed_settings(ctx, params), frames=frames, lockstep=lockstep,
+                          on_ready=lambda info: click.echo(summary_text(info), err=True))
     click.echo(f"published {stats.frames_out} frames ({stats.frames_processed} processed)", err=True)
 
 
@@ -122,8 +73,7 @@ def start_cmd(ctx, **params) -> None:
     """Start the daemon in the background; returns once frames are being published."""
     state = lifecycle.start(typed_settings(ctx, params))
     click.echo(status_text({"running": True, **state}).splitlines()[0].replace("is running", "started"))
-    click.echo(f"  {state.get('source_name', '')} -> {state.get('model')} -> {', '.join(state.get('outputs', []))}"
-               + (f" on {state['device']}" if state.get("device") else ""))
+    click.echo(f"  {summary_text(state)}")
     if state.get("panel_url"):
         click.echo(f"  control panel: {state['panel_url']}")
 
@@ -160,9 +110,17 @@ def toggle_cmd() -> None:
 @click.argument("name", metavar="NAME")
 @click.argument("value", metavar="VALUE")
 def set_cmd(name: str, value: str) -> None:
-    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off."""
-    state = control.request({name: control.parse(name, value)})
-    click.echo(f"{name} = {state.get(name)}")
+    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off,
+    model NAME (as --model), mode 2x|upscale|same-size (--degrade 2, --upscale, --degrade 1).
+
+    A model or mode change loads the new model in the background and swaps it in between two frames;
+    the camera and the outputs keep running.
+    """
+    parsed = control.parse(name, value)
+    if name in control.SWITCHES:
+        click.echo(f"switching {name} to {value} (the camera keeps running)...", err=True)
+    state = control.request({name: parsed})
+    click.echo(set_text(name, state))
 
 
 @cli.command("doctor")

@@ -10,11 +10,12 @@ import click
 from ..core.errors import UserError
 from ..quality.report import DEGRADATIONS, conditions, grid_path, model_rows, run_eval
 from ..tools.bench import default_source
-from ..tools.compare import compare
+from ..tools.compare import DEMO, compare
 from .app import cli
 from .text import eval_markdown, eval_table, models_table
 
 
+GRID_DEFAULT = "grid.png"  # eval --grid without a name: in the current folder
 DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the per-user cache, downloaded if missing."
 
 
@@ -31,9 +32,11 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
 @click.option("--factor", type=click.IntRange(2, 4), default=2, help="Degradation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the table as markdown (the README's).")
-@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write a before/after PNG grid: degraded / each row / ground truth. With --corrupt, one grid "
-                   "per condition, named after it: --grid g.png --corrupt jpeg:50 writes g-jpeg_50.png.")
+@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None, is_flag=False,
+              flag_value=GRID_DEFAULT, metavar="[FILE.png]",
+              help=f"Write a before/after PNG grid: degraded / each row / ground truth; --grid alone writes "
+                   f"{GRID_DEFAULT}. With --corrupt, one grid per condition, named after it: --grid g.png "
+                   f"--corrupt jpeg:50 writes g-jpeg_50.png.")
 @click.option("--corrupt", "corrupt", multiple=True, metavar="SPEC",
               help="Score under a webcam condition (repeatable; one table block per condition, each headed by "
                    "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, or terms "
@@ -68,7 +71,8 @@ def models_cmd(as_json: bool) -> None:
 
 @cli.command("compare")
 @click.option("--source", type=click.Path(path_type=Path), default=None,
-              help="A video file or a picture; default: the face clip beside the checkout.")
+              help="A video file, a picture, or demo (the built-in demo scene); default: the face clip beside "
+                   "the checkout when there is one, else demo.")
 @click.option("--models", default="none,default", show_default=True, metavar="LIST",
               help="Comma-separated panels, left to right: none (the picture without a network), default, "
                    "shipped weights, model names, .pt files.")
@@ -87,11 +91,10 @@ def models_cmd(as_json: bool) -> None:
 def compare_cmd(source, models, out, degrade, corrupt, seed, index, crop, zoom) -> None:
     """One frame through several models side by side, as the daemon runs them (before/after pictures)."""
     if source is None:
-        source = Path(default_source())
-        if str(source) == "demo":
-            raise UserError("no --source given and the face clip is not beside the checkout; pass --source FILE")
+        source = Path(default_source())  # the demo scene when the face clip is not beside the checkout
     info = compare(source, models, out, degrade=int(degrade), corrupt=corrupt, seed=seed, index=index, crop=crop,
                    zoom=zoom)
     x, y, w, h = info["crop"]
-    click.echo(f"{info['path']}: frame {info['frame']} of {source}, box {w}x{h} at {x},{y}, "
+    shown = "the demo scene" if str(source) == DEMO and not source.exists() else source
+    click.echo(f"{info['path']}: frame {info['frame']} of {shown}, box {w}x{h} at {x},{y}, "
                f"panels {', '.join(info['labels'])}")

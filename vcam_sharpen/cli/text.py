@@ -17,9 +17,13 @@ def markdown(head: list[str], rows: list[list[str]], right: set[int] = frozenset
 
 
 def fixed(columns: list[tuple[str, int]], rows: list[list[str]]) -> str:
-    """A fixed-width table: ``columns`` are ``(title, width)``, negative width = left-aligned."""
+    """A fixed-width table: ``columns`` are ``(title, width)``, negative width = left-aligned. The width is the
+    least a column gets: a longer title or cell widens its column, so cells are never cut or run together."""
+    widths = [max(abs(w), len(t), *(len(str(r[i])) for r in rows if i < len(r))) * (-1 if w < 0 else 1)
+              for i, (t, w) in enumerate(columns)]
+
     def line(cells):
-        return " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, (_, w) in zip(cells, columns)).rstrip()
+        return " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths)).rstrip()
 
     head = line([t for t, _ in columns])
     return "\n".join([head, "-" * len(head)] + [line(r) for r in rows])
@@ -48,7 +52,7 @@ def _eval_blocks(rows: list[dict]) -> list[tuple[str | None, list[dict]]]:
 
 def eval_table(rows: list[dict]) -> str:
     """Fixed-width eval table; rows with a ``condition`` (``eval --corrupt``) get one block per condition."""
-    cols = [("method", -22), ("SSIM", 7), ("PSNR", 7), ("params", 8), ("GMAC/720p", 10), ("images", 7)]
+    cols = [("method", -12), ("SSIM", 7), ("PSNR", 7), ("params", 8), ("GMAC/720p", 10), ("images", 7)]
     parts = []
     for cond, block in _eval_blocks(rows):
         table = fixed(cols, [[r["label"], f"{r['ssim']:.4f}", f"{r['psnr']:.2f}", *_eval_cells(r), str(r["n"])]
@@ -170,9 +174,52 @@ def status_text(st: dict) -> str:
         f"  frames:     {st.get('frames_out', 0)} out, {st.get('frames_processed', 0)} processed, "
         f"{st.get('dropped', 0)} dropped, {st.get('repeated', 0)} repeated, {st.get('placeholders', 0)} placeholder",
     ]
+    if st.get("rebuilding"):
+        lines.append(f"  switching:  to {st['rebuilding']} (loading; the current model runs meanwhile)")
+    elif st.get("rebuild_error"):
+        lines.append(f"  last switch failed: {st['rebuild_error']}")
     if st.get("panel_url"):
         lines.append(f"  panel:      {st['panel_url']}")
     return "\n".join(lines)
+
+
+def _source_text(info: dict) -> str:
+    name = info.get("source_name") or info.get("source", "?")
+    if info.get("source_setting") == "auto":
+        return "no camera found: playing the demo scene" if info.get("source") == "demo" \
+            else f"{name} (the first camera)"
+    return "the demo scene" if info.get("source") == "demo" else name
+
+
+def _target_text(t: dict) -> str:
+    if t.get("path"):
+        return f"recording to {t['path']}"
+    kind = {"vcam": "virtual camera", "pipewire": "PipeWire node", "preview": "preview window",
+            "null": "nowhere (null)"}.get(t["name"], t["name"])
+    return f"{kind} {t['device']}" if t.get("device") else kind
+
+
+def summary_text(info: dict) -> str:
+    """The one line ``run`` and ``start`` print at start: source, model (auto's choice and why), mode, outputs."""
+    targets = info.get("targets") or [{"name": n} for n in info.get("outputs", [])]
+    return (f"source: {_source_text(info)} | model: {info.get('model', '?')} | mode: {info.get('mode', '?')} | "
+            f"output: {', '.join(_target_text(t) for t in targets) or 'none'}")
+
+
+def probe_text(p, asked: int, timeout: float) -> str:
+    """``vcam-sharpen probe``'s line: what a consumer of the node got (a :class:`~vcam_sharpen.io.pipewire_env.Probe`)."""
+    rate = f"{p.measured_fps:.1f} fps" if p.measured_fps is not None else "? fps"
+    offered = f" (the node offers {p.offered_fps:g} fps)" if p.offered_fps else ""
+    short = f"; only {p.frames} of {asked} frames within {timeout:g} s" if p.timed_out else ""
+    return (f"{p.node}: {p.frames} frames of {p.width}x{p.height} {p.format} at {rate}{offered}, the first after "
+            f"{p.first_s:.2f} s{short}")
+
+
+def set_text(name: str, state: dict) -> str:
+    """What ``vcam-sharpen set`` confirms: the value the daemon now runs with."""
+    if name in ("model", "mode"):
+        return f"now: model {state.get('model', '?')}, mode {state.get('mode', '?')}"
+    return f"{name} = {state.get(name)}"
 
 
 def settings_text(settings_dict: dict, origin: dict) -> str:

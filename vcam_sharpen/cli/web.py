@@ -62,7 +62,8 @@ def _optional_path(value: str | None, default: Path) -> Path | None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Study folder; default: $XDG_DATA_HOME/vcam-sharpen/mos.")
 @click.option("--video", default=None, metavar="FILE|none",
-              help="Stills come from this clip; default: ../shared/data/video/face_1280x720.mp4 when present.")
+              help="Stills come from this clip, or demo (the built-in demo scene); default: "
+                   "../shared/data/video/face_1280x720.mp4 when present; without it and Set5, demo.")
 @click.option("--stills", type=click.IntRange(1, 20), default=2, show_default=True, help="Stills from the video.")
 @click.option("--set5", default=None, metavar="DIR|none", help="Set5's folder; default: ../shared/data/sr/set5 "
               "when present.")
@@ -78,8 +79,11 @@ def prepare_cmd(out, video, stills, set5, images, methods, no_trap, force) -> No
     def progress(content, label):
         click.echo(f"  {content}: {label}", err=True)
 
-    manifest = mos_study.prepare(out=out, video=_optional_path(video, mos_study.DEFAULT_VIDEO), stills=stills,
-                                 set5=_optional_path(set5, mos_study.DEFAULT_SET5), images=list(images),
+    typed = video is not None or set5 is not None or images
+    video, set5 = _optional_path(video, mos_study.DEFAULT_VIDEO), _optional_path(set5, mos_study.DEFAULT_SET5)
+    if video is None and set5 is None and not typed:
+        video = Path(mos_study.DEMO)  # away from the checkout: the demo scene, shipped in the package
+    manifest = mos_study.prepare(out=out, video=video, stills=stills, set5=set5, images=list(images),
                                  methods=methods, trap=not no_trap, force=force, progress=progress)
     folder = out or mos_study.default_dir()
     kinds = [s["kind"] for s in manifest["stimuli"]]

@@ -34,6 +34,14 @@ def unsharp_mask(img: np.ndarray, sigma: float = UNSHARP_SIGMA, amount: float = 
     return np.clip(img + amount * (img - blur), 0.0, 1.0)
 
 
+def unsharp_for(task: int = 2) -> "UnsharpMask":
+    """The unsharp mask tuned for a task, the one source of its sigma and amount for the daemon, compare and eval:
+    ``task=2`` the 2x task (the simulated link, ``--upscale``), ``task=1`` the same-size task (``--degrade 1``,
+    ``eval --degradation soft``)."""
+    return UnsharpMask(UNSHARP_SOFT_SIGMA, UNSHARP_SOFT_AMOUNT) if task == 1 else UnsharpMask(UNSHARP_SIGMA,
+                                                                                               UNSHARP_AMOUNT)
+
+
 class UnsharpMask(torch.nn.Module):
     """Module form of :func:`unsharp_mask` on ``(N, 3, H, W)`` float tensors in [0, 1]."""
 

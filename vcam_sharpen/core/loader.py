@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from . import checkpoint
-from .baselines import UnsharpMask
+from .baselines import unsharp_for
 from .errors import UserError
 from .models import create_model, list_models
 
@@ -93,7 +93,8 @@ def check(spec: str) -> str:
     raise UserError(f"unknown model {spec!r}; choose from {', '.join(names())}, or a .pt file")
 
 
-def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = False) -> nn.Module | None:
+def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = False,
+         task: int = 2) -> nn.Module | None:
     """The model for ``spec``, in eval mode; ``None`` for no network (``none``/``bilinear``).
 
     Args:
@@ -103,6 +104,8 @@ def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = 
             architecture.
         allow_untrained: a registered architecture without shipped weights gets freshly
             initialised ones (seed 0; for speed measurements only) instead of an error.
+        task: 2 for the 2x task, 1 for the same-size one: picks ``unsharp``'s tuned sigma and amount
+            (:func:`~vcam_sharpen.core.baselines.unsharp_for`).
 
     Raises:
         UserError: unknown name, a missing or bad checkpoint, weights for another model,
@@ -120,7 +123,7 @@ def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = 
         if weights is not None:
             raise UserError(f"--model {spec} runs no network, so --weights {weights} would be ignored; "
                             f"drop --weights, or pick the model the weights are for")
-        return UnsharpMask() if spec == "unsharp" else None
+        return unsharp_for(task) if spec == "unsharp" else None
     if is_path(spec):
         return checkpoint.load(Path(spec).expanduser())[0]
     if weights is not None:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -24,12 +25,12 @@ from ..core import loader
 from ..core.errors import UserError
 from ..frames.sharpen import Sharpener
 from ..io.inputs import default_source, is_camera_spec, open_source
-from ..io.outputs import SinkOptions, close_sinks, open_sinks
+from ..io.outputs import SinkOptions, close_sinks, open_sinks, sink_target
 from ..pipeline.loop import Pipeline
 from ..pipeline.stats import CpuMeter, Stats
 from ..runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
 from . import control
-from .panel import PanelHandle
+from .panel import PanelController, PanelHandle
 from .lock import AlreadyRunning, PidLock, already_running, paths, read_state, running_pid, write_state
 from .settings import Settings, effective
 
@@ -65,7 +66,8 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
         choice = resolve_auto(settings.fps, settings.size, settings.degrade, settings.upscale, settings.cpu_budget)
         log.info("--model auto: %s (%s)", choice.tag, choice.reason)
         spec, described = choice.tag, f"{choice.tag} (auto: {choice.reason})"
-    model = loader.load(spec, Path(settings.weights) if settings.weights else None)
+    model = loader.load(spec, Path(settings.weights) if settings.weights else None,
+                        task=1 if settings.degrade == 1 and not settings.upscale else 2)
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,
@@ -95,13 +97,15 @@ def warm_up(sharpener, size: tuple[int, int]) -> None:
     sharpener.process(np.zeros((max(2, h), max(2, w), 3), np.uint8))
 
 
-def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool = False) -> Stats:
+def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool = False,
+        on_ready: Callable[[dict], None] | None = None) -> Stats:
     """The foreground daemon (``vcam-sharpen run``): blocks until stopped.
 
     Args:
         overrides: settings typed on the command line (see :func:`vcam_sharpen.daemon.settings.effective`).
         frames: stop after publishing this many frames.
         lockstep: publish each processed frame exactly once (offline recording of a file).
+        on_ready: called once with what runs (source, model, mode, outputs) before the first frame.
     """
     settings, _ = effective(overrides)
     p = paths()
@@ -109,7 +113,7 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
     # SIGTERM while still starting (loading the model, opening the camera): unwind and release
     old_term = signal.signal(signal.SIGTERM, _terminate) if main else None
     lock = PidLock(p["pid"])
-    source = sinks = pipeline = panel = None
+    source = sinks = pipeline = panel = switch = None
     stats = Stats()
     stopping = _StopClock()
     try:
@@ -129,7 +133,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         sinks = open_sinks(settings.output, SinkOptions(settings.size, out_fps, settings.vcam_device,
                                                          settings.backend, watch_usage=pause))
         info = {
-            "source": spec, "source_name": source.name, "weights": settings.weights,
+            "source": spec, "source_setting": settings.source, "source_name": source.name,
+            "weights": settings.weights, "targets": [sink_target(k) for k in sinks],
             **_describe(sharpener, settings, model_text),
             "device": next((k.device for k in sinks if k.device), None),
         }
@@ -138,17 +143,22 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
 
         def on_state(state: dict) -> None:
             try:
-                write_state({**info, **state, "cpu_cores": cpu.sample()})
+                write_state({**info, **state, "cpu_cores": cpu.sample(),
+                             **(switch.progress() if switch is not None else {})})
             except OSError as e:
                 log.warning("cannot write %s: %s", p["state"], e)
 
         # PAUSE_AFTER_S is read now, not bound at import: tests shorten it
         pipeline = Pipeline(source, sharpener, sinks, out_fps, lockstep=lockstep, reopen=open_spec,
                             pause_after_s=PAUSE_AFTER_S if pause else None, on_state=on_state)
+        # model and mode changes (the panel's and vcam-sharpen set's) rebuild the sharpener in the background
+        switch = PanelController(settings, pipeline, info, on_state, lambda new: _rebuilt(new, pipeline), cpu)
         if panel is not None:
-            panel.start(pipeline, info, on_state, lambda new: _rebuilt(new, pipeline), cpu)
+            panel.start(pipeline, info, on_state, None, cpu, controller=switch)
         log.info("running: %s -> %s -> %s", source.name, model_text, ", ".join(k.name for k in sinks))
-        old = _install_signals(pipeline, on_state, stopping) if main else {}
+        if on_ready is not None:
+            on_ready(dict(info))
+        old = _install_signals(pipeline, on_state, stopping, switch) if main else {}
         try:
             stats = pipeline.run(frames=frames)
         finally:
@@ -156,7 +166,7 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
                 signal.signal(sig, fn)
     except Terminated:
         stopping.mark()
-        log.warning("SIGTERM while starting: stopped")
+        log.info("SIGTERM while starting: stopped")
     finally:
         if main:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
@@ -204,13 +214,13 @@ class _StopClock:
 
     def report(self) -> None:
         if self.t is not None:
-            log.warning("stopped: camera and outputs released %.2f s after the signal", time.monotonic() - self.t)
+            log.info("stopped: camera and outputs released %.2f s after the signal", time.monotonic() - self.t)
 
 
-def _install_signals(pipeline: Pipeline, on_state, stopping: _StopClock) -> dict:
+def _install_signals(pipeline: Pipeline, on_state, stopping: _StopClock, switch: PanelController) -> dict:
     def on_stop(signum, frame):
         stopping.mark()
-        log.warning("signal %d: stopping", signum)
+        log.info("signal %d: stopping", signum)
         pipeline.stop()
 
     def on_toggle(signum, frame):
@@ -218,9 +228,10 @@ def _install_signals(pipeline: Pipeline, on_state, stopping: _StopClock) -> dict
         on_state(pipeline.state())
 
     def on_control(signum, frame):
-        seq = control.apply(pipeline.sharpener)
-        if seq is not None:
-            pipeline.control_seq = seq
+        done = control.apply(switch)
+        if done is not None:
+            pipeline.control_seq, info_error = done
+            switch.info["control_error"] = info_error
         on_state(pipeline.state())
 
     old = {}

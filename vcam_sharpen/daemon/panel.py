@@ -91,6 +91,10 @@ class PanelController:
               "cpu_cores": self.cpu.value if self.cpu is not None else None}
         return {**st, "rebuilding": self.rebuilding, "panel_error": self.error}
 
+    def progress(self) -> dict:
+        """A model or mode change in progress (what it is) and the last one's failure, for the state file."""
+        return {"rebuilding": self.rebuilding, "rebuild_error": self.error}
+
     def current(self) -> dict:
         s, sharp = self.settings, self.pipeline.sharpener
         return {"model": s.model, "degrade": s.degrade, "upscale": s.upscale, "strength": float(sharp.strength),
@@ -116,7 +120,7 @@ class PanelController:
             self.pipeline.sharpener.apply_live(live)
             self.settings = dataclasses.replace(self.settings, **{k: v for k, v in live.items() if k != "sharpening"})
             for key, value in live.items():
-                log.warning("panel: %s set to %s", key, value)
+                log.info("panel: %s set to %s", key, value)
         self.on_state(self.pipeline.state())
         return self.current()
 
@@ -137,7 +141,7 @@ class PanelController:
                 self.settings = dataclasses.replace(new, strength=old.strength, split=old.split)
             self.info.update(described)
             self.error = None
-            log.warning("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),
+            log.info("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),
                         described.get("mode"))
         except Exception as e:  # noqa: BLE001 - a failed change keeps the running sharpener
             self.error = (f"could not switch to {new.model}: {' '.join(str(e).split())}; the previous model keeps "
@@ -149,7 +153,7 @@ class PanelController:
 
     def save_settings(self, values: dict) -> Path:
         path = config_edit.save(values)
-        log.warning("panel: saved %s to %s", ", ".join(values), path)
+        log.info("panel: saved %s to %s", ", ".join(values), path)
         return path
 
     def hooks(self) -> PanelHooks:
@@ -171,14 +175,15 @@ class PanelHandle:
         if settings.panel_host not in ("127.0.0.1", "::1"):
             log.warning("the panel listens on %s: anyone who reaches that address can change the camera", self.url)
 
-    def start(self, pipeline, info: dict, on_state, build, cpu=None) -> str:
-        """Serve the panel for ``pipeline``; returns its URL (also put into ``info`` as ``panel_url``)."""
-        self.controller = PanelController(self.settings, pipeline, info, on_state, build, cpu)
+    def start(self, pipeline, info: dict, on_state, build, cpu=None, controller: PanelController | None = None) -> str:
+        """Serve the panel for ``pipeline``; returns its URL (also put into ``info`` as ``panel_url``).
+        ``controller``: the daemon's own (shared with ``vcam-sharpen set``); else one is made here."""
+        self.controller = controller or PanelController(self.settings, pipeline, info, on_state, build, cpu)
         app, self.hub = create_panel(pipeline, self.controller.hooks(), self.guard)
         self.hub.start()
         self.server = WebServer(app, self.sock).start()
         info["panel_url"] = self.url
-        log.warning("control panel: %s", self.url)
+        log.info("control panel: %s", self.url)
         return self.url
 
     def stop(self) -> None:

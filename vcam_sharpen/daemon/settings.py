@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import re
 import sys
 from dataclasses import asdict, dataclass, field, fields
@@ -54,28 +55,68 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def setting(default, help: str, *, lo=None, hi=None, choices=None, metavar=None, path: bool = False):
+    """One row of the settings table: the default, what it does (the options' help), its range or choices.
+
+    The :class:`Settings` fields are the table: ``check_value`` enforces the ranges and choices, and the
+    command line builds its options from the same rows (:mod:`vcam_sharpen.cli.options`), so a setting's
+    default and range are written once. A new setting is one field, e.g.
+    ``temporal: str = setting("auto", "...", choices=("auto", "on", "off"))``.
+
+    Args:
+        default: the built-in value (a list is copied for each :class:`Settings`).
+        help: one sentence or two for ``--help``.
+        lo, hi: inclusive range of a number.
+        choices: the only values allowed.
+        metavar: how ``--help`` shows the value.
+        path: the value is a file name (``~`` expanded).
+    """
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "metavar": metavar, "path": path}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class Settings:
-    """Everything ``run``/``start`` needs; field names are the long option names."""
+    """Everything ``run``/``start`` needs; field names are the long option names, and each field is one row
+    of the settings table (:func:`setting`)."""
 
-    source: str = "auto"
-    degrade: int = 2
-    upscale: bool = False
-    model: str = loader.AUTO  # measured at start: the best shipped student that fits cpu_budget (tuning.resolve_auto)
-    weights: str | None = None
-    split: bool = False
-    size: tuple[int, int] = (1280, 720)
-    fps: float = 30.0
-    output: list[str] = field(default_factory=lambda: ["vcam"])
-    vcam_device: str | None = None
-    backend: str | None = None
-    engine: str = "auto"
-    pause_when_unused: bool = True
-    strength: float = 1.0
-    cpu_budget: float = CPU_BUDGET
-    panel: bool = False  # serve the control panel (vcam_sharpen.web) while running
-    panel_port: int = 8717
-    panel_host: str = "127.0.0.1"
+    source: str = setting("auto", "Camera index or device, a video file (looped), or the built-in demo scene; "
+                                  "auto: the first camera, else demo.", metavar="0|/dev/videoN|FILE|demo")
+    degrade: int = setting(2, "2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as "
+                              "it is.", choices=(1, 2))
+    upscale: bool = setting(False, "Treat the camera frame as the small one and output twice its size.")
+    # auto is measured at start: the best shipped student that fits cpu_budget (tuning.resolve_auto)
+    model: str = setting(loader.AUTO, f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
+                         f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the best "
+                         f"shipped student that fits --cpu-budget at this size and rate (measured at start; with "
+                         f"--weights: the checkpoint's own model); default: {loader.DEFAULT_MODEL}, or "
+                         f"{loader.ENHANCE_MODEL} with --degrade 1.", metavar="NAME|FILE.pt|none")
+    weights: str | None = setting(None, "Checkpoint file; default: the shipped weights of --model.", path=True,
+                                  metavar="FILE.pt")
+    split: bool = setting(False, "Left half before, right half after (for judging the effect).")
+    size: tuple[int, int] = setting((1280, 720), "Output size (the camera is asked for it too).", metavar="WxH")
+    fps: float = setting(30.0, "Frames per second published to the outputs.", lo=1, hi=120)
+    output: list[str] = setting(["vcam"], "Where frames go (repeatable): virtual camera, PipeWire camera node, "
+                                "window, nowhere, or a recording.", metavar="vcam|pipewire|preview|null|FILE.mp4")
+    vcam_device: str | None = setting(None, "Virtual camera device (default: the first loopback device / OBS "
+                                            "Virtual Camera).", metavar="/dev/videoN|NAME")
+    backend: str | None = setting(None, "pyvirtualcam backend (default: the first that works).",
+                                  metavar="v4l2loopback|obs|unitycapture")
+    engine: str = setting("auto", "Inference engine.", choices=tuple(ENGINES))
+    pause_when_unused: bool = setting(True, "Close the camera and idle the model while no app reads the virtual "
+                                            "camera (needs v4l2loopback 0.13+; elsewhere it stays on).")
+    strength: float = setting(1.0, "0..1: output = plain + strength x the model's correction (0: unsharpened); "
+                                   "change it while running with: vcam-sharpen set strength 0.6", lo=0, hi=1)
+    cpu_budget: float = setting(CPU_BUDGET, "With --model auto: the most CPU cores the model may use at --fps.",
+                                lo=0.05, hi=64)
+    # serve the control panel (vcam_sharpen.web) while running
+    panel: bool = setting(False, "Serve the control panel (a web page on this computer: preview, settings, "
+                                 "status); vcam-sharpen panel opens it.")
+    panel_port: int = setting(8717, "The panel's port (0: any free port).", lo=0, hi=65535)
+    panel_host: str = setting("127.0.0.1", "The address the panel listens on; anything but loopback lets others "
+                                           "on the network control the camera.", metavar="ADDRESS")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -108,40 +149,41 @@ def settings_args(values: dict) -> list[str]:
     return args
 
 
-# Settings that are plain numbers: name -> (lowest, highest, what the message calls it).
-NUMBERS = {"fps": (1, 120, "a number"), "strength": (0, 1, "a number"), "cpu_budget": (0.05, 64, "a number of cores")}
+def table(settings_class: type = Settings) -> dict[str, dict]:
+    """The settings table: name -> ``{"default", "help", "lo", "hi", "choices", "metavar", "path"}``."""
+    defaults, blank = settings_class(), {"help": None, "lo": None, "hi": None, "choices": None, "metavar": None,
+                                         "path": False}
+    return {f.name: {**blank, **f.metadata, "default": getattr(defaults, f.name)} for f in fields(settings_class)}
+
+
+ROWS = table()
+
+
+def _range_text(name: str, row: dict) -> str:
+    if name == "panel_port":
+        return "must be a port number from 1 to 65535 (0: any free port)"
+    if row["lo"] is None:
+        return "must be a number"
+    return f"must be {'a number of cores' if name == 'cpu_budget' else 'a number'} from {row['lo']:g} to {row['hi']:g}"
 
 
 def check_value(name: str, value):
     """Validate and normalise one setting (flags, the config file, the panel's Save); raises ValueError
     with a short reason."""
+    row = ROWS.get(name)
+    if row is None:
+        raise ValueError("unknown setting")
+    default = row["default"]
     if name in ("source", "model", "engine"):
         if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
             raise ValueError("must be a non-empty string")
         value = str(value).strip()
-        if name == "engine" and value not in ENGINES:
-            raise ValueError(f"must be one of {', '.join(ENGINES)}")
         if name == "model":
             try:
                 loader.check(value)
             except UserError as e:
                 raise ValueError(str(e)) from None
-        return value
-    if name in ("weights", "vcam_device", "backend"):
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("must be a non-empty string")
-        return str(Path(value).expanduser()) if name == "weights" else value.strip()
-    if name == "degrade":
-        if isinstance(value, bool) or value not in (1, 2):
-            raise ValueError("must be 1 or 2")
-        return int(value)
-    if name == "panel_port":
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-            raise ValueError("must be a port number from 1 to 65535 (0: any free port)")
-        return int(value)
-    if name == "panel_host":
+    elif name == "panel_host":
         try:
             addr = ipaddress.ip_address("127.0.0.1" if value == "localhost" else str(value).strip())
         except ValueError:
@@ -149,20 +191,11 @@ def check_value(name: str, value):
         if addr.is_unspecified:
             raise ValueError("name one interface's address, not every interface")
         return str(addr)
-    if name in ("upscale", "split", "pause_when_unused", "panel"):
-        if not isinstance(value, bool):
-            raise ValueError("must be true or false")
-        return value
-    if name == "size":
+    elif name == "size":
         if isinstance(value, (list, tuple)) and len(value) == 2:
             value = f"{value[0]}x{value[1]}"
         return parse_size(value)
-    if name in NUMBERS:
-        lo, hi, what = NUMBERS[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise ValueError(f"must be {what} from {lo:g} to {hi:g}")
-        return float(value)
-    if name == "output":
+    elif name == "output":
         outs = [value] if isinstance(value, str) else value
         if not isinstance(outs, (list, tuple)) or not outs or not all(isinstance(o, str) for o in outs):
             raise ValueError('must be a name or a list of names, e.g. ["vcam", "preview"]')
@@ -170,7 +203,27 @@ def check_value(name: str, value):
             return [check_output(o) for o in outs]
         except UserError as e:
             raise ValueError(str(e).split(": ", 1)[-1]) from None
-    raise ValueError("unknown setting")
+    elif isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(_range_text(name, row))
+        if isinstance(default, int) and value != int(value):
+            raise ValueError(f"must be a whole number ({_range_text(name, row)[5:]})")
+        value = type(default)(value)
+    elif default is None or isinstance(default, str):  # optional strings: names, devices, files
+        if value is None and default is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("must be a non-empty string")
+        value = str(Path(value).expanduser()) if row["path"] else value.strip()
+    if row["choices"] is not None and value not in row["choices"]:
+        raise ValueError(f"must be {' or '.join(map(str, row['choices']))}" if len(row["choices"]) == 2
+                         else f"must be one of {', '.join(map(str, row['choices']))}")
+    if row["lo"] is not None and not row["lo"] <= value <= row["hi"]:
+        raise ValueError(_range_text(name, row))
+    return value
 
 
 def read_config(path: Path | None = None) -> dict:

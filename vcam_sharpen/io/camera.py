@@ -135,7 +135,7 @@ class CameraSource(Source):
                 if cap is None:
                     log.info("%s: still unavailable; retrying in %.1f s", self.name, backoff.delay)
                     continue
-                log.warning("%s is back", self.name)
+                log.info("%s is back", self.name)
                 backoff.reset()
                 self._cap, self.reconnects = cap, self.reconnects + 1
             ok, frame = cap.read()

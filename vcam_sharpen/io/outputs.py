@@ -85,3 +85,9 @@ def close_sinks(sinks: list[Sink]) -> None:
             s.close()
         except Exception as e:  # noqa: BLE001 - closing must go on
             log.warning("closing %s failed: %s", s.name, one_line(e))
+
+
+def sink_target(sink: Sink) -> dict:
+    """What an open output writes to, for the start summary: its name, device or node, and file (absolute)."""
+    path = getattr(sink, "path", None)
+    return {"name": sink.name, "device": sink.device, "path": str(Path(path).absolute()) if path is not None else None}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import fractions
-import json
 import logging
 import os
 import re
@@ -44,7 +43,8 @@ _PKG = {  # what provides what (Debian/Ubuntu, Fedora), for actionable errors
     "pipewiresink": ("gstreamer1.0-pipewire", "pipewire-gstreamer"),
     "rawvideoparse": ("gstreamer1.0-plugins-base", "gstreamer1-plugins-base"),
 }
-_WRITE_STALL_S = 2.0   # a producer that accepts no bytes for this long is hung
+_SLOW_S = 2.0          # a producer that accepts no bytes for this long has a slow consumer: WARNING, count it
+_STUCK_S = 20.0        # ... and for this long is hung: ERROR, and it is restarted
 _POLL_PERIOD_S = 1.0   # readers() refresh period
 _APPEAR_S = 3.0        # how long __init__ waits for the node to appear
 
@@ -115,6 +115,8 @@ class PipewireSink(Sink):
         self._last_error = None         # set while the producer is down (logged once)
         self._proc = self._readers = self._poller = None
         self._closing, self._started_at, self._retry = False, 0.0, Backoff()
+        self.stalls = 0                 # times a consumer stopped taking frames for _SLOW_S (a WARNING each)
+        self.dropped = 0                # frames replaced by a newer one before the producer took them
         if not self._spawn():
             raise error_cls(f"could not start gst-launch-1.0 for the PipeWire output ({self._last_error})")
         # The node appears only with the first buffer, and consumers started before that hang
@@ -201,14 +203,12 @@ class PipewireSink(Sink):
             time.sleep(0.05)
         log.warning("pipewire: node %r not visible after %.0f s; continuing", self.device, _APPEAR_S)
 
-    def send(self, frame):
-        """Queue a (h, w, 3) uint8 BGR frame; costs ~1 ms, never blocks on the producer, never raises."""
+    def write(self, frame):
+        """Queue a (h, w, 3) uint8 BGR frame (checked by :meth:`Sink.send`); costs ~1 ms, never blocks on the
+        producer."""
         if self._closing:
             return
         try:
-            if frame.shape != (self.h, self.w, 3) or frame.dtype != np.uint8:
-                return log.warning("pipewire: dropping %s %s frame, expected uint8 %s", frame.dtype,
-                                   frame.shape, (self.h, self.w, 3))
             if self.pixel_format == "I420":
                 data = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)   # a new array: caller may reuse frame
             else:
@@ -216,6 +216,8 @@ class PipewireSink(Sink):
         except Exception:
             return log.exception("pipewire: cannot convert frame")
         with self._cond:
+            if self._pending is not None:
+                self.dropped += 1
             self._pending = data          # newest wins: a stalled producer never backs up the caller
             self._cond.notify()
 
@@ -236,7 +238,7 @@ class PipewireSink(Sink):
                 log.info("pipewire: producer restarted (pid %d)", self._proc.pid)
             proc = self._proc
             try:
-                self._write_all(proc.stdin.fileno(), memoryview(data).cast("B"))
+                self._write_all(proc.stdin.fileno(), memoryview(data).cast("B"), proc)
                 self._last_error = None
             except (OSError, ValueError, TimeoutError) as exc:
                 if self._closing:
@@ -246,18 +248,34 @@ class PipewireSink(Sink):
                 _kill_group(proc, grace=0)
                 self._died(why)
 
-    def _write_all(self, fd, view):
-        deadline = time.monotonic() + _WRITE_STALL_S
+    def _write_all(self, fd, view, proc=None):
+        """Write one whole frame (a partial one would shift every later frame). A consumer that reads
+        slowly makes pipewiresink, and so this pipe, stall: after ``_SLOW_S`` that is one WARNING and
+        one count in :attr:`stalls`, newer frames replace the pending one meanwhile (:attr:`dropped`);
+        only a producer that takes nothing for ``_STUCK_S``, or exits, is treated as dead."""
+        last, slow_since = time.monotonic(), None
         while view:
             if self._closing:
                 raise ValueError("closing")
             try:
                 view = view[os.write(fd, view):]
-                deadline = time.monotonic() + _WRITE_STALL_S
+                last = time.monotonic()
+                if slow_since is not None:
+                    log.info("pipewire: the consumer caught up after %.1f s (%d frames dropped in all)",
+                             last - slow_since, self.dropped)
+                    slow_since = None
             except BlockingIOError:
                 select.select([], [fd], [], 0.1)
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"producer accepted no data for {_WRITE_STALL_S:.0f} s")
+                waited = time.monotonic() - last
+                if proc is not None and proc.poll() is not None:
+                    raise OSError("the producer exited") from None
+                if waited > _SLOW_S and slow_since is None:
+                    slow_since = last
+                    self.stalls += 1
+                    log.warning("pipewire: a consumer takes no frames (%.0f s); dropping frames until it catches "
+                                "up (stall %d)", waited, self.stalls)
+                if waited > _STUCK_S:
+                    raise TimeoutError(f"producer accepted no data for {_STUCK_S:.0f} s")
 
     def _died(self, why):
         if self._last_error is None:      # log once per outage, not once per frame
@@ -309,87 +327,3 @@ class PipewireSink(Sink):
             _kill_group(proc, grace=0.5)
         if self._poller is not None:
             self._poller.join(timeout=0.2)
-
-
-def portal_dir() -> str:
-    """Where the portal daemons live: /usr/libexec (Debian, Ubuntu, Fedora) or /usr/lib (Arch)."""
-    return next((d for d in ("/usr/libexec", "/usr/lib") if os.path.exists(f"{d}/xdg-desktop-portal")),
-                "/usr/libexec")
-
-
-def _run(argv, timeout=3.0):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def check_pipewire():
-    """-> (ok, detail, fix) for the PipeWire camera output in the *current* session.
-
-    ok is False when anything browsers need is missing (packages, PipeWire daemon,
-    session manager, camera portal); fix is then one command line, else ""."""
-    missing_deb, missing_fed = [], []
-
-    def need(deb, fed):
-        missing_deb.append(deb)
-        missing_fed.append(fed)
-
-    if not shutil.which("pipewire"):
-        need("pipewire wireplumber", "pipewire wireplumber")
-    if not shutil.which("gst-launch-1.0"):
-        need("gstreamer1.0-tools", "gstreamer1")
-    inspect = _run(["gst-inspect-1.0", "pipewiresink"], 30) if shutil.which("gst-inspect-1.0") else None
-    if inspect is None or inspect.returncode:
-        need("gstreamer1.0-pipewire", "pipewire-gstreamer")
-    if not shutil.which("pw-link"):
-        need("pipewire-bin", "pipewire-utils")
-    if not shutil.which("dbus-send"):
-        need("dbus", "dbus-tools")
-    if not os.path.exists(f"{portal_dir()}/xdg-desktop-portal"):
-        need("xdg-desktop-portal xdg-desktop-portal-gtk", "xdg-desktop-portal xdg-desktop-portal-gtk")
-    if missing_deb:
-        return (False, "missing packages: " + " ".join(missing_deb),
-                f"sudo apt install {' '.join(missing_deb)}   # Fedora: sudo dnf install {' '.join(missing_fed)}")
-
-    sock = pipewire_socket()
-    start = "systemctl --user enable --now pipewire.socket pipewire wireplumber"
-    if not sock or not os.path.exists(sock):
-        return False, f"no PipeWire session (socket {sock or '$XDG_RUNTIME_DIR/pipewire-0'} missing)", start
-    r = _run(["pw-cli", "ls", "Client"])
-    if r is None or r.returncode:
-        return False, f"PipeWire socket {sock} exists but the daemon does not answer", \
-            "systemctl --user restart pipewire wireplumber"
-    if "WirePlumber" not in r.stdout and "pipewire-media-session" not in r.stdout:
-        return False, "PipeWire runs without a session manager: consumers would never be linked", \
-            "systemctl --user enable --now wireplumber"
-
-    r = _run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.portal.Desktop",
-              "/org/freedesktop/portal/desktop", "org.freedesktop.DBus.Properties.Get",
-              "string:org.freedesktop.portal.Camera", "string:version"], timeout=10)
-    if r is None or r.returncode:
-        why = (r.stderr.strip().splitlines() or ["timeout"])[-1] if r else "timeout/no dbus-send"
-        return False, f"PipeWire OK, but the camera portal does not answer ({why}): browsers will not list the camera", \
-            "systemctl --user restart xdg-desktop-portal   # needs a D-Bus session bus and a portal backend (xdg-desktop-portal-gtk/-gnome/-kde)"
-    return True, (f"PipeWire session at {sock}, session manager and camera portal available. "
-                  "Browsers: Chromium needs --enable-features=WebRtcPipeWireCamera (or "
-                  "chrome://flags/#enable-webrtc-pipewire-camera); Firefox needs "
-                  "media.webrtc.camera.allow-pipewire=true in about:config"), ""
-
-
-def video_sources() -> list[dict]:
-    """The PipeWire camera nodes (``Video/Source``) of this session: ``[{"name", "description"}]``
-    (empty without a session or ``pw-dump``)."""
-    if not shutil.which("pw-dump") or not os.path.exists(pipewire_socket() or "/nonexistent"):
-        return []
-    r = _run(["pw-dump"], timeout=5.0)
-    try:
-        objects = json.loads(r.stdout) if r is not None and r.returncode == 0 else []
-    except ValueError:
-        return []
-    out = []
-    for obj in objects:
-        props = ((obj.get("info") or {}).get("props") or {}) if isinstance(obj, dict) else {}
-        if obj.get("type", "").endswith(":Node") and props.get("media.class") == "Video/Source":
-            out.append({"name": props.get("node.name", ""), "description": props.get("node.description", "")})
-    return out

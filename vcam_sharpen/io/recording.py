@@ -76,7 +76,7 @@ class RecordingSink(Sink):
         self._stream = stream
         log.info("recording to %s (%s, %s)", self.path, fmt, codec)
 
-    def send(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray) -> None:
         if self._failed:
             return
         try:

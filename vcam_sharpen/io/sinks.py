@@ -3,7 +3,9 @@
 Each output is a :class:`Sink`; :mod:`vcam_sharpen.io.outputs` is the one registry that
 turns an ``--output`` value into one (and validates values without opening anything).
 The pipeline hands every sink frames of the output size, ``(h, w, 3)`` BGR uint8; a sink
-never rescales. Sinks here: ``null`` (discard) and ``preview`` (an OpenCV window); the
+never rescales. As in pyvirtualcam, :meth:`Sink.send` checks the frame once, for every sink, and
+then calls the sink's own :meth:`Sink.write`: a wrong frame is one clear error, never a device
+closed and reopened in a loop. Sinks here: ``null`` (discard) and ``preview`` (an OpenCV window); the
 virtual cameras and recordings live in their own modules.
 """
 
@@ -21,6 +23,11 @@ from ..core.errors import UserError
 
 log = logging.getLogger(__name__)
 
+
+class FrameMismatch(UserError):
+    """A frame of the wrong shape or type reached an output: a bug upstream, reported in one line."""
+
+
 class Sink(ABC):
     """An output of frames of one size.
 
@@ -37,9 +44,23 @@ class Sink(ABC):
     def __init__(self, size: tuple[int, int]) -> None:
         self.size = (int(size[0]), int(size[1]))
 
-    @abstractmethod
     def send(self, frame: np.ndarray) -> None:
-        """Publish ``(h, w, 3)`` BGR uint8 of exactly :attr:`size`. Never blocks for long."""
+        """Publish ``(h, w, 3)`` BGR uint8 of exactly :attr:`size`. Never blocks for long.
+
+        Raises:
+            FrameMismatch: any other shape or dtype (nothing is written).
+        """
+        w, h = self.size
+        if not isinstance(frame, np.ndarray) or frame.shape != (h, w, 3) or frame.dtype != np.uint8:
+            got = f"{frame.dtype} {'x'.join(map(str, frame.shape))}" if isinstance(frame, np.ndarray) \
+                else type(frame).__name__
+            raise FrameMismatch(f"output {self.name} was opened for {w}x{h} BGR uint8 frames (shape {h}x{w}x3) "
+                                f"but was sent a {got} frame; this is a bug in vcam-sharpen: please report it")
+        self.write(frame)
+
+    @abstractmethod
+    def write(self, frame: np.ndarray) -> None:
+        """The sink's own writer: ``frame`` is already checked by :meth:`send`."""
 
     def readers(self) -> int | None:
         """How many applications read this output now; None when it cannot tell (then the
@@ -61,7 +82,7 @@ class NullSink(Sink):
 
     name = "null"
 
-    def send(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray) -> None:
         pass
 
 
@@ -91,7 +112,7 @@ class PreviewSink(Sink):
                             "(this one is opencv-python-headless); or use --output out.mp4") from None
         self._open = True
 
-    def send(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray) -> None:
         if not self._open:
             return
         cv2.imshow(self.title, frame)

@@ -91,7 +91,7 @@ class VcamSink(Sink):
     def readers(self) -> int | None:
         return self.usage.readers() if self.usage is not None else None
 
-    def send(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray) -> None:
         """Write a frame; a failed write (device gone, format changed under us) closes the device and
         reopens it with backoff 0.5 s -> 5 s, dropping frames meanwhile instead of stopping the daemon."""
         if self.cam is None:

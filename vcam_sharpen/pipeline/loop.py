@@ -96,7 +96,7 @@ class Pipeline:
     def toggle(self) -> bool:
         """Flip sharpening; returns the new state."""
         self.sharpener.enabled = not self.sharpener.enabled
-        log.warning("sharpening %s", "on" if self.sharpener.enabled else "off")
+        log.info("sharpening %s", "on" if self.sharpener.enabled else "off")
         return self.sharpener.enabled
 
     # -- worker thread
@@ -149,7 +149,7 @@ class Pipeline:
             self._latest, self._seq = out, self._seq + 1
             self.stats.frames_processed += 1
             if self._lost_since is not None:
-                log.warning("%s is back", self.source.name)
+                log.info("%s is back", self.source.name)
             self._lost_since = None
             self._cond.notify_all()
 
@@ -189,12 +189,12 @@ class Pipeline:
         """Pause or resume by the readers of the outputs; True when it switched."""
         action = self.gate.update([k.readers() for k in self.sinks], now)
         if action == "resume":
-            log.warning("an app reads the virtual camera: resuming")
+            log.info("an app reads the virtual camera: resuming")
             self._paused.clear()
             with self._cond:
                 self._cond.notify_all()
         elif action == "pause":
-            log.warning("no app reads the virtual camera: pausing the camera and the model")
+            log.info("no app reads the virtual camera: pausing the camera and the model")
             self._paused.set()
             self.stats.pauses += 1
             with self._cond:  # never show a picture from before the pause once it ends
@@ -242,7 +242,7 @@ class Pipeline:
         s.frames_out += 1
         s.repeated += kind == "repeat"
         if any(k.quit_requested for k in self.sinks):
-            log.warning("preview closed; stopping")
+            log.info("preview closed; stopping")
             self.stop()
 
     def run(self, frames: int | None = None) -> Stats:

@@ -33,6 +33,7 @@ import torch
 from ..core import loader
 from ..core.errors import UserError
 from ..core.paths import data_home
+from ..io.sources import DemoSource
 from .datasets import IMAGE_SUFFIXES, read_folder
 from .evaluate import modcrop, restore, to_images, to_tensor
 from .mos_stats import REFERENCE
@@ -43,6 +44,8 @@ MANIFEST = "manifest.json"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEFAULT_VIDEO = SHARED_DATA / "video" / "face_1280x720.mp4"
 DEFAULT_SET5 = SHARED_DATA / "sr" / "set5"
+DEMO = "demo"  # --video demo: stills of the built-in demo scene (shipped in the package; works from anywhere)
+DEMO_SIZE, DEMO_FRAMES = (1280, 720), 300
 DEFAULT_METHODS = "bilinear,unsharp,student,student-deep,teacher"
 TRAP_SCORE = 2  # "Poor"
 # The largest picture shown whole: bigger ones also get a 1:1 crop of this size (it fits a 1280x800 window
@@ -84,6 +87,18 @@ def video_stills(path: Path, count: int) -> list[tuple[str, np.ndarray]]:
         raise UserError(f"--video {path}: no frames")
     picks = sorted({int(len(frames) * (i + 1) / (count + 1)) for i in range(count)})
     return [(f"video:{_slug(Path(path).stem)}:f{k:04d}", frames[k]) for k in picks]
+
+
+def demo_stills(count: int) -> list[tuple[str, np.ndarray]]:
+    """``count`` RGB frames of the built-in demo scene (:class:`~vcam_sharpen.io.sources.DemoSource`),
+    spread over its first ten seconds like :func:`video_stills`."""
+    scene = DemoSource(DEMO_SIZE, paced=False)
+    picks = sorted({int(DEMO_FRAMES * (i + 1) / (count + 1)) for i in range(count)})
+    return [(f"demo:f{k:04d}", np.ascontiguousarray(scene.frame_at(k)[:, :, ::-1])) for k in picks]
+
+
+def is_demo(video) -> bool:
+    return video is not None and str(video) == DEMO and not Path(video).exists()
 
 
 def folder_images(folder: Path, prefix: str) -> list[tuple[str, np.ndarray]]:
@@ -179,6 +194,8 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
         raise UserError(f"--out {out}: folder {out.parent} does not exist; create it first")
     for p, what in ([(video, "--video")] if video else []) + ([(set5, "--set5")] if set5 else []) + \
             [(p, "--images") for p in images]:
+        if what == "--video" and is_demo(p):
+            continue
         check_publishable(p)
         if what == "--video" and not Path(p).is_file():
             raise UserError(f"--video {p} does not exist; pass a video file or --video none")
@@ -186,7 +203,7 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
             raise UserError(f"{what} {p} is not a folder of images")
     names = check_methods(methods)
     rows = method_rows(",".join(names))  # loads every model now: a bad one fails before any work
-    contents = video_stills(Path(video), stills) if video else []
+    contents = demo_stills(stills) if is_demo(video) else video_stills(Path(video), stills) if video else []
     if set5:
         contents += folder_images(Path(set5), "set5")
     for folder in images:

@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from ..core import loader
-from ..core.baselines import (UNSHARP_AMOUNT, UNSHARP_SIGMA, UNSHARP_SOFT_AMOUNT, UNSHARP_SOFT_SIGMA, Bilinear,
-                              UnsharpMask)
+from ..core.baselines import Bilinear, UnsharpMask
 from ..core.corrupt import Corruption, h264_available, parse_corruption
 from ..core.degrade import check_mode, degrade_pair, model_scale
 from ..core.errors import UserError
@@ -54,12 +53,11 @@ def _row(spec: str, degrade: int = 2, skip_2x: bool = False) -> tuple[str, nn.Mo
     """One row; a 2x model for the same-size task (``degrade=1``) is a UserError, or None with ``skip_2x``."""
     spec = resolve_spec(spec, degrade=degrade)
     label = loader.label(spec)
-    model = loader.load(spec)
+    model = loader.load(spec, task=degrade)
     if model is None:
         return ("input" if degrade == 1 else label), Bilinear(), {"kind": "baseline"}
-    if isinstance(model, UnsharpMask):
-        sigma, amount = (UNSHARP_SOFT_SIGMA, UNSHARP_SOFT_AMOUNT) if degrade == 1 else (UNSHARP_SIGMA, UNSHARP_AMOUNT)
-        return label, UnsharpMask(sigma, amount), {"kind": "baseline", "sigma": sigma, "amount": amount}
+    if isinstance(model, UnsharpMask):  # tuned for the task by the loader (baselines.unsharp_for)
+        return label, model, {"kind": "baseline", "sigma": model.sigma, "amount": model.amount}
     try:
         check_mode(model_scale(model), degrade)
     except UserError:
@@ -184,11 +182,8 @@ def write_grid(path: Path, methods: list[tuple[str, nn.Module, dict]], images, f
         degraded = degrade_pair(gt, factor, corrupt, seed, i)[1]
         outs = [restore(m, gt, factor, corrupt, seed, i)[1] for _, m, _ in cols]
         row = [to_images(t)[0] for t in (degraded, *outs, gt)]
-        tiles.append(np.concatenate([_fit(t, cell) for t in row], axis=1))
-    header = np.full((24, cell * len(labels), 3), 255, np.uint8)
-    for i, text in enumerate(labels):
-        cv2.putText(header, text[:18], (i * cell + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    grid = np.concatenate([header, *tiles], axis=0)
+        tiles.append(_with_gaps([_fit(t, cell) for t in row], axis=1))
+    grid = _with_gaps([grid_header(labels, cell), *tiles], axis=0)
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"--grid {path}: folder {path.parent} does not exist; create it first")
@@ -206,6 +201,53 @@ def _center(img: np.ndarray, size: int) -> np.ndarray:
     h, w = img.shape[:2]
     top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
     return img[top:top + size, left:left + size]
+
+
+GAP = 4  # white pixels between the grid's columns and rows, so neighbouring pictures never run together
+FONT, FONT_SCALE, LINE_H = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 14
+
+
+def _with_gaps(parts: list[np.ndarray], axis: int) -> np.ndarray:
+    shape = list(parts[0].shape)
+    shape[axis] = GAP
+    gap = np.full(shape, 255, np.uint8)
+    return np.concatenate([p for part in parts for p in (gap, part)][1:], axis=axis)
+
+
+def label_lines(text: str, width: int) -> list[str]:
+    """``text`` wrapped into lines that fit ``width`` pixels in the grid's font, broken after ``-``, ``_``,
+    ``:`` or ``+`` where it can and inside a word only where it must: every character is kept, so two
+    different labels never show as the same text."""
+    def fits(t: str) -> bool:
+        return cv2.getTextSize(t, FONT, FONT_SCALE, 1)[0][0] <= width
+
+    lines, cur = [], ""
+    for tok in re.findall(r"[^-_:+]*[-_:+]?", text):
+        if not tok:
+            continue
+        if fits(cur + tok):
+            cur += tok
+            continue
+        if cur:
+            lines.append(cur)
+        cur = ""
+        for ch in tok:  # a token wider than the cell: break it by character
+            if cur and not fits(cur + ch):
+                lines.append(cur)
+                cur = ""
+            cur += ch
+    return lines + [cur] if cur else lines
+
+
+def grid_header(labels: list[str], cell: int) -> np.ndarray:
+    """The grid's white label row: each label above its column (with the gaps), wrapped, never cut."""
+    wrapped = [label_lines(t, cell - 6) for t in labels]
+    header = np.full((8 + LINE_H * max(map(len, wrapped)), (cell + GAP) * len(labels) - GAP, 3), 255, np.uint8)
+    for i, lines in enumerate(wrapped):
+        for j, line in enumerate(lines):
+            cv2.putText(header, line, (i * (cell + GAP) + 3, 14 + LINE_H * j), FONT, FONT_SCALE, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+    return header
 
 
 def _fit(img: np.ndarray, cell: int) -> np.ndarray:

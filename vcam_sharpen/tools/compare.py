@@ -23,11 +23,13 @@ from ..core.corrupt import parse_corruption
 from ..core.errors import UserError
 from ..core.files import atomic_write
 from ..frames.sharpen import Sharpener
-from ..io.sources import check_video_file
+from ..io.sources import DemoSource, check_video_file
 from ..runtime.engines import create_engine
 from ..runtime.tuning import resolve_spec
 
 HEADER = 22  # pixels of label above each panel
+DEMO = "demo"  # --source demo: the daemon's built-in demo scene, shipped in the package (works from anywhere)
+DEMO_SIZE = (1280, 720)
 
 
 @dataclass
@@ -37,12 +39,15 @@ class Panel:
 
 
 def read_frame(source: Path, index: int = 0) -> np.ndarray:
-    """Frame ``index`` (0-based) of a video file as ``(H, W, 3)`` BGR uint8; a picture file is its one frame.
+    """Frame ``index`` (0-based) of a video file as ``(H, W, 3)`` BGR uint8; a picture file is its one frame;
+    ``demo`` (when no such file exists) is frame ``index`` of the built-in demo scene at 1280x720.
 
     Raises:
         UserError: a missing or undecodable file, or a video shorter than ``index + 1`` frames.
     """
     source = Path(source)
+    if str(source) == DEMO and not source.exists():
+        return DemoSource(DEMO_SIZE, paced=False).frame_at(index)
     img = cv2.imread(str(source), cv2.IMREAD_COLOR) if source.is_file() else None
     if img is not None:
         if index:
@@ -104,7 +109,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
     panels = []
     for spec in specs:
         spec = resolve_spec(loader.check(spec), size=(frame.shape[1], frame.shape[0]), degrade=degrade)
-        model = loader.load(spec)
+        model = loader.load(spec, task=degrade)
         sharp = Sharpener(create_engine(model), degrade=degrade)
         result = sharp.process(frame)[y:y + h, x:x + w]
         label = ("input" if degrade == 1 else "bilinear") if model is None else loader.label(spec)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..daemon.lock import running_pid
 from ..io.inputs import probe_cameras
-from ..io.pipewire import check_pipewire, video_sources
+from ..io.pipewire_env import check_pipewire, video_sources
 from ..io.sinks import has_display
 from ..io.v4l2 import loopback_version, module_available, version_tuple, video_devices
 from ..io.vcam import MODPROBE, MODULE_OPTIONS, virtual_backends
