@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import time
 
 from ..core.errors import UserError
 from ..core.files import atomic_write
 from ..frames.sharpen import LIVE, check_live
-from .lock import paths, read_state, running_pid
+from .lock import daemon_identity, paths, read_state, signal_daemon
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +48,14 @@ def request(changes: dict, timeout: float = 3.0) -> dict:
     """Ask the running daemon to apply ``changes``; returns its state once it confirmed them."""
     if CONTROL_SIGNAL is None:
         raise UserError("changing a running daemon needs SIGUSR2, which this system lacks; restart it instead")
-    pid = running_pid()
-    if pid is None:
+    if daemon_identity() is None:  # proven before control.json is written
         raise UserError("vcam-sharpen is not running; start it with: vcam-sharpen start")
     seq = int((read_state() or {}).get("control_seq", 0)) + 1
     atomic_write(paths()["state"].with_name(CONTROL_FILE), json.dumps({"seq": seq, "changes": changes}),
                  private=True)
-    os.kill(pid, CONTROL_SIGNAL)
+    pid = signal_daemon(CONTROL_SIGNAL)
+    if pid is None:
+        raise UserError("vcam-sharpen stopped before the change reached it; start it with: vcam-sharpen start")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state() or {}
