@@ -57,6 +57,7 @@ from vcam_sharpen.quality.evaluate import score_arrays
 
 from . import dist
 from .data import MIXES, Plan, load_patch_images, patch_dirs, teacher_targets
+from .limits import Parser, check_out, check_ranges
 from .losses import distillation_loss, ssim
 
 log = logging.getLogger("train")
@@ -108,7 +109,7 @@ HELP = {
 
 
 def parse(argv: list[str]) -> Config:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m train", description=__doc__.split("\n\n")[0])
     p.add_argument("role", choices=["teacher", "student"])
     defaults = Config()
     for f in dataclasses.fields(Config):
@@ -165,8 +166,8 @@ def check(cfg: Config) -> None:
         raise UserError("--alpha > 0 distils from a teacher: pass --teacher PATH (or --alpha 0 for no distillation)")
     if cfg.alpha < 0 or cfg.beta < 0 or cfg.alpha + cfg.beta <= 0:
         raise UserError("--alpha and --beta must be >= 0 and not both 0")
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-        raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
+    check_ranges(cfg)
+    check_out(Path(cfg.out))
     if cfg.data_mix not in MIXES:
         raise UserError(f"--data-mix {cfg.data_mix!r}: choose from {', '.join(MIXES)}")
     if cfg.data_mix != "cifar" and (cfg.patch_size < 16 or cfg.patch_size % cfg.factor or cfg.patches < 0):

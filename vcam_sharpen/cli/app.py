@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..core.errors import UserError
+from ..core.files import check_output
 
 
 class Group(click.Group):
@@ -30,6 +31,14 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+def output_file(ctx, param, value):
+    """Click callback of every option that names a file to write: refused at parse time, before any
+    work, when it is a device, FIFO, socket or folder (see :func:`vcam_sharpen.core.files.check_output`)."""
+    if value is not None:
+        check_output(value, param.opts[0] if param.param_type_name == "option" else "")
+    return value
 
 
 def _fail(message: str) -> None:

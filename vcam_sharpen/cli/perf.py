@@ -14,7 +14,8 @@ from ..runtime.engines import ENGINES
 from ..runtime.export import export_file
 from ..runtime.tuning import resolve_spec
 from ..tools.bench import parse_size, run_bench
-from .app import cli
+from ..core.files import check_output
+from .app import cli, output_file
 from .text import bench_markdown, bench_table
 
 ENGINE_HELP = "Inference engine: auto = ONNX Runtime on CPU, CUDA (torch or onnxruntime-gpu) when present."
@@ -28,7 +29,7 @@ THREADS_HELP = "Intra-op threads of the engine (ONNX Runtime default: 2)."
                    "default: the one --weights holds, else the default model.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Checkpoint to export; default: the shipped weights of --model.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, callback=output_file,
               help="Output file; default: <model>.onnx (<model>-<kind>.onnx for frame graphs).")
 @click.option("--kind", type=click.Choice(["model", "frame2x", "frame"]), default="model",
               help="model: float NCHW RGB in [0,1] (the network as trained); frame2x: uint8 BGR half-size "
@@ -44,7 +45,7 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
     if kind == "frame":
         check_mode(model_scale(module), degrade=1)
     name = getattr(module, "model_name", "model")
-    out = out or Path(f"{name}.onnx" if kind == "model" else f"{name}-{kind}.onnx")
+    out = check_output(out or Path(f"{name}.onnx" if kind == "model" else f"{name}-{kind}.onnx"), "--out")
     info = export_file(module, out, kind)
     if as_json:
         click.echo(json.dumps(info, indent=2))

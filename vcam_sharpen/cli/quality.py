@@ -11,7 +11,7 @@ from ..core.errors import UserError
 from ..quality.report import DEGRADATIONS, conditions, grid_path, model_rows, run_eval
 from ..tools.bench import default_source
 from ..tools.compare import compare
-from .app import cli
+from .app import cli, output_file
 from .text import eval_markdown, eval_table, models_table
 
 
@@ -31,7 +31,7 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
 @click.option("--factor", type=click.IntRange(2, 4), default=2, help="Degradation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the table as markdown (the README's).")
-@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None, callback=output_file,
               help="Write a before/after PNG grid: degraded / each row / ground truth. With --corrupt, one grid "
                    "per condition, named after it: --grid g.png --corrupt jpeg:50 writes g-jpeg_50.png.")
 @click.option("--corrupt", "corrupt", multiple=True, metavar="SPEC",
@@ -73,7 +73,7 @@ def models_cmd(as_json: bool) -> None:
               help="Comma-separated panels, left to right: none (the picture without a network), default, "
                    "shipped weights, model names, .pt files.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("compare.png"),
-              show_default=True, help="The PNG to write.")
+              callback=output_file, show_default=True, help="The PNG to write.")
 @click.option("--degrade", type=click.Choice(["1", "2"]), default="1", show_default=True,
               help="As in the daemon: 1 the frame at its own size, 2 the simulated 2x link.")
 @click.option("--corrupt", default=None, metavar="SPEC",

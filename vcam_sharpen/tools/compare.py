@@ -109,11 +109,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
         result = sharp.process(frame)[y:y + h, x:x + w]
         label = ("input" if degrade == 1 else "bilinear") if model is None else loader.label(spec)
         panels.append(Panel(label, cv2.resize(result, (w * zoom, h * zoom), interpolation=cv2.INTER_NEAREST)))
-    png = _sheet(panels)
-    try:
-        atomic_write(out, png)
-    except OSError as e:
-        raise UserError(f"cannot write {out} ({e.strerror}); pass another --out") from None
+    atomic_write(out, _sheet(panels))  # a read-only folder or a full disk: a one-line WriteError
     return {"path": str(out), "labels": [p.label for p in panels], "crop": [x, y, w, h], "frame": index,
             "size": [frame.shape[1], frame.shape[0]]}
 
