@@ -174,7 +174,7 @@ CASES = [
     # eval --degradation soft, compare
     ("eval-soft-2x-model", ["eval", "--dataset", "{d}/tiny3", "--degradation", "soft", "--models", "student"],
      ["student", "2x model", "drop it"]),
-    ("compare-crop-outside", ["compare", "--source", "{d}/tiny3/b.png", "--crop", "0,0,99,99", "--out", "{d}/c.png"],
+    ("compare-crop-outside", ["compare", "--source", "{d}/tiny3/a.png", "--crop", "0,0,99,99", "--out", "{d}/c.png"],
      ["--crop", "inside"]),
     ("compare-source-missing", ["compare", "--source", "{d}/missing.mp4", "--out", "{d}/c.png"], ["missing.mp4"]),
     ("compare-2x-same-size", ["compare", "--source", "{d}/tiny3/a.png", "--models", "student", "--out",

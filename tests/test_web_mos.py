@@ -112,3 +112,15 @@ def test_stimuli_are_served_by_their_blind_names_only(study):
     assert c.get("/stimulus/manifest.png").status_code == 404
     assert c.get("/stimulus/..%2fmanifest.json.png").status_code == 404
     assert c.get("/static/mos.js").status_code == 200
+
+
+@pytest.mark.parametrize("raw", [b"[" * 30_000 + b"]" * 30_000, b'{"stimulus": {}, "score": 3}',
+                                 b'{"stimulus": [], "score": 3}', b'{"stimulus": "x", "score": ' + b"9" * 400 + b"}",
+                                 b'{"stimulus": "x", "score": NaN}'])
+def test_hostile_json_is_a_4xx_never_a_500(study, raw):
+    c, h, _ = session(study)
+    c.post("/api/session", json={}, headers=h)
+    r = c.post("/api/rate", content=raw, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code in (400, 404) and r.json()["error"], r.text
+    r = c.post("/api/session", content=raw, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code < 500, r.text  # the session takes any object and ignores it; the rest is a 400

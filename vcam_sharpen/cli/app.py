@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 
 import click
@@ -31,6 +32,17 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+class Finite(click.FloatRange):
+    """``click.FloatRange`` that also refuses nan and inf (which compare False with both bounds and so
+    would pass a plain range)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!s} is not a finite number in the range {self._describe_range()}", param, ctx)
+        return number
 
 
 def output_file(ctx, param, value):

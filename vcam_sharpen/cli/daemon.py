@@ -16,7 +16,7 @@ from ..daemon.service import install_from_overrides, next_steps
 from ..daemon.settings import Settings, effective
 from ..runtime.engines import ENGINES
 from ..tools import doctor
-from .app import cli
+from .app import Finite, cli
 from .text import checks_text, devices_text, settings_text, status_text
 
 SETTINGS = tuple(f.name for f in fields(Settings))  # every setting is also an option
@@ -129,7 +129,7 @@ def start_cmd(ctx, **params) -> None:
 
 
 @cli.command("stop")
-@click.option("--timeout", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
+@click.option("--timeout", type=Finite(0.5, 60), default=5.0, show_default=True,
               help="Seconds to wait for a clean exit before killing it.")
 def stop_cmd(timeout) -> None:
     """Stop the background daemon (SIGTERM, waits for a clean exit)."""

@@ -27,7 +27,7 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
                    "models), .pt files; 'all': the baselines and every shipped file.")
 @click.option("--weights", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Also score this checkpoint file (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N images.")
+@click.option("--limit", type=click.IntRange(1, 10_000_000), default=None, help="Score only the first N images.")
 @click.option("--factor", type=click.IntRange(2, 4), default=2, help="Degradation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the table as markdown (the README's).")
@@ -39,7 +39,7 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
                    "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, or terms "
                    "joined with '+' (blur:0.8+noise:3+jpeg:70); values in grey levels / pixels. Applied to the "
                    "half-size image before the bilinear upscale. Default: clean, printed as without this option.")
-@click.option("--seed", type=click.IntRange(min=0), default=0,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0,
               help="Seed of the random corruptions: image i always gets the generator [seed, i].")
 @click.option("--degradation", type=click.Choice(DEGRADATIONS), default="2x", show_default=True,
               help="2x: downscale, [--corrupt,] bilinear upscale (the 2x models' task); soft: the same-size task "
@@ -78,8 +78,8 @@ def models_cmd(as_json: bool) -> None:
               help="As in the daemon: 1 the frame at its own size, 2 the simulated 2x link.")
 @click.option("--corrupt", default=None, metavar="SPEC",
               help="Corrupt the frame first like a webcam (as eval --corrupt, e.g. camera or soft).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of a random --corrupt.")
-@click.option("--frame", "index", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, help="Seed of a random --corrupt.")
+@click.option("--frame", "index", type=click.IntRange(0, 10_000_000), default=0, show_default=True,
               help="Which frame of the video (0-based).")
 @click.option("--crop", default=None, metavar="X,Y,W,H", help="The box to show, in pixels; default: the whole frame.")
 @click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True,

@@ -23,7 +23,7 @@ from ..core.corrupt import parse_corruption
 from ..core.errors import UserError
 from ..core.files import atomic_write
 from ..frames.sharpen import Sharpener
-from ..io.sources import check_video_file
+from ..io.sources import check_frame_size, check_video_file
 from ..runtime.engines import create_engine
 from ..runtime.tuning import resolve_spec
 
@@ -47,6 +47,7 @@ def read_frame(source: Path, index: int = 0) -> np.ndarray:
     if img is not None:
         if index:
             raise UserError(f"{source} is a picture: it has only frame 0; drop --frame")
+        check_frame_size(img.shape[1], img.shape[0], source)
         return img
     check_video_file(source)
     with av.open(str(source)) as container:

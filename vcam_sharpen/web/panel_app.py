@@ -89,7 +89,7 @@ def check_changes(body: dict, models: list[str]) -> dict:
             raise BadRequest(f"model must be one of {', '.join(models)}")
         out["model"] = body["model"]
     if "mode" in body:
-        if body["mode"] not in MODES:
+        if not isinstance(body["mode"], str) or body["mode"] not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}")
         out["mode"] = body["mode"]
     return out
