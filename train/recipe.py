@@ -158,6 +158,8 @@ def model_args(text: str) -> dict:
 
 
 def check(cfg: Config) -> None:
+    check_ranges(cfg)
+    check_out(Path(cfg.out))
     if cfg.model not in list_models():
         raise UserError(f"unknown model {cfg.model!r}; choose from {', '.join(list_models())}")
     if cfg.role == "teacher" and cfg.alpha:
@@ -166,8 +168,6 @@ def check(cfg: Config) -> None:
         raise UserError("--alpha > 0 distils from a teacher: pass --teacher PATH (or --alpha 0 for no distillation)")
     if cfg.alpha < 0 or cfg.beta < 0 or cfg.alpha + cfg.beta <= 0:
         raise UserError("--alpha and --beta must be >= 0 and not both 0")
-    check_ranges(cfg)
-    check_out(Path(cfg.out))
     if cfg.data_mix not in MIXES:
         raise UserError(f"--data-mix {cfg.data_mix!r}: choose from {', '.join(MIXES)}")
     if cfg.data_mix != "cifar" and (cfg.patch_size < 16 or cfg.patch_size % cfg.factor or cfg.patches < 0):

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..core.errors import UserError
-from ..core.files import check_output
+from ..core.files import check_output, check_writable
 
 
 class Group(click.Group):
@@ -49,7 +49,9 @@ def output_file(ctx, param, value):
     """Click callback of every option that names a file to write: refused at parse time, before any
     work, when it is a device, FIFO, socket or folder (see :func:`vcam_sharpen.core.files.check_output`)."""
     if value is not None:
-        check_output(value, param.opts[0] if param.param_type_name == "option" else "")
+        what = param.opts[0] if param.param_type_name == "option" else ""
+        check_output(value, what)
+        check_writable(value, what)
     return value
 
 

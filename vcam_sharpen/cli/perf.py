@@ -14,7 +14,7 @@ from ..runtime.engines import ENGINES
 from ..runtime.export import export_file
 from ..runtime.tuning import resolve_spec
 from ..tools.bench import parse_size, run_bench
-from ..core.files import check_output
+from ..core.files import check_output, check_writable
 from .app import Finite, cli, output_file
 from .text import bench_markdown, bench_table
 
@@ -46,6 +46,7 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
         check_mode(model_scale(module), degrade=1)
     name = getattr(module, "model_name", "model")
     out = check_output(out or Path(f"{name}.onnx" if kind == "model" else f"{name}-{kind}.onnx"), "--out")
+    check_writable(out, "--out")
     info = export_file(module, out, kind)
     if as_json:
         click.echo(json.dumps(info, indent=2))

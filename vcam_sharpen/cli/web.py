@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import UserError
-from ..core.files import atomic_write, check_output
+from ..core.files import atomic_write, check_output, check_writable
 from ..daemon import lifecycle
 from ..quality import mos_stats, mos_store, mos_study
 from ..web.mos_app import create_mos
@@ -171,6 +171,7 @@ def report_cmd(db, folder, study, include_flagged, csv_path, chart, as_json) -> 
             if not p.parent.is_dir():
                 raise UserError(f"{what} {p}: folder {p.parent} does not exist; create it first")
             check_output(p, what)
+            check_writable(p, what)
         chosen = _study(store, study, folder)
         ratings = store.ratings(chosen)
     if not ratings:

@@ -112,3 +112,20 @@ def existing_file(path: Path, what: str) -> bool:
     if found is not None:
         raise UserError(f"{what} {path} is {found}, not a regular file; remove it or make it a file")
     return True
+
+
+def check_writable(path: Path, what: str = "") -> None:
+    """Whether a new file can be created beside ``path`` (a read-only file system, a full disk, no
+    permission), tried before the work that produces it rather than after: a temporary file is
+    created and removed at once. A folder that does not exist is left to the caller's own message."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.")
+    except OSError as e:
+        reason = e.strerror or one_line(e)
+        raise WriteError(e.errno, reason, f"{what} {path}: cannot write in {folder}: {reason}; pick a "
+                                          f"writable folder".strip()) from None
+    os.close(fd)
+    os.unlink(tmp)
