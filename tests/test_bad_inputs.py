@@ -250,6 +250,8 @@ CASES = [
     ("mos-report-other-db", ["mos", "report", "--db", "{d}/other.sqlite", "--study", "all"],
      ["other.sqlite", "another program"]),
     ("mos-export-other-db", ["mos", "export", "{d}/x.json", "--db", "{d}/other.sqlite"], ["another program"]),
+    ("mos-prepare-out-fifo", ["mos", "prepare", "--out", "{d}/pipe.mp4", "--video", "none", "--set5", "none",
+                              "--images", "{d}/tiny3"], ["pipe.mp4", "not a study folder"]),
     ("mos-import-fifo", ["mos", "import", "{d}/pipe.mp4", "--db", "{d}/new.sqlite"], ["pipe.mp4", "FIFO"]),
     ("compare-2x-same-size", ["compare", "--source", "{d}/tiny3/a.png", "--models", "student", "--out",
                               "{d}/c.png"], ["2x", "--degrade 2"]),

@@ -128,6 +128,19 @@ def test_every_writer_says_one_line_when_the_file_system_refuses(writer, case, m
     assert snapshot(case) == before
 
 
+def test_mos_prepare_on_a_read_only_file_system_is_one_line_before_any_work(case, monkeypatch):
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    before = snapshot(case)
+    r = run(["mos", "prepare", "--out", str(case / "study"), "--video", "none", "--set5", "none", "--images",
+             str(case / "pics"), "--methods", "bilinear"])
+    assert r.exit_code == 2, r.output
+    check_one_line(r.stderr, ["study", "Read-only file system"])
+    assert snapshot(case) == before
+
+
 def test_an_existing_recording_is_kept(case, caplog):
     take = case / "take.mp4"
     take.write_bytes(b"yesterday")

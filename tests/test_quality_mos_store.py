@@ -201,3 +201,12 @@ def test_an_export_that_is_a_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(tmp_path / "pipe.sqlite")
     with pytest.raises(UserError, match="FIFO"):
         Store(tmp_path / "pipe.sqlite")
+
+
+def test_serving_checks_the_database_first(tmp_path):
+    mos_store.check_db(tmp_path / "absent.sqlite")  # made with the first rating
+    assert not (tmp_path / "absent.sqlite").exists()
+    before = _foreign(tmp_path / "other.sqlite")
+    with pytest.raises(UserError, match="another program"):
+        mos_store.check_db(tmp_path / "other.sqlite")
+    assert (tmp_path / "other.sqlite").read_bytes() == before

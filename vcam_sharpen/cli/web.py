@@ -101,6 +101,7 @@ def prepare_cmd(out, video, stills, set5, images, methods, no_trap, force) -> No
 def serve_cmd(folder, db, port, host, open_) -> None:
     """Serve the study page until Ctrl-C: each rater (a browser session) rates every stimulus once."""
     manifest = mos_study.load_manifest(folder)
+    mos_store.check_db(db)
     sock = bind(host, port, what="mos")
     address = url(sock)
     click.echo(f"MOS study {manifest['study']} ({len(manifest['stimuli'])} stimuli): {address}  (Ctrl-C stops)")

@@ -290,7 +290,8 @@ def read_export(path: Path) -> dict:
     """An export file as a document; a one-line UserError when it is missing, not a regular file, too
     large, or not JSON (including JSON nested too deep for Python to parse)."""
     if not existing_file(path, "export file"):
-        raise UserError(f"cannot read {path} (it does not exist); pass a file made by vcam-sharpen mos export")
+        raise UserError(f"cannot read {path} (No such file or directory); pass a file made by vcam-sharpen mos "
+                        "export")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_EXPORT_BYTES + 1)
@@ -339,6 +340,14 @@ def check_identity(path: Path) -> None:
     what = f"application_id {app:#x}" if app else "tables " + (", ".join(sorted(tables)[:5]) or "none")
     raise UserError(f"{path} is another program's SQLite database ({what}), not a vcam-sharpen ratings "
                     f"database; it was left as it was: pass another --db")
+
+
+def check_db(path: Path | None) -> None:
+    """Before serving: ``--db`` (default :func:`default_db`) is absent (made with the first rating), or a
+    ratings database; a one-line UserError otherwise, so a wrong file fails at start, not per request."""
+    path = Path(path) if path is not None else default_db()
+    if existing_file(path, "--db"):
+        check_identity(path)
 
 
 def open_existing(path: Path | None) -> Store:
