@@ -403,6 +403,7 @@ def test_train_case(case, env, capsys):
     assert snapshot(env) == before
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.parametrize("argv, word", [
     (["run", "--weights", "random.pt", "--source", "demo", "--output", "null"], "random.pt"),
     (["eval", "--dataset", "tiny3", "--models", "bilinear"], "tiny3"),
@@ -422,6 +423,7 @@ def test_as_a_real_process(argv, word, env):
     check_one_line(r.stderr, [word])
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason="needs CIFAR-10")
 def test_train_sigterm_before_the_loop_is_one_line(tmp_path):
     """SIGTERM while the teacher's outputs are computed (before the first step): no traceback,

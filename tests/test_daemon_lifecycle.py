@@ -155,6 +155,7 @@ def test_weights_without_a_model_run_the_checkpoints_own_model():
     assert described == "seed-student" and s.engine.model_name == "seed-student"
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_start_then_stop_returns_once_the_process_is_gone(daemons):
     state = lifecycle.start({**DEMO, "size": "160x120"})
     pid = state["pid"]

@@ -108,6 +108,7 @@ def test_a_full_disk_ends_the_recording_not_the_daemon(tmp_path, monkeypatch, ca
     assert 0 < sink.frames < 120
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_killed_daemon_leaves_a_playable_recording(tmp_path, suffix):
     """SIGKILL mid-recording: the file plays up to within about a second of the kill."""

@@ -34,6 +34,7 @@ def test_ratings_land_one_transaction_each_in_a_wal_database(tmp_path):
         assert store.rated("s1", rater) == {STIM["id"]} and store.has_rater(rater) and not store.has_rater("x")
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_a_killed_writer_loses_nothing_committed(tmp_path):
     db = tmp_path / "r.sqlite"
     code = ("import os, sys\nfrom vcam_sharpen.quality.mos_store import Store\n"
