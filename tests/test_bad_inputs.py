@@ -99,6 +99,8 @@ def make_files(d: Path) -> None:
     writer.release()
     (d / "config").mkdir()
     os.mkfifo(d / "pipe.pt")
+    (d / "fifodir").mkdir()
+    os.mkfifo(d / "fifodir" / "a.png")
     os.mkfifo(d / "pipe.mp4")
     for name, side in (("one.mkv", 1), ("two.mkv", 2)):  # videos too small to be a picture
         with av.open(str(d / name), "w", format="matroska") as c:
@@ -217,6 +219,7 @@ CASES = [
     ("bench-src-1x1", ["bench", "--source", "{d}/one.mkv", "--models", "bilinear"], ["one.mkv", "too small"]),
     ("compare-src-1x1", ["compare", "--source", "{d}/one.mkv", "--out", "{d}/c.png"], ["one.mkv", "too small"]),
     ("output-fifo", [*RUN, "--output", "{d}/pipe.mp4"], ["pipe.mp4", "FIFO"]),
+    ("eval-image-fifo", ["eval", "--dataset", "{d}/fifodir", "--models", "bilinear"], ["a.png", "FIFO"]),
     # bounded work: numbers outside their documented range, at parse time
     ("corrupt-blur-huge", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--corrupt", "blur:1e5"],
      ["blur", "[0, 50]"]),
