@@ -36,6 +36,15 @@ RANGES = {
 EXCLUSIVE_LOW = {"lr"}
 
 
+def with_range(name: str, text: str | None) -> str | None:
+    """An option's help with its documented range appended (``--help`` shows every range)."""
+    if name not in RANGES:
+        return text
+    low, high = RANGES[name]
+    rng = f"range: above {low:g} to {high:g}" if name in EXCLUSIVE_LOW else f"range: {low:g} to {high:g}"
+    return f"{text} ({rng})" if text else rng
+
+
 def check_ranges(cfg) -> None:
     """A one-line :class:`UserError` for the first option of ``cfg`` outside :data:`RANGES`."""
     for name, (low, high) in RANGES.items():

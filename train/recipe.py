@@ -57,7 +57,7 @@ from vcam_sharpen.quality.evaluate import score_arrays
 
 from . import dist
 from .data import MIXES, Plan, load_patch_images, patch_dirs, teacher_targets
-from .limits import Parser, check_out, check_ranges
+from .limits import Parser, check_out, check_ranges, with_range
 from .losses import distillation_loss, ssim
 
 log = logging.getLogger("train")
@@ -120,7 +120,8 @@ def parse(argv: list[str]) -> Config:
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            p.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(), help=HELP.get(f.name))
+            p.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(),
+                           help=with_range(f.name, HELP.get(f.name)))
     args = vars(p.parse_args(argv))
     role = args.pop("role")
     cfg = Config(role=role, model="seed-teacher" if role == "teacher" else "seed-student",
