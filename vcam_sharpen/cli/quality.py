@@ -39,8 +39,7 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
                    "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, or terms "
                    "joined with '+' (blur:0.8+noise:3+jpeg:70); values in grey levels / pixels, within SIGMA "
                    "0..255 (noise), A,B 0..255, Q 1..100, CRF 0..51, blur SIGMA 0..50, at most 16 terms. Applied to "
-                   "the "
-                   "half-size image before the bilinear upscale. Default: clean, printed as without this option.")
+                   "the half-size image before the bilinear upscale. Default: clean, printed as without this option.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0,
               help="Seed of the random corruptions: image i always gets the generator [seed, i].")
 @click.option("--degradation", type=click.Choice(DEGRADATIONS), default="2x", show_default=True,
