@@ -8,15 +8,14 @@ through :func:`vcam_sharpen.core.files.check_output` only: the tests never touch
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest_web import picture
@@ -212,7 +211,5 @@ def test_every_training_range_is_documented():
     cfg = recipe.Config()
     for name, (low, high) in limits.RANGES.items():
         assert low <= getattr(cfg, name) <= high or name == "lr", name  # the defaults sit inside their ranges
-        assert name in {f.name for f in __import__("dataclasses").fields(recipe.Config)}
+        assert name in {f.name for f in dataclasses.fields(recipe.Config)}
 
-
-_ = (np, tempfile)
