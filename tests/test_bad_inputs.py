@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
+import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -94,6 +98,34 @@ def make_files(d: Path) -> None:
         writer.write(clip)
     writer.release()
     (d / "config").mkdir()
+    os.mkfifo(d / "pipe.pt")
+    (d / "fifodir").mkdir()
+    os.mkfifo(d / "fifodir" / "a.png")
+    os.mkfifo(d / "pipe.mp4")
+    for name, side in (("one.mkv", 1), ("two.mkv", 2)):  # videos too small to be a picture
+        with av.open(str(d / name), "w", format="matroska") as c:
+            stream = c.add_stream("ffv1", rate=10)
+            stream.width = stream.height = side
+            stream.pix_fmt = "bgr0"
+            for _ in range(3):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((side, side, 3), 90, np.uint8),
+                                                                       format="bgr24")):
+                    c.mux(packet)
+            for packet in stream.encode():
+                c.mux(packet)
+    (d / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (d / "nan.json").write_text(json.dumps({"format": "vcam-sharpen-mos-ratings", "version": 1, "raters": [],
+                                            "ratings": [{"id": "a" * 32, "study": "s1", "rater": "b" * 32,
+                                                         "stimulus": "c" * 16, "content": "x", "method": "student",
+                                                         "kind": "still", "expected": None, "score": 3,
+                                                         "created": float("nan")}]}))
+    other = sqlite3.connect(d / "other.sqlite")  # another program's database
+    other.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    other.execute("INSERT INTO notes (body) VALUES ('precious')")
+    other.commit()
+    other.close()
+    (d / "ok.json").write_text(json.dumps({"format": "vcam-sharpen-mos-ratings", "version": 1, "raters": [],
+                                           "ratings": []}))
 
 
 RUN = ["run", "--frames", "3", "--size", "64x48", "--source", "demo"]
@@ -174,9 +206,56 @@ CASES = [
     # eval --degradation soft, compare
     ("eval-soft-2x-model", ["eval", "--dataset", "{d}/tiny3", "--degradation", "soft", "--models", "student"],
      ["student", "2x model", "drop it"]),
-    ("compare-crop-outside", ["compare", "--source", "{d}/tiny3/b.png", "--crop", "0,0,99,99", "--out", "{d}/c.png"],
+    ("compare-crop-outside", ["compare", "--source", "{d}/tiny3/a.png", "--crop", "0,0,99,99", "--out", "{d}/c.png"],
      ["--crop", "inside"]),
     ("compare-source-missing", ["compare", "--source", "{d}/missing.mp4", "--out", "{d}/c.png"], ["missing.mp4"]),
+    # inputs that are not regular files, and sources too small to sharpen
+    ("weights-fifo", [*RUN, "--weights", "{d}/pipe.pt", "--output", "null"], ["pipe.pt", "FIFO", "not a regular"]),
+    ("eval-weights-fifo", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--weights", "{d}/pipe.pt"],
+     ["pipe.pt", "FIFO"]),
+    ("src-fifo", ["run", "--source", "{d}/pipe.mp4", "--output", "null"], ["pipe.mp4", "not a regular file"]),
+    ("src-1x1", ["run", "--source", "{d}/one.mkv", "--output", "null"], ["one.mkv", "1x1", "too small"]),
+    ("src-2x2-degrade", ["run", "--source", "{d}/two.mkv", "--degrade", "2", "--output", "null"], ["2x2", "too small"]),
+    ("bench-src-1x1", ["bench", "--source", "{d}/one.mkv", "--models", "bilinear"], ["one.mkv", "too small"]),
+    ("compare-src-1x1", ["compare", "--source", "{d}/one.mkv", "--out", "{d}/c.png"], ["one.mkv", "too small"]),
+    ("output-fifo", [*RUN, "--output", "{d}/pipe.mp4"], ["pipe.mp4", "FIFO"]),
+    ("eval-image-fifo", ["eval", "--dataset", "{d}/fifodir", "--models", "bilinear"], ["a.png", "FIFO"]),
+    # bounded work: numbers outside their documented range, at parse time
+    ("corrupt-blur-huge", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--corrupt", "blur:1e5"],
+     ["blur", "[0, 50]"]),
+    ("corrupt-blur-giant", ["compare", "--source", "{d}/tiny3/a.png", "--corrupt", "blur:1e9", "--out", "{d}/c.png"],
+     ["blur", "[0, 50]"]),
+    ("corrupt-noise-huge", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--corrupt", "noise:1e308"],
+     ["noise", "[0, 255]"]),
+    ("corrupt-jpeg-zero", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--corrupt", "jpeg:0"],
+     ["jpeg", "[1, 100]"]),
+    ("corrupt-crf-huge", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--corrupt", "h264:99"],
+     ["h264", "[0, 51]"]),
+    ("corrupt-too-long", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--corrupt",
+                          "+".join(["blur:1"] * 40)], ["at most 16 terms", "drop"]),
+    ("bench-max-seconds-nan", ["bench", "--source", "demo", "--models", "bilinear", "--max-seconds", "nan"],
+     ["--max-seconds", "finite"]),
+    ("bench-paced-fps-inf", ["bench", "--source", "demo", "--models", "bilinear", "--paced-fps", "inf"],
+     ["--paced-fps", "range"]),
+    ("bench-threads-negative", ["bench", "--source", "demo", "--models", "bilinear", "--threads", "-1"],
+     ["--threads", "range"]),
+    ("eval-seed-negative", ["eval", "--dataset", "{d}/tiny3", "--models", "bilinear", "--seed", "-1"],
+     ["--seed", "range"]),
+    ("fps-nan", ["run", "--fps", "nan", "--output", "null"], ["--fps", "1 to 120"]),
+    ("cpu-budget-nan", ["run", "--cpu-budget", "nan", "--output", "null"], ["--cpu-budget"]),
+    ("panel-port-huge", ["run", "--panel-port", "70000", "--output", "null"], ["--panel-port", "range"]),
+    ("stop-timeout-nan", ["stop", "--timeout", "nan"], ["--timeout", "finite"]),
+    # the MOS database and its exports
+    ("mos-import-deep", ["mos", "import", "{d}/deep.json", "--db", "{d}/new.sqlite"], ["deep.json", "nests too deep"]),
+    ("mos-import-nan-time", ["mos", "import", "{d}/nan.json", "--db", "{d}/new.sqlite"], ["'created' must be a time"]),
+    ("mos-import-other-db", ["mos", "import", "{d}/ok.json", "--db", "{d}/other.sqlite"],
+     ["other.sqlite", "another program", "left as it was"]),
+    ("mos-report-other-db", ["mos", "report", "--db", "{d}/other.sqlite", "--study", "all"],
+     ["other.sqlite", "another program"]),
+    ("mos-export-other-db", ["mos", "export", "{d}/x.json", "--db", "{d}/other.sqlite"], ["another program"]),
+    ("mos-prepare-out-fifo", ["mos", "prepare", "--out", "{d}/pipe.mp4", "--video", "none", "--set5", "none",
+                              "--images", "{d}/tiny3"], ["pipe.mp4", "not a study folder"]),
+    ("mos-import-fifo", ["mos", "import", "{d}/pipe.mp4", "--db", "{d}/new.sqlite"], ["pipe.mp4", "FIFO"]),
     ("compare-2x-same-size", ["compare", "--source", "{d}/tiny3/a.png", "--models", "student", "--out",
                               "{d}/c.png"], ["2x", "--degrade 2"]),
 ]
@@ -206,11 +285,13 @@ TRAIN = [
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file and folder below ``root`` with a hash of its contents."""
+    """Every file and folder below ``root`` with a hash of its contents (other kinds by their type: a FIFO
+    is never opened)."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
-        out[rel] = "dir" if p.is_dir() else hashlib.sha1(p.read_bytes()).hexdigest()
+        mode = os.lstat(p).st_mode
+        out[rel] = hashlib.sha1(p.read_bytes()).hexdigest() if stat.S_ISREG(mode) else f"type {stat.S_IFMT(mode)}"
     return out
 
 
@@ -277,6 +358,42 @@ def test_config_file_case(case, env):
         path.unlink()
 
 
+@pytest.mark.parametrize("kind, words", [
+    ("folder", ["a folder", "not a regular file"]), ("fifo", ["FIFO", "not a regular file"]),
+    ("symlink-loop", ["unusable"]), ("dangling-link", ["a link to nothing"]),
+    ("nested-50000", ["nests too deep"]), ("huge", ["over 256 KiB"]),
+])
+def test_a_config_file_that_is_no_settings_file_is_an_error_never_absent(kind, words, env):
+    """Ignoring it silently (and `config` saying "(absent)") would run with settings the user did not choose."""
+    path = env / "config" / "vcam-sharpen" / "config.toml"
+    path.parent.mkdir(exist_ok=True)
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink-loop":
+        path.symlink_to(path)
+    elif kind == "dangling-link":
+        path.symlink_to(env / "config" / "nowhere.toml")
+    elif kind == "nested-50000":
+        path.write_text("a = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    else:
+        path.write_text("# padding\n" * 30_000)
+    try:
+        before = snapshot(env)
+        for argv in ([*RUN, "--output", "null"], ["config"], ["install-service", "--path", str(env / "x.service")]):
+            r = CliRunner().invoke(cli, argv)
+            assert r.exit_code == 2, (argv, r.output)
+            check_one_line(r.stderr, ["config.toml", *words])
+            assert "(absent)" not in r.output
+        assert snapshot(env) == before
+    finally:
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
+
+
 @pytest.mark.parametrize("case", TRAIN, ids=[c[0] for c in TRAIN])
 def test_train_case(case, env, capsys):
     _, argv, words = case
@@ -289,6 +406,7 @@ def test_train_case(case, env, capsys):
     assert snapshot(env) == before
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.parametrize("argv, word", [
     (["run", "--weights", "random.pt", "--source", "demo", "--output", "null"], "random.pt"),
     (["eval", "--dataset", "tiny3", "--models", "bilinear"], "tiny3"),
@@ -308,6 +426,7 @@ def test_as_a_real_process(argv, word, env):
     check_one_line(r.stderr, [word])
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason="needs CIFAR-10")
 def test_train_sigterm_before_the_loop_is_one_line(tmp_path):
     """SIGTERM while the teacher's outputs are computed (before the first step): no traceback,

@@ -160,6 +160,7 @@ def test_bad_config_file_is_one_line(tmp_path):
     assert path.read_text() == "fps = 'fast'\n"
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_bad_input_as_a_real_process_has_no_traceback():
     r = vcam("run", "--source", "demo", "--degrade", "7")
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
@@ -210,6 +211,7 @@ def test_every_setting_is_an_option_of_the_settings_commands():
 # ---------------------------------------------------------------- real background processes
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @requires_face
 def test_start_status_toggle_stop(daemons, student_weights):
     r = vcam("start", "--source", FACE_CLIP, "--output", "null", "--weights", student_weights)
@@ -243,6 +245,7 @@ def test_start_status_toggle_stop(daemons, student_weights):
     assert vcam("status").returncode == 3
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_start_failure_is_reported_with_exit_2(daemons, tmp_path):
     r = vcam("start", "--source", tmp_path / "missing.mp4", "--output", "null", "--model", "none")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
@@ -250,6 +253,7 @@ def test_start_failure_is_reported_with_exit_2(daemons, tmp_path):
     assert running_pid() is None
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_sigterm_exits_within_2s_and_releases_outputs(daemons, tmp_path, student_weights):
     """The 2 s promise is checked on the daemon's own report (signal -> camera and outputs released),
     so a loaded test machine cannot fail it; the wall clock is only a generous backstop."""
@@ -275,6 +279,7 @@ def test_sigterm_exits_within_2s_and_releases_outputs(daemons, tmp_path, student
     cap.release()
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_killed_daemon_leaves_a_stale_pid_that_is_handled(daemons):
     p = daemons.popen("run", "--source", "demo", "--output", "null", "--model", "none", "--size", "160x120")
     wait_for(lambda: (read_state() or {}).get("frames_out", 0) > 0, timeout=60)

@@ -42,6 +42,7 @@ def test_panel_without_a_daemon_is_one_line():
                                                      "panel: vcam-sharpen start --panel")
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.parametrize("args, words", [(["--panel-port", "70000"], "--panel-port"),
                                          (["--panel-host", "0.0.0.0"], "one interface"),
                                          (["--panel-host", "example.com"], "IP address")])
@@ -51,6 +52,7 @@ def test_bad_panel_options_are_one_line_and_start_nothing(args, words):
     assert read_state() is None and not paths()["pid"].exists()
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_start_with_the_panel_and_the_daemon_survives_hostile_requests(daemons):  # noqa: F811
     r = vcam("start", *DEMO, "--model", "student", "--panel", "--panel-port", "0")
     assert r.returncode == 0, r.stderr
@@ -80,6 +82,7 @@ def test_start_with_the_panel_and_the_daemon_survives_hostile_requests(daemons):
     assert vcam("stop").returncode == 0
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_panel_of_a_daemon_started_without_it(daemons):  # noqa: F811
     assert vcam("start", *DEMO, "--model", "none").returncode == 0
     r = vcam("panel")
@@ -111,6 +114,7 @@ def test_mos_commands_refuse_bad_input_and_create_nothing(tmp_path, data_home):
     assert not data_home.exists() and not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_a_study_served_rated_reported_exported_and_merged(tmp_path, data_home):
     folder, manifest = make_study(tmp_path)
     r = invoke("mos", "prepare", "--video", "none", "--set5", "none", "--images", tmp_path / "pictures",

@@ -149,10 +149,14 @@ def test_parse_syntax_errors(text):
 
 @pytest.mark.parametrize("text,value,rng_text", [
     ("jpeg:0", "0", "[1, 100]"), ("jpeg:101", "101", "[1, 100]"), ("jpeg:70.5", "70.5", "[1, 100]"),
-    ("h264:52", "52", "[0, 51]"), ("h264:-1", "-1", "[0, 51]"), ("noise:-1", "-1", "[0, inf]"),
-    ("blur:-0.5", "-0.5", "[0, inf]"), ("pg:0.1,-2", "-2", "[0, inf]"), ("noise:nan", "nan", "[0, inf]"),
+    ("h264:52", "52", "[0, 51]"), ("h264:-1", "-1", "[0, 51]"), ("noise:-1", "-1", "[0, 255]"),
+    ("blur:-0.5", "-0.5", "[0, 50]"), ("pg:0.1,-2", "-2", "[0, 255]"), ("noise:nan", "nan", "[0, 255]"),
+    # bounded work: a huge blur hangs or eats GBs, a huge noise overflows (both at parse time now)
+    ("blur:1e5", "100000", "[0, 50]"), ("blur:1e9", "1000000000", "[0, 50]"), ("blur:inf", "inf", "[0, 50]"),
+    ("noise:1e308", "1e+308", "[0, 255]"), ("pg:1e300,1", "1e+300", "[0, 255]"), ("noise:256", "256", "[0, 255]"),
 ])
 def test_parse_range_errors_name_value_and_range(text, value, rng_text):
+    """Every numeric term has a documented range, enforced when the spec is parsed."""
     with pytest.raises(ValueError) as e:
         parse_corruption(text)
     msg = str(e.value)
@@ -310,3 +314,9 @@ def test_camera_train_mix_keeps_clean_images_and_stays_milder_than_camera():
 def test_the_spec_module_re_exports_the_primitives():
     for name in ("gaussian_noise", "poisson_gaussian_noise", "jpeg", "h264", "gaussian_blur", "h264_available"):
         assert getattr(corrupt, name) is getattr(corrupt_ops, name)
+
+
+def test_a_chain_of_too_many_terms_is_refused():
+    with pytest.raises(ValueError, match="at most 16 terms"):
+        parse_corruption("+".join(["blur:1"] * 17))
+    assert len(parse_corruption("+".join(["blur:1"] * 16)).terms) == 16

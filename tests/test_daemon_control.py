@@ -94,6 +94,7 @@ def test_set_without_a_daemon_is_one_line():
     assert r.exit_code == 2 and "not running" in r.stderr
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_set_changes_a_running_daemon_and_status_shows_it(daemons):  # noqa: F811
     r = vcam("start", "--source", "demo", "--output", "null", "--size", "160x120", "--model", "student")
     assert r.returncode == 0, r.stderr

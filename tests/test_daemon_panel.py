@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 
 import httpx
 import pytest
 from conftest_daemon import daemon_env, wait_for  # noqa: F401
+from test_web_connections import Slowloris
 
 from vcam_sharpen.core import loader
 from vcam_sharpen.core.errors import UserError
@@ -159,3 +161,43 @@ def test_run_with_the_panel_in_process():
     url = seen["status"]["panel_url"]
     with pytest.raises(httpx.ConnectError):  # the panel went with the daemon
         httpx.get(url, timeout=2)
+
+
+def test_the_video_and_the_panel_go_on_under_100_half_open_connections():
+    """Slowloris against the running daemon's panel: the panel still answers at once, frames still flow."""
+    seen: dict = {}
+
+    def attack_and_browse():
+        try:
+            st = wait_for(lambda: (s := read_state() or {}).get("panel_url") and s.get("frames_out", 0) > 3 and s,
+                          timeout=60)
+            port = int(st["panel_url"].rsplit(":", 1)[1].strip("/"))
+            attack = Slowloris(port, 100)
+            try:
+                before = (read_state() or {}).get("frames_out", 0)
+                t0 = time.monotonic()
+                seen["codes"], seen["slowest"] = [], 0.0
+                with httpx.Client(base_url=st["panel_url"], timeout=3) as c:
+                    for _ in range(5):
+                        t = time.monotonic()
+                        seen["codes"].append(c.get("/api/status").status_code)
+                        seen["slowest"] = max(seen["slowest"], time.monotonic() - t)
+                        time.sleep(0.3)
+                wait_for(lambda: time.monotonic() - t0 > 2.0, timeout=5)
+                seen["frames"] = (read_state() or {}).get("frames_out", 0) - before
+                seen["seconds"] = time.monotonic() - t0
+            finally:
+                attack.close()
+        except BaseException as e:  # noqa: BLE001
+            seen["error"] = e
+
+    t = threading.Thread(target=attack_and_browse, daemon=True)
+    t.start()
+    stats = lifecycle.run({"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0,
+                           "panel": True, "panel_port": 0}, frames=300)
+    t.join(10)
+    assert "error" not in seen, seen.get("error")
+    assert seen["codes"] == [200] * 5 and seen["slowest"] < 2.0, seen
+    # 30 fps asked; the state file lags by up to a second and the machine is shared: at least a third of it
+    assert seen["frames"] >= 10 * (seen["seconds"] - 1.0), seen
+    assert stats.frames_out == 300

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest_daemon import daemon_env  # noqa: F401
+from conftest_daemon import daemon_env, wait_for  # noqa: F401
 
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.io import camera
@@ -28,6 +28,7 @@ class FakeCamera:
         self.released = 0
         self.k = 0
         self.lock = threading.Lock()
+        self.stuck = threading.Event()  # set by a capture that hangs in read()
 
 
 def fake_capture_class(cam: FakeCamera):
@@ -87,8 +88,9 @@ def test_camera_requests_mjpg_720p_and_keeps_only_the_newest_frame(fake_camera):
         assert fake_camera.props[cv2.CAP_PROP_FRAME_WIDTH] == 1280
         assert src.size == (64, 48) and src.fps == 100  # what the camera granted
         first = int(src.read()[0, 0, 0])
-        time.sleep(0.2)  # ~20 frames arrive meanwhile; read() gives the newest, not the next
-        newest = int(src.read()[0, 0, 0])
+        k0 = fake_camera.k
+        wait_for(lambda: fake_camera.k >= k0 + 20, timeout=10, every=0.01)  # 20 frames arrive meanwhile
+        newest = int(src.read()[0, 0, 0])  # read() gives the newest, not the next
         assert newest - first > 10 and src.dropped > 10
         assert int(src.read()[0, 0, 0]) > newest  # never the same frame twice
     finally:
@@ -182,6 +184,7 @@ def stuck_camera(fake_camera, monkeypatch):
         def read(self):
             Stuck.reads += 1
             if Stuck.reads > 3:
+                fake_camera.stuck.set()
                 release.wait()  # blocked in the "driver"
             return super().read()
 
@@ -192,7 +195,7 @@ def stuck_camera(fake_camera, monkeypatch):
 
 def test_close_abandons_a_grabber_stuck_in_the_driver(stuck_camera, caplog):
     src = CameraSource("0", size=(64, 48), fps=30)
-    time.sleep(0.3)  # the grabber is stuck by now
+    assert stuck_camera.stuck.wait(10)  # the grabber is stuck in the driver now
     t0 = time.monotonic()
     src.close()
     assert time.monotonic() - t0 < camera.CLOSE_WAIT_S + 0.3

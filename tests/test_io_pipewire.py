@@ -49,8 +49,9 @@ def _have_gst_pipewire():
         return False
 
 
-pytestmark = pytest.mark.skipif(not _have_gst_pipewire(),
-                                reason="gst-launch-1.0/pipewire/wireplumber not installed (run .ci/setup-pipewire.sh)")
+pytestmark = [pytest.mark.skipif(not _have_gst_pipewire(),
+                                 reason="gst-launch-1.0/pipewire/wireplumber not installed (run .ci/setup-pipewire.sh)"),
+              pytest.mark.slow]  # real PipeWire sessions and daemons
 
 
 # ------------------------------------------------------------------ fixtures

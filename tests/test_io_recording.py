@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,6 +108,7 @@ def test_a_full_disk_ends_the_recording_not_the_daemon(tmp_path, monkeypatch, ca
     assert 0 < sink.frames < 120
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_killed_daemon_leaves_a_playable_recording(tmp_path, suffix):
     """SIGKILL mid-recording: the file plays up to within about a second of the kill."""
@@ -132,3 +134,73 @@ def test_a_killed_daemon_leaves_a_playable_recording(tmp_path, suffix):
     # at 30 fps, at most about a second (one fragment) may be lost, plus the start-up margin
     assert len(got) >= 30 * (recorded_s - 1.5), (len(got), recorded_s)
     assert got[0].shape == (120, 160, 3)
+
+
+def test_an_existing_recording_is_kept_and_the_new_one_gets_the_next_free_name(tmp_path, caplog):
+    take = tmp_path / "take.mp4"
+    take.write_bytes(b"yesterday's meeting")
+    (tmp_path / "take-1.mp4").write_bytes(b"the day before")
+    sink = RecordingSink(take, (64, 48), 30)
+    for f in frames(10):
+        sink.send(f)
+    sink.close()
+    assert take.read_bytes() == b"yesterday's meeting"
+    assert (tmp_path / "take-1.mp4").read_bytes() == b"the day before"
+    assert sink.path == tmp_path / "take-2.mp4" and len(decoded(sink.path)) == 10
+    assert "take.mp4 exists: recording to take-2.mp4 instead" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "link-to-fifo"])
+def test_only_regular_files_are_recorded_to(tmp_path, kind):
+    """A FIFO nobody reads would block the first write for ever (and SIGTERM with it): refused up front."""
+    import socket
+
+    path = tmp_path / "x.mp4"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(path))
+    else:
+        os.mkfifo(tmp_path / "pipe")
+        path.symlink_to(tmp_path / "pipe")
+    with pytest.raises(UserError, match="not a regular file"):
+        RecordingSink(path, (64, 48), 30)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi"])
+@pytest.mark.parametrize("room", [30_000, 120_000])
+def test_a_full_disk_reports_only_frames_that_really_play(tmp_path, monkeypatch, caplog, suffix, room):
+    """The count in the message is a promise: at least that many frames decode from what reached the disk."""
+    path = tmp_path / f"full{suffix}"
+    sink = RecordingSink(path, (320, 240), 30)
+    real_open = open
+    written = {"n": 0}
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            room_left = room - written["n"]
+            if len(data) > room_left:  # a full disk takes what fits, then refuses
+                self.f.write(bytes(data)[:max(0, room_left)])
+                written["n"] = room
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written["n"] += len(data)
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    monkeypatch.setattr(recording, "open", lambda p, m: Full(real_open(p, m)), raising=False)
+    monkeypatch.setattr(recording, "SYNC_EVERY_S", 0.0)  # as when frames come in real time
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        sink.send(rng.integers(0, 256, (240, 320, 3), np.uint8))
+    sink.close()
+    m = re.search(r"at least its first (\d+) frames", caplog.text)
+    assert m, caplog.text
+    promised = int(m.group(1))
+    assert promised == sink.durable <= sink.frames < 200
+    assert len(decoded(path)) >= promised

@@ -13,6 +13,7 @@ from vcam_sharpen.cli import main
 from vcam_sharpen.core import loader
 
 ENTRY_POINT = "vcam_sharpen.cli:main"
+pytestmark = pytest.mark.slow  # builds and installs a wheel
 
 
 def test_the_console_script_of_this_install_is_the_cli():

@@ -34,6 +34,7 @@ def test_ratings_land_one_transaction_each_in_a_wal_database(tmp_path):
         assert store.rated("s1", rater) == {STIM["id"]} and store.has_rater(rater) and not store.has_rater("x")
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_a_killed_writer_loses_nothing_committed(tmp_path):
     db = tmp_path / "r.sqlite"
     code = ("import os, sys\nfrom vcam_sharpen.quality.mos_store import Store\n"
@@ -106,4 +107,107 @@ def test_unreadable_files(tmp_path):
     (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
     with pytest.raises(UserError, match="not a ratings database"):
         Store(tmp_path / "junk.sqlite")
-    assert isinstance(sqlite3.sqlite_version, str)
+    assert (tmp_path / "junk.sqlite").read_bytes() == b"not a database at all" * 100  # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.sqlite", "x.json"]  # no -wal/-shm beside it
+
+
+def _foreign(path, app_id=0, tables=("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",)):
+    db = sqlite3.connect(path)
+    for sql in tables:
+        db.execute(sql)
+    if app_id:
+        db.execute(f"PRAGMA application_id={app_id}")
+    db.execute("INSERT INTO notes (body) VALUES ('precious')") if "notes" in " ".join(tables) else None
+    db.commit()
+    db.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("variant", ["plain", "app-id", "one-of-our-tables", "wal", "empty"])
+def test_another_programs_sqlite_file_is_never_modified(tmp_path, variant):
+    """--db naming another application's SQLite file: refused with one line, the file byte for byte as it was."""
+    path = tmp_path / "other.sqlite"
+    if variant == "plain":
+        before = _foreign(path)
+    elif variant == "app-id":
+        before = _foreign(path, app_id=0x4D504446)
+    elif variant == "one-of-our-tables":
+        before = _foreign(path, tables=("CREATE TABLE raters (id TEXT)", "CREATE TABLE notes (id INTEGER, body TEXT)"))
+    elif variant == "wal":
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        db.commit()
+        db.close()
+        before = path.read_bytes()
+    else:
+        path.write_bytes(b"")
+        before = b""
+    for attempt in (lambda: Store(path), lambda: mos_store.open_existing(path), lambda: count(path)):
+        with pytest.raises(UserError) as e:
+            attempt()
+        assert "\n" not in str(e.value) and "--db" in str(e.value)
+        assert "another program" in str(e.value) or "empty file" in str(e.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]
+
+
+def test_new_databases_carry_our_application_id_and_old_ones_are_adopted(tmp_path):
+    with Store(tmp_path / "new.sqlite") as store:
+        assert store.db.execute("PRAGMA application_id").fetchone()[0] == mos_store.APPLICATION_ID
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == mos_store.USER_VERSION
+    old = tmp_path / "old.sqlite"  # what an earlier version wrote: our tables, no application id
+    db = sqlite3.connect(old)
+    db.executescript(mos_store.SCHEMA)
+    db.close()
+    with Store(old) as store:
+        assert store.db.execute("PRAGMA application_id").fetchone()[0] == mos_store.APPLICATION_ID
+    assert count(old) == 0
+
+
+@pytest.mark.parametrize("created", [float("nan"), float("inf"), -float("inf"), -5.0, 1e300, "yesterday", True])
+@pytest.mark.parametrize("where", ["rating", "rater"])
+def test_a_rating_with_an_impossible_time_is_refused_not_counted_as_already_here(tmp_path, created, where):
+    """NaN would be stored as NULL, violate NOT NULL, be ignored, and be reported as 'already here'."""
+    with Store(tmp_path / "a.sqlite") as store:
+        rater = store.add_rater()
+        store.add_rating("s1", rater, STIM, 4)
+        doc = store.export()
+    key = "ratings" if where == "rating" else "raters"
+    doc[key][0]["created"] = created
+    with Store(tmp_path / "b.sqlite") as store:
+        with pytest.raises(UserError, match="'created' must be a time"):
+            store.import_ratings(doc)
+        assert store.ratings() == []
+
+
+def test_an_export_nested_too_deep_or_too_large_is_one_line(tmp_path, monkeypatch):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UserError, match="nests too deep"):
+        read_export(deep)
+    monkeypatch.setattr(mos_store, "MAX_EXPORT_BYTES", 1000)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"format": "x", "pad": "y" * 2000}))
+    with pytest.raises(UserError, match="over 0 MiB"):
+        read_export(big)
+
+
+def test_an_export_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.json")
+    with pytest.raises(UserError, match="FIFO"):
+        read_export(tmp_path / "pipe.json")
+    os.mkfifo(tmp_path / "pipe.sqlite")
+    with pytest.raises(UserError, match="FIFO"):
+        Store(tmp_path / "pipe.sqlite")
+
+
+def test_serving_checks_the_database_first(tmp_path):
+    mos_store.check_db(tmp_path / "absent.sqlite")  # made with the first rating
+    assert not (tmp_path / "absent.sqlite").exists()
+    before = _foreign(tmp_path / "other.sqlite")
+    with pytest.raises(UserError, match="another program"):
+        mos_store.check_db(tmp_path / "other.sqlite")
+    assert (tmp_path / "other.sqlite").read_bytes() == before

@@ -12,6 +12,8 @@ from test_train_data import make_photos
 from train import dist, recipe
 from vcam_sharpen.core import checkpoint
 
+pytestmark = pytest.mark.slow  # torchrun: several training processes
+
 
 def test_share_splits_every_global_batch_and_weights_it():
     assert dist.share(5, 9, dist.Dist()) == (5, 9, 1.0)  # one process: the whole batch, weight exactly 1

@@ -127,6 +127,7 @@ def test_bad_options_are_one_line_errors(tiny_cifar, tmp_path, capsys, bad):
     assert err.startswith("error:") and "\n" not in err
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_sigterm_saves_like_ctrl_c(tiny_cifar, tmp_path):
     import signal
     import subprocess

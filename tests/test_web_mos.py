@@ -134,3 +134,15 @@ def test_the_page_gets_each_size_and_a_large_picture_its_crop(study, tmp_path):
     assert all(v == [1280, 720, 960, 540] for v in s["sizes"].values())
     r = c.get(f"/stimulus/{s['queue'][0]}-crop.png")
     assert r.status_code == 200 and cv2.imdecode(np.frombuffer(r.content, np.uint8), 1).shape == (540, 960, 3)
+
+
+@pytest.mark.parametrize("raw", [b"[" * 30_000 + b"]" * 30_000, b'{"stimulus": {}, "score": 3}',
+                                 b'{"stimulus": [], "score": 3}', b'{"stimulus": "x", "score": ' + b"9" * 400 + b"}",
+                                 b'{"stimulus": "x", "score": NaN}'])
+def test_hostile_json_is_a_4xx_never_a_500(study, raw):
+    c, h, _ = session(study)
+    c.post("/api/session", json={}, headers=h)
+    r = c.post("/api/rate", content=raw, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code in (400, 404) and r.json()["error"], r.text
+    r = c.post("/api/session", content=raw, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code < 500, r.text  # the session takes any object and ignores it; the rest is a 400

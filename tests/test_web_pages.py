@@ -39,6 +39,7 @@ def test_json_bodies(body, words):
     assert pages.error(418, "x").status_code == 418
 
 
+@pytest.mark.slow  # a real process (python -m vcam_sharpen / train): seconds of imports each
 def test_a_non_editable_install_ships_the_pages(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
                     "--target", str(tmp_path / "site"), str(REPO)], check=True, cwd=tmp_path, timeout=300)

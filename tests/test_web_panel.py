@@ -107,7 +107,7 @@ def test_an_optional_setting_the_daemon_lacks_is_named_as_unavailable(panel):
 
 @pytest.mark.parametrize("body, status, words", [
     ({"strength": 1.5}, 400, "strength"), ({"strength": "0.5"}, 400, "strength"), ({"strength": True}, 400, "strength"),
-    ({"strength": float("nan")}, 400, "strength"), ({"split": "yes"}, 400, "true or false"),
+    ({"strength": float("nan")}, 400, "NaN"), ({"split": "yes"}, 400, "true or false"),
     ({"model": "/etc/passwd.pt"}, 400, "not one the panel offers"), ({"model": ["student"]}, 400, "model"),
     ({"model": "enhance"}, 400, "enhance does not work in simulated 2x link mode"),
     ({"model": "student", "mode": "same"}, 400, "student does not work in same size mode"),
@@ -175,3 +175,31 @@ def test_check_changes_and_mode_names():
     assert check_changes({"mode": "upscale"}, MODELS, cur, DEFAULTS) == {"mode": "upscale", "model": "student"}
     assert check_changes({"mode": "same"}, MODELS, cur, {}) == {"mode": "same", "model": "auto"}  # no default: first
     assert [mode_name(*m) for m in ((2, False), (1, True), (1, False))] == ["degrade", "upscale", "same"]
+
+
+HOSTILE_BODIES = [  # raw bodies that once gave 500s; each is a 400 with a message now
+    (b"[" * 30_000 + b"]" * 30_000, "nests deeper"),
+    (b'{"strength": ' + b"[" * 9 + b"]" * 9 + b"}", "nests deeper"),
+    (b'{"mode": {}}', "mode must be one of"),
+    (b'{"mode": []}', "mode must be one of"),
+    (b'{"mode": 5}', "mode must be one of"),
+    (b'{"model": {}}', "not one the panel offers"),
+    (b'{"strength": ' + b"9" * 400 + b"}", "at most 18"),
+    (b'{"strength": -' + b"9" * 400 + b"}", "at most 18"),
+    (b'{"strength": 1e999}', "too large"),
+    (b'{"strength": Infinity}', "not JSON"),
+    (b'{"split": "\xff"}', "not UTF-8"),
+    (b'{"strength": 0.5, "strength": [}', "not JSON"),
+    (b'{"' + b"k" * 5000 + b'": 1}', "unknown setting"),
+]
+
+
+@pytest.mark.parametrize("raw, words", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+def test_hostile_json_is_a_400_never_a_500(panel, raw, words):
+    c, h, hooks, _ = panel
+    r = c.post("/api/settings", content=raw, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"] and len(r.json()["error"]) < 200
+    assert not hooks.applied
+    r = c.post("/api/save", content=raw, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 400 and not hooks.saved

@@ -57,6 +57,7 @@ from vcam_sharpen.quality.evaluate import score_arrays
 
 from . import dist
 from .data import MIXES, Plan, load_patch_images, patch_dirs, teacher_targets
+from .limits import Parser, check_out, check_ranges, with_range
 from .losses import distillation_loss, ssim
 from .options import ROLE_HELP, help_text
 
@@ -98,8 +99,8 @@ class Config:
 
 
 def parse(argv: list[str]) -> Config:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
-                                epilog="python -m train unsharp --help: tune the unsharp-mask baseline.")
+    p = Parser(prog="python -m train", description=__doc__.split("\n\n")[0],
+               epilog="python -m train unsharp --help: tune the unsharp-mask baseline.")
     p.add_argument("role", choices=["teacher", "student"], help=ROLE_HELP)
     defaults = Config()
     for f in dataclasses.fields(Config):
@@ -112,7 +113,7 @@ def parse(argv: list[str]) -> Config:
                            help=help_text(f.name, default))
         else:
             p.add_argument(flag, type=type(default), default=None, metavar=f.name.upper(),
-                           help=help_text(f.name, default))
+                           help=with_range(f.name, help_text(f.name, default)))
     args = vars(p.parse_args(argv))
     role = args.pop("role")
     cfg = Config(role=role, model="seed-teacher" if role == "teacher" else "seed-student",
@@ -150,6 +151,8 @@ def model_args(text: str) -> dict:
 
 
 def check(cfg: Config) -> None:
+    check_ranges(cfg)
+    check_out(Path(cfg.out))
     if cfg.model not in list_models():
         raise UserError(f"unknown model {cfg.model!r}; choose from {', '.join(list_models())}")
     if cfg.role == "teacher" and cfg.alpha:
@@ -158,8 +161,6 @@ def check(cfg: Config) -> None:
         raise UserError("--alpha > 0 distils from a teacher: pass --teacher PATH (or --alpha 0 for no distillation)")
     if cfg.alpha < 0 or cfg.beta < 0 or cfg.alpha + cfg.beta <= 0:
         raise UserError("--alpha and --beta must be >= 0 and not both 0")
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-        raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
     if cfg.data_mix not in MIXES:
         raise UserError(f"--data-mix {cfg.data_mix!r}: choose from {', '.join(MIXES)}")
     if cfg.data_mix != "cifar" and (cfg.patch_size < 16 or cfg.patch_size % cfg.factor or cfg.patches < 0):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 
 import click
 
 from ..core.errors import UserError
+from ..core.files import check_output, check_writable
 
 
 class Group(click.Group):
@@ -35,6 +37,27 @@ class Group(click.Group):
 # daemon.log and -v: when, how bad, where from, what
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
 LOG_DATE = "%Y-%m-%d %H:%M:%S"
+
+
+class Finite(click.FloatRange):
+    """``click.FloatRange`` that also refuses nan and inf (which compare False with both bounds and so
+    would pass a plain range)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!s} is not a finite number in the range {self._describe_range()}", param, ctx)
+        return number
+
+
+def output_file(ctx, param, value):
+    """Click callback of every option that names a file to write: refused at parse time, before any
+    work, when it is a device, FIFO, socket or folder (see :func:`vcam_sharpen.core.files.check_output`)."""
+    if value is not None:
+        what = param.opts[0] if param.param_type_name == "option" else ""
+        check_output(value, what)
+        check_writable(value, what)
+    return value
 
 
 def _fail(message: str) -> None:

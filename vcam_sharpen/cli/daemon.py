@@ -14,7 +14,7 @@ from ..daemon import control, lifecycle
 from ..daemon.service import install_from_overrides, next_steps
 from ..daemon.settings import Settings, effective
 from ..tools import doctor
-from .app import cli
+from .app import Finite, cli
 from .options import settings_options as table_options
 from .text import checks_text, devices_text, set_text, settings_text, status_text, summary_text
 
@@ -79,7 +79,7 @@ def start_cmd(ctx, **params) -> None:
 
 
 @cli.command("stop")
-@click.option("--timeout", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
+@click.option("--timeout", type=Finite(0.5, 60), default=5.0, show_default=True,
               help="Seconds to wait for a clean exit before killing it.")
 def stop_cmd(timeout) -> None:
     """Stop the background daemon (SIGTERM, waits for a clean exit)."""

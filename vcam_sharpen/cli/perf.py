@@ -14,7 +14,8 @@ from ..runtime.engines import ENGINES
 from ..runtime.export import export_file
 from ..runtime.tuning import resolve_spec
 from ..tools.bench import parse_size, run_bench
-from .app import cli
+from ..core.files import check_output, check_writable
+from .app import Finite, cli, output_file
 from .text import bench_markdown, bench_table
 
 ENGINE_HELP = "Inference engine: auto = ONNX Runtime on CPU, CUDA (torch or onnxruntime-gpu) when present."
@@ -28,7 +29,7 @@ THREADS_HELP = "Intra-op threads of the engine (ONNX Runtime default: 2)."
                    "default: the one --weights holds, else the default model.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Checkpoint to export; default: the shipped weights of --model.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, callback=output_file,
               help="Output file; default: <model>.onnx (<model>-<kind>.onnx for frame graphs).")
 @click.option("--kind", type=click.Choice(["model", "frame2x", "frame"]), default="model",
               help="model: float NCHW RGB in [0,1] (the network as trained); frame2x: uint8 BGR half-size "
@@ -44,7 +45,8 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
     if kind == "frame":
         check_mode(model_scale(module), degrade=1)
     name = getattr(module, "model_name", "model")
-    out = out or Path(f"{name}.onnx" if kind == "model" else f"{name}-{kind}.onnx")
+    out = check_output(out or Path(f"{name}.onnx" if kind == "model" else f"{name}-{kind}.onnx"), "--out")
+    check_writable(out, "--out")
     info = export_file(module, out, kind)
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -61,15 +63,15 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
 @click.option("--models", default="bilinear,unsharp,default", metavar="LIST",
               help="Comma-separated rows: bilinear, unsharp, default, model names, shipped labels, .pt files; "
                    "or all.")
-@click.option("--frames", type=click.IntRange(min=1), default=120, help="Frames per row.")
+@click.option("--frames", type=click.IntRange(1, 100_000), default=120, help="Frames per row.")
 @click.option("--degrade", type=click.Choice(["1", "2"]), default="2", help="As in the daemon.")
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", help=ENGINE_HELP)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help=DEVICE_HELP)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help=THREADS_HELP)
-@click.option("--paced-frames", type=click.IntRange(min=0), default=90,
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help=THREADS_HELP)
+@click.option("--paced-frames", type=click.IntRange(0, 100_000), default=90,
               help="Frames of the paced run (CPU use at a real-time source); 0 skips it.")
-@click.option("--paced-fps", type=click.FloatRange(min=1.0), default=30.0, help="Rate of the paced run.")
-@click.option("--max-seconds", type=click.FloatRange(min=1.0), default=30.0,
+@click.option("--paced-fps", type=Finite(1.0, 240.0), default=30.0, help="Rate of the paced run.")
+@click.option("--max-seconds", type=Finite(1.0, 3600.0), default=30.0,
               help="Time cap per row and phase (slow models measure fewer frames).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the rows as markdown (the README's table).")

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..core.errors import UserError
 from ..quality.report import DEGRADATIONS, conditions, grid_path, model_rows, run_eval
 from ..tools.bench import default_source
 from ..tools.compare import DEMO, compare
-from .app import cli
+from .app import cli, output_file
 from .text import eval_markdown, eval_table, models_table
 
 
@@ -28,21 +27,22 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
                    "models), .pt files; 'all': the baselines and every shipped file.")
 @click.option("--weights", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Also score this checkpoint file (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N images.")
+@click.option("--limit", type=click.IntRange(1, 10_000_000), default=None, help="Score only the first N images.")
 @click.option("--factor", type=click.IntRange(2, 4), default=2, help="Degradation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the table as markdown (the README's).")
 @click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), default=None, is_flag=False,
-              flag_value=GRID_DEFAULT, metavar="[FILE.png]",
+              flag_value=GRID_DEFAULT, metavar="[FILE.png]", callback=output_file,
               help=f"Write a before/after PNG grid: degraded / each row / ground truth; --grid alone writes "
                    f"{GRID_DEFAULT}. With --corrupt, one grid per condition, named after it: --grid g.png "
                    f"--corrupt jpeg:50 writes g-jpeg_50.png.")
 @click.option("--corrupt", "corrupt", multiple=True, metavar="SPEC",
               help="Score under a webcam condition (repeatable; one table block per condition, each headed by "
                    "its condition): clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, blur:SIGMA, camera, soft, or terms "
-                   "joined with '+' (blur:0.8+noise:3+jpeg:70); values in grey levels / pixels. Applied to the "
-                   "half-size image before the bilinear upscale. Default: clean, printed as without this option.")
-@click.option("--seed", type=click.IntRange(min=0), default=0,
+                   "joined with '+' (blur:0.8+noise:3+jpeg:70); values in grey levels / pixels, within SIGMA "
+                   "0..255 (noise), A,B 0..255, Q 1..100, CRF 0..51, blur SIGMA 0..50, at most 16 terms. Applied to "
+                   "the half-size image before the bilinear upscale. Default: clean, printed as without this option.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0,
               help="Seed of the random corruptions: image i always gets the generator [seed, i].")
 @click.option("--degradation", type=click.Choice(DEGRADATIONS), default="2x", show_default=True,
               help="2x: downscale, [--corrupt,] bilinear upscale (the 2x models' task); soft: the same-size task "
@@ -77,13 +77,13 @@ def models_cmd(as_json: bool) -> None:
               help="Comma-separated panels, left to right: none (the picture without a network), default, "
                    "shipped weights, model names, .pt files.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("compare.png"),
-              show_default=True, help="The PNG to write.")
+              callback=output_file, show_default=True, help="The PNG to write.")
 @click.option("--degrade", type=click.Choice(["1", "2"]), default="1", show_default=True,
               help="As in the daemon: 1 the frame at its own size, 2 the simulated 2x link.")
 @click.option("--corrupt", default=None, metavar="SPEC",
               help="Corrupt the frame first like a webcam (as eval --corrupt, e.g. camera or soft).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of a random --corrupt.")
-@click.option("--frame", "index", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, help="Seed of a random --corrupt.")
+@click.option("--frame", "index", type=click.IntRange(0, 10_000_000), default=0, show_default=True,
               help="Which frame of the video (0-based).")
 @click.option("--crop", default=None, metavar="X,Y,W,H", help="The box to show, in pixels; default: the whole frame.")
 @click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True,

@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from ..core.errors import UserError
-from ..core.files import atomic_write
+from ..core.files import atomic_write, check_output, check_writable
 from ..daemon import lifecycle
 from ..quality import mos_stats, mos_store, mos_study
 from ..web.mos_app import create_mos
 from ..web.security import Guard
 from ..web.server import bind, serve_foreground, url
-from .app import cli
+from .app import cli, output_file
 from .text import fixed
 
 MOS_PORT = 8718
@@ -105,6 +105,7 @@ def prepare_cmd(out, video, stills, set5, images, methods, no_trap, force) -> No
 def serve_cmd(folder, db, port, host, open_) -> None:
     """Serve the study page until Ctrl-C: each rater (a browser session) rates every stimulus once."""
     manifest = mos_study.load_manifest(folder)
+    mos_store.check_db(db)
     sock = bind(host, port, what="mos")
     address = url(sock)
     click.echo(f"MOS study {manifest['study']} ({len(manifest['stimuli'])} stimuli): {address}  (Ctrl-C stops)")
@@ -160,8 +161,8 @@ def mos_table(summary: dict) -> str:
 @click.option("--study", default=None, metavar="ID|all", help="Report this study (or all); default: the study folder's.")
 @click.option("--include-flagged", is_flag=True, help="Keep the ratings of raters who failed the trap.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="CSV file; default: mos-report.csv beside the database.")
-@click.option("--chart", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              callback=output_file, help="CSV file; default: mos-report.csv beside the database.")
+@click.option("--chart", type=click.Path(path_type=Path, dir_okay=False), default=None, callback=output_file,
               help="PNG bar chart; default: mos-report.png beside the database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def report_cmd(db, folder, study, include_flagged, csv_path, chart, as_json) -> None:
@@ -174,6 +175,8 @@ def report_cmd(db, folder, study, include_flagged, csv_path, chart, as_json) -> 
         for p, what in ((csv_path, "--csv"), (chart, "--chart")):
             if not p.parent.is_dir():
                 raise UserError(f"{what} {p}: folder {p.parent} does not exist; create it first")
+            check_output(p, what)
+            check_writable(p, what)
         chosen = _study(store, study, folder)
         ratings = store.ratings(chosen)
     if not ratings:
@@ -190,7 +193,7 @@ def report_cmd(db, folder, study, include_flagged, csv_path, chart, as_json) -> 
 
 
 @mos.command("export")
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False), callback=output_file)
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Ratings database; default: $XDG_DATA_HOME/vcam-sharpen/mos.sqlite.")
 def export_cmd(out, db) -> None:

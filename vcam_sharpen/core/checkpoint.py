@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .errors import UserError, one_line
-from .files import atomic_write
+from .files import atomic_write, existing_file
 from .models import check_args, create_model, get_spec, list_models
 
 FORMAT = 1
@@ -48,8 +48,9 @@ def save(path: Path, model: nn.Module, config: dict | None = None, metrics: dict
 def read(path: Path) -> dict:
     """Read a checkpoint dict; any problem is a one-line :class:`UserError`."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"weights file {path} does not exist; pass an existing .pt file, or a model name (see vcam-sharpen models)")
+    if not existing_file(path, "weights file"):  # a FIFO or a device: named as such, never opened
+        raise UserError(f"weights file {path} does not exist; pass an existing .pt file, or a model name "
+                        f"(see vcam-sharpen models)")
     try:
         with warnings.catch_warnings():  # torch's warnings about foreign pickles would add lines to our one
             warnings.simplefilter("ignore")

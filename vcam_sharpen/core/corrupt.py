@@ -10,12 +10,15 @@ Spec language (``parse_corruption``), terms joined with ``+``, applied left
 to right, e.g. ``blur:0.8+noise:3+jpeg:70``:
 
     clean        identity
-    noise:SIGMA  additive Gaussian noise, SIGMA in grey levels (noise:5 = 5/255)
+    noise:SIGMA  additive Gaussian noise, SIGMA in grey levels 0..255 (noise:5 = 5/255)
     pg:A,B       Poisson-Gaussian noise, in grey levels: at grey level X the
-                 noise variance is A*X + B**2 (grey levels squared)
+                 noise variance is A*X + B**2 (grey levels squared); A, B 0..255
     jpeg:Q       JPEG round trip, quality 1..100, 4:2:0 chroma
     h264:CRF     one H.264 intra frame, CRF 0..51 (needs PyAV)
-    blur:SIGMA   Gaussian defocus blur, SIGMA in pixels
+    blur:SIGMA   Gaussian defocus blur, SIGMA in pixels 0..50 (the kernel spans
+                 about 6 SIGMA: larger values only cost time and memory)
+
+At most MAX_TERMS terms; every range is checked when the spec is parsed, before any work.
     camera       a random realistic webcam chain per image (see sample_camera)
     camera-train the robust 2x models' training mix: 30% clean, milder noise and
                  codecs than ``camera`` (see sample_camera_train)
@@ -103,11 +106,12 @@ class Corruption:
         return out
 
 
+MAX_TERMS = 16  # a chain longer than any real camera's only multiplies the work
 # name -> (number of values, (low, high) or None, integer-valued?); the presets (PRESETS) take no values
 _RULES = {
     "clean": (0, None, False),
-    "noise": (1, (0.0, math.inf), False), "blur": (1, (0.0, math.inf), False),
-    "pg": (2, (0.0, math.inf), False),
+    "noise": (1, (0.0, 255.0), False), "blur": (1, (0.0, 50.0), False),
+    "pg": (2, (0.0, 255.0), False),
     "jpeg": (1, (1, 100), True), "h264": (1, (0, 51), True),
 }
 
@@ -119,6 +123,8 @@ def parse_corruption(text: str) -> Corruption:
     if not isinstance(text, str) or not text.strip():
         raise bad
     terms = []
+    if text.count("+") >= MAX_TERMS or len(text) > 40 * MAX_TERMS:
+        raise CorruptionError(f"corruption spec {text[:40]!r}...: at most {MAX_TERMS} terms; drop some")
     for term in text.strip().split("+"):
         name, _, rest = term.strip().partition(":")
         if name not in _RULES and name not in PRESETS:

@@ -21,7 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..core.errors import UserError
-from ..core.files import atomic_write
+from ..core.files import atomic_write, existing_file
 from ..core.paths import config_path
 from .settings import RENAMED, Settings, check_value
 
@@ -88,8 +88,11 @@ def save(values: dict, path: Path | None = None) -> Path:
             raise UserError(f"{key}: {e}") from None
     literals = {k: toml_value(f"{v[0]}x{v[1]}" if k == "size" else v) for k, v in checked.items()}
     try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        text = path.read_text(encoding="utf-8") if existing_file(path, "config file") else ""
         before = _norm(tomllib.loads(text))
+    except RecursionError:
+        raise UserError(f"config file {path} nests too deep to be settings; fix it by hand first: nothing was "
+                        "saved") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"config file {path} does not parse ({e}); fix it by hand first: nothing was saved") \
             from None

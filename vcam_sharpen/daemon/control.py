@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import time
 
@@ -19,7 +18,7 @@ from ..core.errors import UserError, one_line
 from ..core.files import atomic_write
 from ..frames.sharpen import LIVE, check_live
 from ..web.panel_app import MODES, mode_name
-from .lock import paths, read_state, running_pid
+from .lock import daemon_identity, paths, read_state, signal_daemon
 from .settings import check_value
 
 log = logging.getLogger(__name__)
@@ -71,13 +70,14 @@ def request(changes: dict, timeout: float = 3.0, rebuild_timeout: float = REBUIL
     mode change: once the new sharpener runs). A refused or failed change is a one-line UserError."""
     if CONTROL_SIGNAL is None:
         raise UserError("changing a running daemon needs SIGUSR2, which this system lacks; restart it instead")
-    pid = running_pid()
-    if pid is None:
+    if daemon_identity() is None:  # proven before control.json is written
         raise UserError("vcam-sharpen is not running; start it with: vcam-sharpen start")
     seq = int((read_state() or {}).get("control_seq", 0)) + 1
     atomic_write(paths()["state"].with_name(CONTROL_FILE), json.dumps({"seq": seq, "changes": changes}),
                  private=True)
-    os.kill(pid, CONTROL_SIGNAL)
+    pid = signal_daemon(CONTROL_SIGNAL)
+    if pid is None:
+        raise UserError("vcam-sharpen stopped before the change reached it; start it with: vcam-sharpen start")
     state = _wait(lambda st: st.get("control_seq", 0) >= seq, timeout)
     if state is None:
         raise UserError(f"the daemon (pid {pid}) did not confirm the change; see {paths()['log']}")

@@ -30,8 +30,10 @@ from ..pipeline.loop import Pipeline
 from ..pipeline.stats import CpuMeter, Stats
 from ..runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
 from . import control
+from .identity import send
+from .lock import (AlreadyRunning, PidLock, already_running, daemon_identity, paths, read_state, running_pid,
+                   signal_daemon, write_state)
 from .panel import PanelController, PanelHandle
-from .lock import AlreadyRunning, PidLock, already_running, paths, read_state, running_pid, write_state
 from .settings import Settings, effective
 
 log = logging.getLogger(__name__)
@@ -298,22 +300,20 @@ def start(overrides: dict | None = None, timeout: float = START_TIMEOUT_S) -> di
 
 
 def stop(timeout: float = STOP_TIMEOUT_S) -> int | None:
-    """SIGTERM the running daemon and wait for it to exit; returns its pid (None: was not running)."""
-    pid = running_pid()
-    if pid is None:
+    """SIGTERM the running daemon and wait for it to exit; returns its pid (None: was not running).
+    Only a process proven to be the daemon is signalled (see :mod:`.identity`)."""
+    recorded = daemon_identity()
+    if recorded is None:
         return None
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    pid = recorded["pid"]
+    if not send(pid, recorded, signal.SIGTERM):
         return pid
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running_pid() is None and not _alive(pid):
             return pid
         time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, AttributeError):
+    if not send(pid, recorded, getattr(signal, "SIGKILL", signal.SIGTERM)):
         return pid
     raise UserError(f"the daemon (pid {pid}) did not exit within {timeout:.0f} s of SIGTERM and was killed; "
                     f"see {paths()['log']}")
@@ -323,11 +323,10 @@ def toggle(timeout: float = 3.0) -> bool:
     """Switch sharpening of the running daemon off or on; returns the new state."""
     if TOGGLE_SIGNAL is None:
         raise UserError("toggle needs SIGUSR1, which this system lacks; restart with --model none instead")
-    pid = running_pid()
+    before = (read_state() or {}).get("sharpening", True)
+    pid = signal_daemon(TOGGLE_SIGNAL)
     if pid is None:
         raise UserError("vcam-sharpen is not running; start it with: vcam-sharpen start")
-    before = (read_state() or {}).get("sharpening", True)
-    os.kill(pid, TOGGLE_SIGNAL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state() or {}
@@ -347,7 +346,7 @@ def status() -> dict:
     if state:
         age = time.time() - float(state.get("updated", 0))
         out["uptime_s"] = round(time.time() - float(state.get("started", time.time())), 1)
-        if age > 5 * STATE_EVERY_S:
+        if age > 5 * STATE_EVERY_S and state.get("status") != "starting":
             out["status"] = f"not responding (state {age:.0f} s old)"
     else:
         out["status"] = "starting"

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import UserError
-from ..core.files import atomic_write
+from ..core.files import atomic_write, check_output
 from ..core.paths import config_home
 from .settings import effective, settings_args
 
@@ -63,6 +63,7 @@ def install(args: list[str], path: Path | None = None, force: bool = False) -> t
     text = unit_text(args)
     if path.is_dir():
         raise UserError(f"{path} is a folder; pass --path FILE.service")
+    check_output(path, "--path")  # before reading it: a FIFO would block the read
     outcome = "written"
     if path.exists():
         try:

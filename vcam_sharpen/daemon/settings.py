@@ -31,6 +31,7 @@ else:  # pragma: no cover - tomllib is stdlib from 3.11; tomli is the same parse
 
 from ..core import loader
 from ..core.errors import UserError
+from ..core.files import existing_file
 from ..core.paths import config_path
 from ..io.outputs import check_output
 from ..runtime.engines import ENGINES
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # Settings renamed since they were first published: old name -> new name (still read, with a warning).
 RENAMED = {"device": "vcam_device"}
+MAX_CONFIG_BYTES = 256 * 1024  # a settings file is a few lines; anything far larger is not one
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -229,11 +231,17 @@ def check_value(name: str, value):
 def read_config(path: Path | None = None) -> dict:
     """The validated settings in the config file (``{}`` when there is none)."""
     path = Path(path) if path is not None else config_path()
-    if not path.is_file():
+    if not existing_file(path, "config file"):
         return {}
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise UserError(f"config file {path} is over {MAX_CONFIG_BYTES // 1024} KiB; a settings file is a "
+                            f"few lines: fix it or remove it")
+        raw = tomllib.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise UserError(f"config file {path} nests too deep to be settings; fix it or remove it") from None
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"config file {path}: {e}; fix it or remove it") from None
     except UnicodeDecodeError as e:

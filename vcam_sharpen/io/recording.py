@@ -8,8 +8,11 @@ After each keyframe the file is flushed and synced, so a SIGKILL at any moment l
 that plays up to within about a second of the kill.
 
 The file is created with the first frame, not before: a command that fails while starting
-leaves no file behind and never truncates an existing one. A full disk or a vanished folder
-ends the recording (logged once) without stopping the virtual camera.
+leaves no file behind. An existing file is never overwritten: when ``take.mp4`` exists the
+recording goes to ``take-1.mp4`` (the next free name, created exclusively), and the log says so.
+Only regular files are written: a FIFO, device, socket or folder at the name is refused. A full
+disk or a vanished folder ends the recording (logged once, with the number of frames that were
+synced to the disk and so surely play) without stopping the virtual camera.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import av
 import numpy as np
 
 from ..core.errors import UserError, one_line
+from ..core.files import check_output
 from .sinks import Sink
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ class RecordingSink(Sink):
         self.name = f"file {self.path.name}"
         self.fps = float(fps)
         self.frames = 0
+        self.durable = 0  # frames before the last keyframe that was flushed and synced: these surely play
         suffix = self.path.suffix.lower()
         if suffix not in FORMATS:
             raise UserError(f"--output {path}: recordings are {', '.join(FORMATS)} files")
@@ -55,6 +60,7 @@ class RecordingSink(Sink):
             raise UserError(f"--output {path}: folder {folder} does not exist; create it first")
         if self.path.is_dir():
             raise UserError(f"--output {path} is a folder; give a file name like {path}/out.mp4")
+        check_output(self.path, "--output")  # a FIFO nobody reads would block the first write forever
         if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
             raise UserError(f"--output {path}: no permission to write there; pick another folder")
         if suffix != ".avi" and (size[0] % 2 or size[1] % 2):
@@ -65,7 +71,7 @@ class RecordingSink(Sink):
     def _open(self) -> None:
         fmt, codec, options, container_options = FORMATS[self.path.suffix.lower()]
         rate = Fraction(self.fps).limit_denominator(1001)
-        self._file = open(self.path, "wb")
+        self._file = self._create()
         self._container = av.open(self._file, "w", format=fmt, options=container_options)
         stream = self._container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height = self.size
@@ -87,19 +93,41 @@ class RecordingSink(Sink):
             for packet in self._stream.encode(picture):
                 self._container.mux(packet)
                 if packet.is_keyframe and time.monotonic() - self._synced >= SYNC_EVERY_S:
-                    self._sync()
+                    self._sync(round(float(packet.pts * packet.time_base) * self.fps))
             self.frames += 1
         except (OSError, av.FFmpegError) as e:
             self._failed = True
-            log.error("recording %s stopped after %d frames (%s); the file plays up to there",
-                      self.path, self.frames, one_line(e))
             self._abandon()
+            log.error("recording %s stopped after %d frames (%s); at least its first %d frames (%.1f s) were "
+                      "synced to the disk and play", self.path, self.frames, one_line(e), self.durable,
+                      self.durable / self.fps)
 
-    def _sync(self) -> None:
-        """Push what the muxer has written to the disk, so a crash loses at most the last second."""
+    def _create(self):
+        """The recording's file, created new (O_EXCL): an existing file, or one that appeared since the
+        checks, is never overwritten; the next free ``NAME-N.ext`` is taken instead."""
+        wanted, n = self.path, 0
+        while True:
+            try:
+                f = open(self.path, "xb")
+            except FileExistsError:
+                n += 1
+                if n > 9999:
+                    raise
+                self.path = wanted.with_name(f"{wanted.stem}-{n}{wanted.suffix}")
+                continue
+            if n:
+                log.warning("%s exists: recording to %s instead (nothing is overwritten)", wanted, self.path.name)
+                self.name = f"file {self.path.name}"
+            return f
+
+    def _sync(self, keyframe: int) -> None:
+        """Push what the muxer has written to the disk, so a crash loses at most the last second. The
+        muxer writes a fragment (a cluster) out when the next keyframe starts one: every frame before
+        frame ``keyframe`` (an index) is then on the disk."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._synced = time.monotonic()
+        self.durable = max(self.durable, int(keyframe))
 
     def _abandon(self) -> None:
         for thing in (self._container, self._file):
@@ -119,9 +147,14 @@ class RecordingSink(Sink):
             for packet in self._stream.encode():
                 container.mux(packet)
             container.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
             self._file.close()
+            self.durable = self.frames
         except (OSError, av.FFmpegError) as e:
-            log.error("finishing %s failed (%s); the file plays up to the last second", self.path, one_line(e))
+            log.error("finishing %s failed (%s); at least its first %d frames (%.1f s) were synced to the disk "
+                      "and play",
+                      self.path, one_line(e), self.durable, self.durable / self.fps)
             self._container = container
             self._abandon()
         self._file = None

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # How long read() waits while the source is unavailable, so callers never busy-loop.
 UNAVAILABLE_WAIT_S = 0.1
+MIN_SIDE = 16  # the smallest source frame side accepted
 
 
 class Source(ABC):
@@ -132,6 +133,14 @@ STILL_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "ti
                  "ppm_pipe", "qoi_pipe")
 
 
+def check_frame_size(width: int, height: int, path) -> None:
+    """A one-line UserError for a picture smaller than MIN_SIDE pixels a side (a 1x1 video cannot even be
+    halved for --degrade 2, and nothing that small is a picture to sharpen)."""
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise UserError(f"{path} is {width}x{height} pixels, too small to sharpen (at least {MIN_SIDE}x{MIN_SIDE}); "
+                        f"pass a real video or picture")
+
+
 def check_video_file(path: Path) -> None:
     """A one-line UserError unless ``path`` is a video file FFmpeg can decode.
 
@@ -151,11 +160,12 @@ def check_video_file(path: Path) -> None:
             if not container.streams.video:
                 raise UserError(f"{path} has no video stream (audio only?); {fix}")
             still = container.format.name in STILL_FORMATS or container.streams.video[0].frames == 1
-            next(container.decode(video=0))
+            first = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as e:
         why = one_line(e, 100).split(": '")[0]  # FFmpeg names the file again: once is enough
         raise UserError(f"cannot decode video {path} ({why}); convert it with: "
                         f"ffmpeg -i {path.name} out.mp4") from None
+    check_frame_size(first.width, first.height, path)
     if still:
         raise UserError(f"{path} is a still image, not a video; make one with: ffmpeg -loop 1 -i {path.name} "
                         f"-t 10 -pix_fmt yuv420p still.mp4, or use --source demo")

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.errors import UserError
+from ..core.files import existing_file
 from ..core.paths import cache_home
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ def load_pickle(path: Path) -> dict:
         UserError: the file is missing, truncated, not a pickle, or references
             anything other than numpy arrays and plain containers.
     """
+    if not existing_file(path, "CIFAR-10 file"):  # a FIFO in its place would block the read for ever
+        raise UserError(f"cannot read CIFAR-10 file {path}: No such file or directory")
     try:
         raw = Path(path).read_bytes()
     except OSError as e:

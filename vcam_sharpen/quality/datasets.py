@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from ..core.errors import UserError
+from ..core.files import existing_file
 from ..io.sources import check_video_file
 from . import cifar
 
@@ -25,6 +26,7 @@ def read_folder(folder: Path) -> list[np.ndarray]:
         raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}; pass a folder of images")
     images = []
     for p in files:
+        existing_file(p, "image")  # a FIFO named *.png would block the read for ever
         try:
             img = imread(p)
         except Exception as e:

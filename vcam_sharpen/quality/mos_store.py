@@ -12,6 +12,7 @@ wrongly is *flagged* (kept, and left out of the report unless asked).
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import sqlite3
@@ -20,10 +21,16 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from ..core.errors import UserError
+from ..core.files import existing_file
 from ..core.paths import data_home
 
+# PRAGMA application_id of every ratings database ("VSMO"): a file without it is never written to,
+# so --db naming another program's SQLite file cannot add our tables to it.
+APPLICATION_ID = 0x56534D4F
+USER_VERSION = 1
 EXPORT_FORMAT = "vcam-sharpen-mos-ratings"
 EXPORT_VERSION = 1
+MAX_EXPORT_BYTES = 256 << 20  # an export of a million ratings is ~300 MB of JSON; beyond: not an export
 SCORES = {5: "Excellent", 4: "Good", 3: "Fair", 2: "Poor", 1: "Bad"}  # ITU-T P.910 ACR
 KINDS = ("still", "clip", "trap")
 ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -76,17 +83,32 @@ class Store:
 
     def __init__(self, path: Path | None = None, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_db()
-        if not self.path.is_file():
+        exists = existing_file(self.path, "--db")  # a FIFO or a device is refused, never opened
+        if not exists:
             if not create:
                 raise UserError(f"no ratings database at {self.path}; collect ratings with: vcam-sharpen mos serve")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise UserError(f"cannot create the folder of {self.path} ({e.strerror}); pass another --db") \
+                    from None
+        else:
+            check_identity(self.path)  # read-only: a file that is not ours is left byte for byte as it was
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            if not exists:
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self.db.execute(f"PRAGMA user_version={USER_VERSION}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            if exists and self.db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")  # a database of an older version
+                self.db.execute(f"PRAGMA user_version={USER_VERSION}")
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path} is not a ratings database ({e}); pass another --db") from None
+        except sqlite3.Error as e:  # a read-only file system, a locked file
+            raise UserError(f"cannot open the ratings database {self.path} ({e}); pass another --db") from None
 
     def close(self) -> None:
         self.db.close()
@@ -182,6 +204,12 @@ class Store:
             UserError: not an export, or a row that is malformed (named by its index).
         """
         raters, ratings = check_export(doc, source)
+        try:
+            return self._insert(raters, ratings)
+        except sqlite3.Error as e:  # a read-only file system, a full disk: nothing was added
+            raise UserError(f"cannot write to {self.path} ({e}); nothing was imported: pass another --db") from None
+
+    def _insert(self, raters: list[dict], ratings: list[dict]) -> tuple[int, int]:
         added = 0
         with self._tx():
             for q in raters:
@@ -223,8 +251,7 @@ def check_export(doc, source: str = "the file") -> tuple[list[dict], list[dict]]
         if not isinstance(q, dict) or not ID_RE.fullmatch(str(_field(q, "id", where))):
             raise UserError(f"{where}: not a rater with a 32-hex-digit id")
         created = _field(q, "created", where)
-        if isinstance(created, bool) or not isinstance(created, (int, float)):
-            raise UserError(f"{where}: 'created' must be a number")
+        _check_time(created, where)
         out_q.append({"id": q["id"], "created": float(created), "flagged": bool(q.get("flagged")),
                       "reason": str(q["reason"])[:300] if q.get("reason") else None})
     out_r = []
@@ -245,23 +272,82 @@ def check_export(doc, source: str = "the file") -> tuple[list[dict], list[dict]]
             raise UserError(f"{where}: 'score' must be an integer from 1 to 5")
         if expected is not None and (isinstance(expected, bool) or expected not in SCORES):
             raise UserError(f"{where}: 'expected' must be null or an integer from 1 to 5")
-        if isinstance(created, bool) or not isinstance(created, (int, float)):
-            raise UserError(f"{where}: 'created' must be a number")
+        _check_time(created, where)
         out_r.append({**{k: r[k] for k in ("id", "study", "rater", "stimulus", "content", "method", "kind")},
                       "expected": expected, "score": int(score), "created": float(created)})
     return out_q, out_r
 
 
+def _check_time(created, where: str) -> None:
+    """``created`` is a Unix time: a finite number from 0 (NaN would be stored as NULL and the row dropped)."""
+    if isinstance(created, bool) or not isinstance(created, (int, float)) or not math.isfinite(created) \
+            or not 0 <= created < 1e11:
+        raise UserError(f"{where}: 'created' must be a time in seconds since 1970 (a finite number), "
+                        f"not {str(created)[:40]}")
+
+
 def read_export(path: Path) -> dict:
-    """An export file as a document; a one-line UserError when it is missing or not JSON."""
+    """An export file as a document; a one-line UserError when it is missing, not a regular file, too
+    large, or not JSON (including JSON nested too deep for Python to parse)."""
+    if not existing_file(path, "export file"):
+        raise UserError(f"cannot read {path} (No such file or directory); pass a file made by vcam-sharpen mos "
+                        "export")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_EXPORT_BYTES + 1)
+        if len(raw) > MAX_EXPORT_BYTES:
+            raise UserError(f"{path} is over {MAX_EXPORT_BYTES >> 20} MiB, more than any ratings export; "
+                            "pass a file made by vcam-sharpen mos export")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read {path} ({getattr(e, 'strerror', None) or e})") from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise UserError(f"{path} nests too deep to be a ratings export; pass a file made by vcam-sharpen "
+                        "mos export") from None
     except ValueError as e:
         raise UserError(f"{path} is not JSON ({e})") from None
+
+
+def check_identity(path: Path) -> None:
+    """A one-line UserError unless ``path`` is a vcam-sharpen ratings database: our ``application_id``
+    (read from the file's header, bytes 68-71), or (written by an older version) no application id
+    and exactly our two tables. The file is only read, never locked or journalled: whatever it is,
+    it and its folder stay exactly as they were."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); pass another --db") from None
+    if not header:
+        raise UserError(f"{path} is an empty file, not a ratings database; pass another --db (or a new name)")
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+        raise UserError(f"{path} is not a ratings database (not an SQLite file); pass another --db")
+    app = int.from_bytes(header[68:72], "big")
+    if app == APPLICATION_ID:
+        return
+    tables: set[str] = set()
+    if app == 0:  # immutable: no lock, no -wal/-shm files beside it
+        try:
+            uri = f"{Path(path).absolute().as_uri()}?mode=ro&immutable=1"
+            with closing(sqlite3.connect(uri, uri=True)) as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as e:
+            raise UserError(f"{path} is not a ratings database ({e}); pass another --db") from None
+        if tables == {"raters", "ratings"}:
+            return
+    what = f"application_id {app:#x}" if app else "tables " + (", ".join(sorted(tables)[:5]) or "none")
+    raise UserError(f"{path} is another program's SQLite database ({what}), not a vcam-sharpen ratings "
+                    f"database; it was left as it was: pass another --db")
+
+
+def check_db(path: Path | None) -> None:
+    """Before serving: ``--db`` (default :func:`default_db`) is absent (made with the first rating), or a
+    ratings database; a one-line UserError otherwise, so a wrong file fails at start, not per request."""
+    path = Path(path) if path is not None else default_db()
+    if existing_file(path, "--db"):
+        check_identity(path)
 
 
 def open_existing(path: Path | None) -> Store:
@@ -271,7 +357,8 @@ def open_existing(path: Path | None) -> Store:
 
 def count(path: Path) -> int:
     """Ratings in the database at ``path`` (0 when there is none)."""
-    if not Path(path).is_file():
+    if not existing_file(path, "--db"):
         return 0
+    check_identity(path)
     with closing(sqlite3.connect(path)) as db:
         return int(db.execute("SELECT COUNT(*) FROM ratings").fetchone()[0])

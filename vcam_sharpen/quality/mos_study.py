@@ -32,6 +32,7 @@ import torch
 
 from ..core import loader
 from ..core.errors import UserError
+from ..core.files import check_writable
 from ..core.paths import data_home
 from ..io.sources import DemoSource
 from .datasets import IMAGE_SUFFIXES, read_folder
@@ -192,6 +193,7 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
                         "database), or pick another --out")
     if out != default_dir() and not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    check_writable(out, "--out")  # a read-only file system: said now, not after every picture is made
     for p, what in ([(video, "--video")] if video else []) + ([(set5, "--set5")] if set5 else []) + \
             [(p, "--images") for p in images]:
         if what == "--video" and is_demo(p):
@@ -214,8 +216,12 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
     manifest = {"format": STUDY_FORMAT, "version": 1, "study": "s" + secrets.token_hex(6), "created": time.time(),
                 "protocol": PROTOCOL, "contents": [c for c, _ in contents], "methods": [REFERENCE, *names],
                 "stimuli": []}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot create the study folder ({e.strerror}); pick a writable folder") \
+            from None
     try:
         crops = {c: choose_crop(img) for c, m, img in made if m == REFERENCE}
         pictures = [(c, m, "still", None, img) for c, m, img in made]
@@ -238,7 +244,7 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
             if expected is not None:
                 stim["expected"] = expected
             manifest["stimuli"].append(stim)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))  # a full disk: OSError, caught below
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
@@ -246,6 +252,10 @@ def prepare(out: Path | None = None, video: Path | None = DEFAULT_VIDEO, stills:
         tmp.rename(out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"--out {out}: cannot write the study ({e.strerror}); pick a writable "
+                        f"folder with free space") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -16,6 +16,7 @@ from ..core.baselines import Bilinear, UnsharpMask
 from ..core.corrupt import Corruption, h264_available, parse_corruption
 from ..core.degrade import check_mode, degrade_pair, model_scale
 from ..core.errors import UserError
+from ..core.files import atomic_write, check_output
 from ..core.models import count_macs, count_parameters, create_model, get_spec, list_models
 from ..runtime.tuning import resolve_spec
 from .datasets import load_eval_set
@@ -130,6 +131,8 @@ def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "
         raise UserError(f"--grid {grid}: folder {Path(grid).parent} does not exist; create it first")
     if grid is not None and Path(grid).suffix.lower() not in GRID_SUFFIXES:
         raise UserError(f"--grid {grid}: give a picture file name ({', '.join(GRID_SUFFIXES)}), e.g. grid.png")
+    for cond in (conds or [None]) if grid is not None else []:
+        check_output(grid if cond is None else grid_path(grid, cond), "--grid")
     rows_methods = methods(models, list(extra), degrade=1 if factor == 1 else 2)
     images = load_eval_set(dataset, data, limit)
     rows = []
@@ -188,12 +191,12 @@ def write_grid(path: Path, methods: list[tuple[str, nn.Module, dict]], images, f
     if not path.parent.is_dir():
         raise UserError(f"--grid {path}: folder {path.parent} does not exist; create it first")
     try:
-        written = cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        written, data = cv2.imencode(path.suffix.lower(), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     except cv2.error:  # no writer for the name's extension
         written = False
     if not written:
         raise UserError(f"cannot write grid image {path} (use a .png name in a writable folder)")
-    return path
+    return atomic_write(path, data.tobytes())
 
 
 def _center(img: np.ndarray, size: int) -> np.ndarray:

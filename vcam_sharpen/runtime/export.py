@@ -20,6 +20,7 @@ from torch import nn
 from ..core.degrade import model_scale
 from ..core.errors import UserError
 from ..core.files import atomic_write
+from ..core.files import kind as kind_of
 from ..core.paths import cache_home
 from .graphs import PHASE_KINDS, graph_module
 
@@ -180,7 +181,7 @@ def cached_bytes(model: nn.Module, kind: str, refresh: bool = False) -> bytes:
     """
     name = getattr(model, "model_name", type(model).__name__)
     path = cache_dir() / f"{name}-{weights_hash(model)}-{kind}.onnx"
-    if not refresh:
+    if not refresh and kind_of(path) is None:  # a cached graph is a regular file; anything else is ignored
         try:
             return path.read_bytes()
         except OSError:

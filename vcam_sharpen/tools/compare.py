@@ -23,7 +23,7 @@ from ..core.corrupt import parse_corruption
 from ..core.errors import UserError
 from ..core.files import atomic_write
 from ..frames.sharpen import Sharpener
-from ..io.sources import DemoSource, check_video_file
+from ..io.sources import DemoSource, check_frame_size, check_video_file
 from ..runtime.engines import create_engine
 from ..runtime.tuning import resolve_spec
 
@@ -52,6 +52,7 @@ def read_frame(source: Path, index: int = 0) -> np.ndarray:
     if img is not None:
         if index:
             raise UserError(f"{source} is a picture: it has only frame 0; drop --frame")
+        check_frame_size(img.shape[1], img.shape[0], source)
         return img
     check_video_file(source)
     with av.open(str(source)) as container:
@@ -114,11 +115,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
         result = sharp.process(frame)[y:y + h, x:x + w]
         label = ("input" if degrade == 1 else "bilinear") if model is None else loader.label(spec)
         panels.append(Panel(label, cv2.resize(result, (w * zoom, h * zoom), interpolation=cv2.INTER_NEAREST)))
-    png = _sheet(panels)
-    try:
-        atomic_write(out, png)
-    except OSError as e:
-        raise UserError(f"cannot write {out} ({e.strerror}); pass another --out") from None
+    atomic_write(out, _sheet(panels))  # a read-only folder or a full disk: a one-line WriteError
     return {"path": str(out), "labels": [p.label for p in panels], "crop": [x, y, w, h], "frame": index,
             "size": [frame.shape[1], frame.shape[0]]}
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 from importlib.resources import files
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+
+MAX_DEPTH = 8  # every body the apps take is a flat object; a little room for future ones
+MAX_INT_DIGITS = 18
+# strings (skipped whole, escapes included) and brackets: what _depth looks at
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 # The only files /static serves (no path from a request ever reaches the file system).
 ASSETS = {"panel.js": "text/javascript", "panel.css": "text/css", "mos.js": "text/javascript",
@@ -64,12 +71,54 @@ def answers(*statuses: tuple[type[Exception], int]):
     return wrap
 
 
-async def json_object(request: Request) -> dict:
-    """The request's JSON body, which must be an object."""
+def _depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in JSON ``text`` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for token in _TOKENS.findall(text):
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadRequest(f"a number of {len(text)} digits; numbers here have at most {MAX_INT_DIGITS}")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest(f"the number {text[:20]} is too large")
+    return value
+
+
+def _constant(text: str):
+    raise BadRequest(f"{text} is not JSON; send finite numbers")
+
+
+def parse_json(raw: bytes):
+    """A JSON request body, bounded: at most MAX_DEPTH levels of nesting (Python's parser would
+    recurse into a RecursionError), integers of at most MAX_INT_DIGITS digits, finite numbers only;
+    a :class:`BadRequest` (400) naming the problem otherwise."""
     try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 JSON") from None
+    if _depth(text) > MAX_DEPTH:
+        raise BadRequest(f"the JSON nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except (ValueError, RecursionError):
         raise BadRequest("the body is not JSON") from None
+
+
+async def json_object(request: Request) -> dict:
+    """The request's JSON body (see :func:`parse_json`), which must be an object."""
+    body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body

@@ -107,7 +107,7 @@ def check_changes(body: dict, models: dict[str, list[str]], current: dict | None
             except ValueError as e:
                 raise BadRequest(str(e)) from None
     if "mode" in body:
-        if body["mode"] not in MODES:
+        if not isinstance(body["mode"], str) or body["mode"] not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}")
         out["mode"] = body["mode"]
     cur = current or {}

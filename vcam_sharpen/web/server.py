@@ -12,6 +12,7 @@ import threading
 import uvicorn
 
 from ..core.errors import UserError
+from .connections import GuardedH11
 from .security import host_literal
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def bind(host: str, port: int, what: str = "panel") -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, int(port)))
-        sock.listen(64)
+        sock.listen(128)
     except OSError as e:
         sock.close()
         if e.errno == errno.EADDRINUSE:
@@ -58,9 +59,12 @@ def url(sock: socket.socket) -> str:
 
 
 def _config(app) -> uvicorn.Config:
-    # log_config=None: uvicorn must not reconfigure the daemon's logging; h11 and asyncio: no optional extras
-    return uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", http="h11", loop="asyncio",
-                          ws="none", timeout_graceful_shutdown=1, timeout_keep_alive=5, limit_concurrency=64,
+    # log_config=None: uvicorn must not reconfigure the daemon's logging; h11 and asyncio: no optional extras.
+    # GuardedH11 bounds the time a request may take to arrive and the number of connections, closing the
+    # oldest half-open one first; uvicorn's limit_concurrency would instead answer 503 to everyone once
+    # enough half-open sockets are held, so it is off.
+    return uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", http=GuardedH11, loop="asyncio",
+                          ws="none", timeout_graceful_shutdown=1, timeout_keep_alive=5, limit_concurrency=None,
                           server_header=False, date_header=False, h11_max_incomplete_event_size=16 * 1024)
 
 
