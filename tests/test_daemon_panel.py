@@ -13,7 +13,7 @@ from conftest_daemon import daemon_env, wait_for  # noqa: F401
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.daemon import lifecycle
 from vcam_sharpen.daemon.lock import read_state
-from vcam_sharpen.daemon.panel import PanelController, PanelHandle, offered_models
+from vcam_sharpen.daemon.panel import PanelController, PanelHandle, models_by_mode, offered_models
 from vcam_sharpen.daemon.settings import Settings, read_config
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.web.panel_app import Busy
@@ -39,11 +39,16 @@ def controller(build=None):
     return c, states, info
 
 
-def test_the_models_offered():
+def test_the_models_offered_are_those_of_the_mode():
     names = offered_models("student")
     assert names[:3] == ["auto", "none", "unsharp"] and "student" in names and "student-deep" in names
-    assert not [n for n in names if "teacher" in n]
+    assert not [n for n in names if "teacher" in n] and "enhance" not in names
     assert offered_models("/my/model.pt")[-1] == "/my/model.pt"
+    same = offered_models("student", degrade=1)  # --degrade 1: the same-size models, never a 2x one
+    assert "enhance" in same and "student" not in same and not [n for n in same if "teacher" in n]
+    assert offered_models("student", degrade=1, upscale=True) == names
+    by_mode = models_by_mode("auto")
+    assert by_mode["degrade"] == by_mode["upscale"] == offered_models("auto") and by_mode["same"] == same
 
 
 def test_live_changes_apply_at_once():
@@ -75,7 +80,7 @@ def test_refused_busy_and_failed_changes():
         raise RuntimeError("the engine would not start")
 
     c, _, _ = controller(slow)
-    with pytest.raises(UserError, match="2x upscaler"):  # checked before any rebuild
+    with pytest.raises(UserError, match="is a 2x model"):  # checked before any rebuild
         c.apply({"model": "student", "mode": "same"})
     c.apply({"model": "unsharp"})
     with pytest.raises(Busy, match="in progress"):

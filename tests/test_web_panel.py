@@ -96,9 +96,9 @@ def test_bad_changes_are_a_4xx_with_a_message(panel, body, status, words):
 
 def test_refused_and_busy_changes(panel):
     c, h, hooks, _ = panel
-    hooks.fail = UserError("this model is a 2x upscaler")
+    hooks.fail = UserError("this model is a 2x model")
     r = c.post("/api/settings", json={"mode": "same"}, headers=h)
-    assert r.status_code == 400 and "2x upscaler" in r.json()["error"]
+    assert r.status_code == 400 and "is a 2x model" in r.json()["error"]
     hooks.fail = Busy("a model change is in progress")
     assert c.post("/api/settings", json={"model": "none"}, headers=h).status_code == 409
 
@@ -142,3 +142,14 @@ def test_check_changes_and_mode_names():
     with pytest.raises(BadRequest):
         check_changes({"model": "teacher"}, MODELS)
     assert [mode_name(*m) for m in ((2, False), (1, True), (1, False))] == ["degrade", "upscale", "same"]
+
+
+def test_a_model_must_be_offered_for_the_mode_it_will_run_in():
+    by_mode = {"degrade": ["auto", "student"], "upscale": ["auto", "student"], "same": ["auto", "enhance"]}
+    assert check_changes({"model": "student"}, by_mode, "degrade") == {"model": "student"}
+    assert check_changes({"model": "enhance", "mode": "same"}, by_mode, "degrade") == {"model": "enhance",
+                                                                                        "mode": "same"}
+    for body, mode in (({"model": "enhance"}, "degrade"), ({"model": "student", "mode": "same"}, "degrade"),
+                       ({"model": "student"}, "same"), ({"mode": {}}, "degrade"), ({"mode": []}, "same")):
+        with pytest.raises(BadRequest):
+            check_changes(body, by_mode, mode)

@@ -347,6 +347,7 @@ class EnhanceNet(HalfResNet):
     """
 
     input_scale = 1
+    task = "same-size"  # core.tags.TASK_SAME: never after a 2x upscale (core.degrade.check_mode)
 
     def __init__(self, channels: int = 16, layers: int = 3, expand: int = 0, kernels: str = "",
                  gate: int = 0) -> None:
@@ -365,6 +366,7 @@ class EnhanceEDSR(HalfResEDSR):
     phase channels (``ensemble=2``: mean with the mirror image's result, mirrored back)."""
 
     input_scale = 1
+    task = "same-size"  # core.tags.TASK_SAME: never after a 2x upscale (core.degrade.check_mode)
 
     def __init__(self, channels: int = 32, blocks: int = 6, ensemble: int = 1) -> None:
         super().__init__(channels, blocks, 2, ensemble, c_in=12)

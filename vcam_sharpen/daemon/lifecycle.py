@@ -27,7 +27,7 @@ from ..io.inputs import default_source, is_camera_spec, open_source
 from ..io.outputs import SinkOptions, close_sinks, open_sinks
 from ..pipeline.loop import Pipeline
 from ..pipeline.stats import CpuMeter, Stats
-from ..runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
+from ..runtime.tuning import engine_for_rate, resolve
 from . import control
 from .panel import PanelHandle
 from .lock import AlreadyRunning, PidLock, already_running, paths, read_state, running_pid, write_state
@@ -53,19 +53,21 @@ def mode_text(settings: Settings) -> str:
     return mode + (" (split)" if settings.split else "")
 
 
-def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
+def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> tuple[Sharpener, str]:
     """The :class:`Sharpener` for the settings (model loaded, engine picked for the rate; a bad model,
-    mode or weights file is a UserError before any device is opened), and what ``status`` calls the model."""
-    spec = described = settings.model
-    if spec == loader.AUTO and settings.weights:  # a checkpoint names its own model: nothing to choose
-        spec, described = None, loader.label(str(settings.weights))
-    if spec == "default":
-        spec = described = resolve_spec(spec, degrade=settings.degrade, upscale=settings.upscale)
-    if spec == loader.AUTO:
-        choice = resolve_auto(settings.fps, settings.size, settings.degrade, settings.upscale, settings.cpu_budget)
-        log.info("--model auto: %s (%s)", choice.tag, choice.reason)
-        spec, described = choice.tag, f"{choice.tag} (auto: {choice.reason})"
-    model = loader.load(spec, Path(settings.weights) if settings.weights else None)
+    mode or weights file is a UserError before any device is opened), and what ``status`` calls the model.
+
+    ``choice``: the model already resolved (the autoscaler's step); else ``settings.model`` is resolved
+    here (:func:`vcam_sharpen.runtime.tuning.resolve`; ``auto`` measures the candidates)."""
+    weights = Path(settings.weights) if settings.weights else None
+    if choice is None:
+        choice = resolve(settings.model, settings.fps, settings.size, settings.degrade, settings.upscale, weights,
+                         settings.cpu_budget)
+    spec, described = choice.spec, choice.label
+    if choice.reason:
+        log.info("--model auto: %s (%s)", choice.label, choice.reason)
+        described = f"{choice.label} (auto: {choice.reason})"
+    model = loader.load(spec, weights)
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import loader
-from ..core.degrade import check_mode, model_scale
+from ..core.degrade import check_mode
+from ..core.tags import TAGS, mode_task
 from ..frames.sharpen import LIVE
 from ..web.panel_app import MODES, Busy, PanelHooks, create_panel
 from ..web.security import Guard
@@ -34,11 +35,20 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def offered_models(current: str) -> list[str]:
-    """The models the panel offers: auto, none, unsharp and the shipped students (teachers are offline-only,
-    far too slow for a camera), plus the one running now."""
-    shipped = [t for t in loader.shipped() if "teacher" not in t]
-    return list(dict.fromkeys([loader.AUTO, "none", "unsharp", *shipped, current]))
+def offered_models(current: str, degrade: int = 2, upscale: bool = False) -> list[str]:
+    """The models the panel offers for a frame mode: auto, none, unsharp and the shipped tags of the mode's
+    task (:data:`vcam_sharpen.core.tags.TAGS`; teachers are offline-only, far too slow for a camera), plus
+    the one running now when it is a file or fits the mode."""
+    task = mode_task(degrade, upscale)
+    shipped = [t for t in loader.shipped() if TAGS[t].task == task and "teacher" not in TAGS[t].arch]
+    extra = [current] if loader.is_path(current) or current in shipped or current in (loader.AUTO, "none",
+                                                                                      "unsharp") else []
+    return list(dict.fromkeys([loader.AUTO, "none", "unsharp", *shipped, *extra]))
+
+
+def models_by_mode(current: str) -> dict[str, list[str]]:
+    """``{panel mode name: offered_models}`` for each of the panel's modes."""
+    return {name: offered_models(current, *mode) for name, mode in MODES.items()}
 
 
 class PanelController:
@@ -57,7 +67,7 @@ class PanelController:
                  build: Callable[[Settings], tuple], cpu=None) -> None:
         self.settings = dataclasses.replace(settings)
         self.pipeline, self.info, self.on_state, self.build, self.cpu = pipeline, info, on_state, build, cpu
-        self.models = offered_models(settings.model)
+        self.models = models_by_mode(settings.model)
         self.rebuilding: str | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
@@ -102,7 +112,7 @@ class PanelController:
         if new.model == loader.AUTO or loader.is_path(new.model):
             return
         model = loader.load(new.model)
-        check_mode(model_scale(model) if model is not None else 1, new.degrade, new.upscale)
+        check_mode(model, new.degrade, new.upscale)
 
     def _rebuild(self, new: Settings) -> None:
         try:

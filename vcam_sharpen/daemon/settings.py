@@ -61,7 +61,7 @@ class Settings:
     source: str = "auto"
     degrade: int = 2
     upscale: bool = False
-    model: str = loader.AUTO  # measured at start: the best shipped student that fits cpu_budget (tuning.resolve_auto)
+    model: str = loader.AUTO  # measured at start: the best shipped student that fits cpu_budget (loader.resolve)
     weights: str | None = None
     split: bool = False
     size: tuple[int, int] = (1280, 720)

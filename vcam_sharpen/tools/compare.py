@@ -25,7 +25,7 @@ from ..core.files import atomic_write
 from ..frames.sharpen import Sharpener
 from ..io.sources import check_video_file
 from ..runtime.engines import create_engine
-from ..runtime.tuning import resolve_spec
+from ..runtime.tuning import resolve
 
 HEADER = 22  # pixels of label above each panel
 
@@ -103,7 +103,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
     x, y, w, h = parse_crop(crop, (frame.shape[1], frame.shape[0]))
     panels = []
     for spec in specs:
-        spec = resolve_spec(loader.check(spec), size=(frame.shape[1], frame.shape[0]), degrade=degrade)
+        spec = resolve(spec, size=(frame.shape[1], frame.shape[0]), degrade=degrade).spec
         model = loader.load(spec)
         sharp = Sharpener(create_engine(model), degrade=degrade)
         result = sharp.process(frame)[y:y + h, x:x + w]

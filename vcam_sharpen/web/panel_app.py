@@ -59,18 +59,24 @@ class PanelHooks:
             UserError for a refused combination, :class:`Busy` while a model change runs.
         current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split.
         save_settings: writes such a dict to the config file; returns the file.
-        models: the model names the panel offers (never a file path).
+        models: the model names the panel offers per mode name (:data:`MODES`), or one list for every mode.
     """
 
     status: Callable[[], dict]
     apply: Callable[[dict], dict]
     current: Callable[[], dict]
     save_settings: Callable[[dict], Path]
-    models: list[str]
+    models: dict[str, list[str]] | list[str]
 
 
-def check_changes(body: dict, models: list[str]) -> dict:
-    """The validated changes of a ``/api/settings`` body; BadRequest (400) naming the field otherwise."""
+def models_for(models: dict[str, list[str]] | list[str], mode: str) -> list[str]:
+    """The names offered for ``mode`` (a panel mode name)."""
+    return models.get(mode, []) if isinstance(models, dict) else list(models)
+
+
+def check_changes(body: dict, models: dict[str, list[str]] | list[str], mode: str = "degrade") -> dict:
+    """The validated changes of a ``/api/settings`` body; BadRequest (400) naming the field otherwise.
+    ``mode``: the mode in effect; a model must be one offered for the body's mode, else for this one."""
     allowed = (*LIVE, "model", "mode")
     unknown = [k for k in body if k not in allowed]
     if unknown:
@@ -84,14 +90,15 @@ def check_changes(body: dict, models: list[str]) -> dict:
                 out[key] = check_live(key, body[key])
             except ValueError as e:
                 raise BadRequest(str(e)) from None
-    if "model" in body:
-        if not isinstance(body["model"], str) or body["model"] not in models:
-            raise BadRequest(f"model must be one of {', '.join(models)}")
-        out["model"] = body["model"]
     if "mode" in body:
-        if body["mode"] not in MODES:
+        if not isinstance(body["mode"], str) or body["mode"] not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}")
-        out["mode"] = body["mode"]
+        out["mode"] = mode = body["mode"]
+    if "model" in body:
+        offered = models_for(models, mode)
+        if not isinstance(body["model"], str) or body["model"] not in offered:
+            raise BadRequest(f"model must be one of {', '.join(offered)} (mode {mode})")
+        out["model"] = body["model"]
     return out
 
 
@@ -106,12 +113,15 @@ def create_panel(pipeline, hooks: PanelHooks, guard: Guard, study_dir: Path | No
     async def status(request: Request) -> Response:
         cur = hooks.current()
         cur = {**cur, "mode": mode_name(cur["degrade"], cur["upscale"])}
-        return JSONResponse({**hooks.status(), "panel": {"preview": hub.stats(), "models": hooks.models,
+        return JSONResponse({**hooks.status(), "panel": {"preview": hub.stats(),
+                                                          "models": models_for(hooks.models, cur["mode"]),
+                                                          "models_by_mode": hooks.models,
                                                           "modes": list(MODES), "settings": cur}})
 
     @answers((Busy, 409), (UserError, 400))
     async def settings(request: Request) -> Response:
-        changes = check_changes(await json_object(request), hooks.models)
+        cur = hooks.current()
+        changes = check_changes(await json_object(request), hooks.models, mode_name(cur["degrade"], cur["upscale"]))
         return JSONResponse({"ok": True, "settings": hooks.apply(changes)})
 
     async def save(request: Request) -> Response:
