@@ -193,6 +193,12 @@ def status_text(st: dict) -> str:
         f"  frames:     {st.get('frames_out', 0)} out, {st.get('frames_processed', 0)} processed, "
         f"{st.get('dropped', 0)} dropped, {st.get('repeated', 0)} repeated, {st.get('placeholders', 0)} placeholder",
     ]
+    auto = st.get("auto")
+    if auto:
+        window = (f", last {auto['cpu_cores_window']:.2f} core at {auto['fps_kept_window']:.1f} fps kept"
+                  if auto.get("cpu_cores_window") is not None else "")
+        lines.append(f"  auto:       {auto['model']} of {' > '.join(auto['ladder'])}, budget {auto['budget']:g} core"
+                     f"{window}, {auto['switches']} switch(es): {auto['reason']}")
     if st.get("panel_url"):
         lines.append(f"  panel:      {st['panel_url']}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..pipeline.loop import Pipeline
 from ..pipeline.stats import CpuMeter, Stats
 from ..runtime.tuning import engine_for_rate, resolve
 from . import control
+from .autoscale import AutoscaleThread
 from .panel import PanelHandle
 from .lock import AlreadyRunning, PidLock, already_running, paths, read_state, running_pid, write_state
 from .settings import Settings, effective
@@ -60,9 +62,7 @@ def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> 
     ``choice``: the model already resolved (the autoscaler's step); else ``settings.model`` is resolved
     here (:func:`vcam_sharpen.runtime.tuning.resolve`; ``auto`` measures the candidates)."""
     weights = Path(settings.weights) if settings.weights else None
-    if choice is None:
-        choice = resolve(settings.model, settings.fps, settings.size, settings.degrade, settings.upscale, weights,
-                         settings.cpu_budget)
+    choice = choice or resolve_settings(settings)
     spec, described = choice.spec, choice.label
     if choice.reason:
         log.info("--model auto: %s (%s)", choice.label, choice.reason)
@@ -74,6 +74,13 @@ def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> 
                           size=settings.size)
     sharpener.strength = settings.strength
     return sharpener, described
+
+
+def resolve_settings(settings: Settings) -> loader.Choice:
+    """What the settings' model names (:func:`vcam_sharpen.runtime.tuning.resolve`: ``auto`` measured at the
+    settings' rate, size and budget)."""
+    return resolve(settings.model, settings.fps, settings.size, settings.degrade, settings.upscale,
+                   Path(settings.weights) if settings.weights else None, settings.cpu_budget)
 
 
 def check_not_overwriting(source: str, outputs: list[str]) -> None:
@@ -111,14 +118,15 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
     # SIGTERM while still starting (loading the model, opening the camera): unwind and release
     old_term = signal.signal(signal.SIGTERM, _terminate) if main else None
     lock = PidLock(p["pid"])
-    source = sinks = pipeline = panel = None
+    source = sinks = pipeline = panel = auto = None
     stats = Stats()
     stopping = _StopClock()
     try:
         lock.acquire()
         spec = default_source() if settings.source == "auto" else settings.source
         check_not_overwriting(spec, settings.output)
-        sharpener, model_text = build_sharpener(settings)
+        choice = resolve_settings(settings)
+        sharpener, model_text = build_sharpener(settings, choice)
         panel = PanelHandle(settings) if settings.panel else None  # a busy port fails before any device opens
 
         def open_spec():
@@ -147,8 +155,13 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         # PAUSE_AFTER_S is read now, not bound at import: tests shorten it
         pipeline = Pipeline(source, sharpener, sinks, out_fps, lockstep=lockstep, reopen=open_spec,
                             pause_after_s=PAUSE_AFTER_S if pause else None, on_state=on_state)
+        if not lockstep:  # auto keeps its budget while running (daemon.autoscale)
+            auto = AutoscaleThread(pipeline, lambda s, tag: _rebuilt(replace(s, model=tag, weights=None), pipeline),
+                                   info, busy=lambda: bool(panel and panel.controller and panel.controller.rebuilding))
+            auto.follow(settings, choice)
+            auto.start()
         if panel is not None:
-            panel.start(pipeline, info, on_state, lambda new: _rebuilt(new, pipeline), cpu)
+            panel.start(pipeline, info, on_state, lambda new: _rebuilt(new, pipeline, auto), cpu)
         log.info("running: %s -> %s -> %s", source.name, model_text, ", ".join(k.name for k in sinks))
         old = _install_signals(pipeline, on_state, stopping) if main else {}
         try:
@@ -171,6 +184,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
                 close_sinks(sinks)
             if panel is not None:
                 panel.stop()
+            if auto is not None:
+                auto.stop()
             lock.release(p["state"])
         finally:
             if main:
@@ -179,11 +194,15 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
     return stats
 
 
-def _rebuilt(settings: Settings, pipeline: Pipeline) -> tuple[Sharpener, dict]:
-    """A new sharpener for the panel's model or mode change, warmed up on the running source's frame size,
-    and what the state file should say about it."""
-    sharpener, model_text = build_sharpener(settings)
+def _rebuilt(settings: Settings, pipeline: Pipeline, auto: AutoscaleThread | None = None) -> tuple[Sharpener, dict]:
+    """A new sharpener for the panel's model or mode change (or the autoscaler's step), warmed up on the running
+    source's frame size, and what the state file should say about it. With ``auto`` (the panel's change), the
+    autoscaler follows the new choice: ``auto`` scales along the new mode's ladder, any other model stops it."""
+    choice = resolve_settings(settings)
+    sharpener, model_text = build_sharpener(settings, choice)
     warm_up(sharpener, pipeline.source.size)
+    if auto is not None:
+        auto.follow(settings, choice)
     return sharpener, _describe(sharpener, settings, model_text)
 
 
