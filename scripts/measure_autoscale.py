@@ -1,8 +1,8 @@
 """Does the running ``--model auto`` keep its budget? Step down under a CPU hog, step back up without it.
 
 Starts ``vcam-sharpen start`` (private runtime folder, ``--model auto``), waits for it to settle, then starts
-a busy loop pinned to one core (a separate process), and polls ``vcam-sharpen status --json`` every half
-second: the time until ``auto`` steps down, and whether the kept rate (fresh frames published per second,
+a busy loop pinned to one core (a separate process), and polls what ``vcam-sharpen status --json`` shows
+(:func:`vcam_sharpen.daemon.lifecycle.status`, in this process) every half second: the time until ``auto`` steps down, and whether the kept rate (fresh frames published per second,
 the autoscaler's window) returns to at least MIN_FPS. Then kills the hog and reports the time until it
 steps back up. Prints one line per poll with ``-v``, a summary (with the load average: the machine may be
 shared) and a JSON line; stops the daemon. Not a test: the figures depend on the machine.
@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from vcam_sharpen.daemon import lifecycle
 
 
 def vcam(*args, env) -> subprocess.CompletedProcess:
@@ -39,11 +41,10 @@ def hog(core: int | None) -> None:
 
 
 def status(env) -> dict:
-    r = vcam("status", "--json", env=env)
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        return {}
+    """What ``vcam-sharpen status --json`` prints (the same function, called in this process: a new Python
+    per poll takes seconds on a loaded machine, longer than the figures it waits for)."""
+    os.environ.update(env)
+    return lifecycle.status()
 
 
 def auto_of(st: dict) -> dict:

@@ -81,6 +81,8 @@ _ROWS = (
     # same-size task (--degrade 1)
     Tag("enhance", "enhance", TASK_SAME, 0, "the same-size student (--degrade 1): phase channels at half "
         "res, a global gate on the correction; soft webcam frames"),
+    Tag("enhance-nogate", "enhance", TASK_SAME, 1, "enhance without the global gate (gate=0): a little cheaper, "
+        "auto's lower rung for --degrade 1; 2 of 8 planned epochs"),
     Tag("enhance-kd", "enhance", TASK_SAME, None, "ablation: enhance distilled from enhance-teacher"),
     Tag("enhance-teacher", "enhance-teacher", TASK_SAME, None, "same-size teacher (offline only)"),
 )
