@@ -36,12 +36,14 @@ def settings_options(f):
                      help=f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
                           f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the "
                           f"best shipped student that fits --cpu-budget at this size and rate (measured at "
-                          f"start; with --weights: the checkpoint's own model); default: {DEFAULT_MODEL}, or "
+                          f"start, then kept: it steps down and back up the ladder in vcam-sharpen models while "
+                          f"running; with --weights: the checkpoint's own model); default: {DEFAULT_MODEL}, or "
                           f"{ENHANCE_MODEL} with --degrade 1."),
         click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
                      help="Checkpoint file; default: the shipped weights of --model."),
         click.option("--cpu-budget", "cpu_budget", type=click.FloatRange(0.05, 64), default=0.75,
-                     show_default=True, help="With --model auto: the most CPU cores the model may use at --fps."),
+                     show_default=True, help="With --model auto: the most CPU cores the daemon may use at --fps (checked at "
+                                          "start and while running)."),
         click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
                      help="0..1: output = plain + strength x the model's correction (0: unsharpened); "
                           "change it while running with: vcam-sharpen set strength 0.6"),
