@@ -43,7 +43,8 @@ class Policy:
 
     budget: float = 0.75          # cores: --cpu-budget
     fps: float = 30.0             # the set rate
-    rate_share: float = 0.97      # a window keeping fewer than fps * rate_share fresh frames misses the rate
+    rate_share: float = 0.9       # a window keeping fewer than fps * rate_share fresh frames misses the rate:
+    #                               publish jitter alone costs a fresh frame or two a second at 30 fps
     window_s: float = 1.5         # the sliding window of the measurements
     down_after_s: float = 1.5     # missed this long in a row: step down
     up_after_s: float = 8.0       # room this long in a row: step up
