@@ -47,7 +47,7 @@ def test_export_command_errors(tmp_path, seed_weights):
     r = invoke("export", "--model", "seed-teacher", "--weights", seed_weights)
     assert r.exit_code == 2 and "not 'seed-teacher'" in r.output
     r = invoke("export", "--model", "student", "--kind", "frame", "--out", tmp_path / "x.onnx")
-    assert r.exit_code == 2 and "2x upscaler" in r.output and not (tmp_path / "x.onnx").exists()
+    assert r.exit_code == 2 and "is a 2x model" in r.output and not (tmp_path / "x.onnx").exists()
 
 
 def test_bench_json_on_demo_frames(seed_weights):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from vcam_sharpen.cli import cli
 from vcam_sharpen.cli import quality as quality_cli
-from vcam_sharpen.core import checkpoint
+from vcam_sharpen.core import checkpoint, loader
 from vcam_sharpen.core.models import create_model
 from vcam_sharpen.quality import cifar
 from vcam_sharpen.tools import bench
@@ -62,11 +62,20 @@ def test_eval_bad_inputs_are_one_line_errors(tiny_cifar, tmp_path, monkeypatch):
         assert r.stderr.startswith("error:") and r.stderr.count("\n") == 1, r.stderr
 
 
-def test_models_lists_every_registered_model():
+def test_models_lists_every_registered_model_and_every_shipped_tag():
     r = invoke("models", "--json")
-    rows = {row["name"]: row for row in json.loads(r.stdout)}
-    assert rows["seed-student"]["params"] == 499
+    out = json.loads(r.stdout)
+    rows = {row["name"]: row for row in out["architectures"]}
+    assert rows["seed-student"]["params"] == 499 and rows["enhance"]["task"] == "same-size"
     assert rows["seed-teacher"]["gmac_720p"] > rows["seed-student"]["gmac_720p"]
+    tags = {row["name"]: row for row in out["tags"]}
+    assert list(tags) == list(loader.shipped())
+    for task in ("2x", "same-size"):  # auto's ladder as the table declares it, with the recorded quality
+        ladder = sorted((t for t in tags.values() if t["task"] == task and t["auto"]), key=lambda t: t["auto_rank"])
+        assert [t["name"] for t in ladder] == loader.auto_candidates(2 if task == "2x" else 1)
+        assert all(0 < t["val_ssim"] < 1 and t["gmac_720p"] > 0 for t in ladder)
+    text = invoke("models").stdout
+    assert "student-wide" in text and "same-size" in text and "val SSIM" in text
 
 
 def test_bad_option_values_and_commands_are_one_line_errors():

@@ -3,9 +3,11 @@ import torch
 
 from torch import nn
 
-from vcam_sharpen.core.degrade import (check_mode, degrade, degrade_pair, downscale, model_input, model_scale,
-                                      upscale)
+from vcam_sharpen.core.degrade import (check_mode, degrade, degrade_pair, downscale, fits, model_input, model_scale,
+                                      model_task, upscale)
 from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.core.models import create_model, list_models
+from vcam_sharpen.core.tags import TASKS, mode_task
 
 
 def test_shape_and_range_kept():
@@ -69,10 +71,36 @@ def test_check_mode_ties_a_model_to_a_frame_mode():
     check_mode(1, 2)
     check_mode(2, 2)
     check_mode(2, 1, upscale=True)
-    with pytest.raises(UserError, match="2x upscaler"):
+    with pytest.raises(UserError, match="is a 2x model"):
         check_mode(2, 1)
     with pytest.raises(UserError, match="--degrade must be 1 or 2"):
         check_mode(1, 3)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_architecture_has_one_rule_for_every_mode(name):
+    """The check reads the model itself (or an engine, or None): a 2x model only in the 2x modes, a same-size
+    model only at the frame's own size, a full-resolution restorer anywhere; each refusal is one line that
+    names the model and the fix."""
+    model = create_model(name)
+    task = model_task(model)
+    assert task in (None, *TASKS)
+    for degrade, upscale in ((2, False), (1, True), (1, False)):
+        ok = task is None or task == mode_task(degrade, upscale)
+        assert fits(model, degrade, upscale) == ok
+        if not ok:
+            with pytest.raises(UserError) as e:
+                check_mode(model, degrade, upscale)
+            assert name in str(e.value) and "\n" not in str(e.value) and "use --degrade" in str(e.value)
+    assert model_task(None) is None and fits(None, 1) and fits(None, 2, True)
+
+
+def test_a_same_size_model_in_a_2x_mode_says_so_in_the_users_words():
+    with pytest.raises(UserError, match="enhance sharpens at the frame's own size; use --degrade 1, or a 2x model "
+                                        "such as student"):
+        check_mode(create_model("enhance"), 2)
+    with pytest.raises(UserError, match="drop --upscale"):
+        check_mode(create_model("enhance"), 1, upscale=True)
 
 
 def test_bad_factor_and_tiny_image():

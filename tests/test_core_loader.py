@@ -10,10 +10,12 @@ from vcam_sharpen.cli import cli
 from vcam_sharpen.core import checkpoint, loader
 from vcam_sharpen.core.baselines import UnsharpMask
 from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.core.degrade import model_task
 from vcam_sharpen.core.models import create_model, list_models
+from vcam_sharpen.core.tags import TASK_SAME
 from vcam_sharpen.daemon.settings import effective
 from vcam_sharpen.quality.report import methods
-from vcam_sharpen.runtime.tuning import resolve_auto
+from vcam_sharpen.runtime.tuning import resolve
 from vcam_sharpen.tools.bench import make_rows
 
 
@@ -42,14 +44,20 @@ def test_every_command_accepts_every_name(name):
     assert settings.model == name
     if name == loader.AUTO:  # measured on this machine each time, so each command may land on another candidate
         (row,), ((_, method, _),) = make_rows(name), methods(name)
-        assert {row.label, method.model_name} <= {*loader.AUTO_CANDIDATES, "student", "student-deep"}
-        assert resolve_auto().tag in loader.auto_candidates()
+        assert {row.label, method.model_name} <= set(loader.auto_candidates())
+        assert resolve(name).spec in loader.auto_candidates()
         return
     model = loader.load(name)
+    degrade = 1 if model_task(model) == TASK_SAME else 2  # a same-size model is refused in the 2x mode
     # bench: a row
-    (row,) = make_rows(name)
+    (row,) = make_rows(name, degrade=degrade)
     # eval: a row scoring the same module
-    ((label, method, info),) = methods(name)
+    ((label, method, info),) = methods(name, degrade=degrade)
+    if degrade == 1:
+        with pytest.raises(UserError, match="sharpens at the frame's own size"):
+            make_rows(name)
+        with pytest.raises(UserError, match="cannot score the 2x task"):
+            methods(name)
     if name in loader.NO_MODEL:
         assert model is None and row.engine is None and label == "bilinear"
     elif name == "unsharp":
@@ -124,3 +132,29 @@ def test_labels():
     assert loader.label("runs/abc/model.pt") == "abc"
     assert loader.label("x/my-net.pt") == "my-net"
     assert loader.is_path("a.pt") and not loader.is_path("student")
+
+
+def test_resolve_owns_default_auto_and_the_weights_file(tmp_path):
+    """One resolver: default by mode, auto by the ladder and a given cost (best that fits, else the cheapest),
+    a --weights file names its own model; names are checked."""
+    assert loader.resolve("default").spec == "student" and loader.resolve(None, degrade=1).spec == "enhance"
+    assert loader.resolve("default", degrade=1, upscale=True).spec == "student"  # --upscale is a 2x mode
+    w = tmp_path / "mine.pt"
+    assert loader.resolve("auto", weights=w).spec is None and loader.resolve("auto", weights=w).label == "mine"
+    ladder = loader.auto_candidates(2)
+    costs = dict(zip(ladder, [0.9, 0.7, 0.5]))
+    seen = []
+
+    def cost(tag):
+        seen.append(tag)
+        return costs[tag]
+
+    c = loader.resolve("auto", cost=cost, budget=0.75)
+    assert c.spec == ladder[1] and seen == ladder[:2] and c.ladder == ladder and "fits 0.75" in c.reason
+    c = loader.resolve("auto", cost=lambda t: 2.0 + costs[t], budget=0.75)
+    assert c.spec == ladder[-1] and "none fits" in c.reason and len(c.cores) == len(ladder)
+    with pytest.raises(UserError, match="measuring"):
+        loader.resolve("auto")
+    with pytest.raises(UserError, match="unknown model"):
+        loader.resolve("no-such-model")
+    assert loader.resolve(" student-nokd ").spec == "student-nokd"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vcam_sharpen.core.models import count_macs, count_parameters, create_model, list_models
+from vcam_sharpen.core.models import GATE_STRIDE, count_macs, count_parameters, create_model, list_models
 
 
 def test_seed_parameter_counts_match_the_writeup():
@@ -143,3 +143,18 @@ def test_the_enhance_gate_scales_each_images_correction_by_its_own_statistics():
         ratio = (gated(a) - a) / (plain(a) - a)
     finite = ratio[torch.isfinite(ratio) & ((plain(a) - a).abs() > 1e-4)]
     assert finite.numel() > 0 and finite.min() > 0 and finite.max() < 1
+
+
+def test_the_enhance_gate_averages_the_first_layer_on_a_grid():
+    """enhance's gate reads the first layer's features at every GATE_STRIDE-th row and column only."""
+    torch.manual_seed(0)
+    model = create_model("enhance").eval()
+    x = torch.rand(1, 12, 24, 32)
+    with torch.no_grad():
+        feats = model.act(model.convs[0](x))
+        want = torch.sigmoid(model.gate(feats[..., ::GATE_STRIDE, ::GATE_STRIDE].mean((2, 3))))[:, :, None, None]
+        y = x
+        for i, conv in enumerate(model.convs):
+            y = conv(y)
+            y = model.act(y) if i < len(model.convs) - 1 else y
+        assert torch.allclose(model.body(x), y * want, atol=1e-6)

@@ -123,8 +123,12 @@ def test_build_sharpener_and_warm_up():
     assert isinstance(s.engine, Engine) and s.engine.model_name == "seed-student"
     lifecycle.warm_up(s, (33, 21))
     assert s.process(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)
-    with pytest.raises(UserError, match="2x upscaler"):  # a bad mode fails before any device is opened
+    with pytest.raises(UserError, match="is a 2x model"):  # a bad mode fails before any device is opened
         lifecycle.build_sharpener(Settings(model="student", degrade=1))
+    for bad in (Settings(model="enhance"), Settings(model="enhance", degrade=1, upscale=True),
+                Settings(weights=str(loader.shipped()["enhance"]))):  # --weights enhance.pt --degrade 2
+        with pytest.raises(UserError, match="enhance sharpens at the frame's own size"):
+            lifecycle.build_sharpener(bad)
 
 
 

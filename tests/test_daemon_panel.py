@@ -89,7 +89,7 @@ def test_refused_busy_and_failed_changes():
         raise RuntimeError("the engine would not start")
 
     c, _, _ = controller(slow)
-    with pytest.raises(UserError, match="2x upscaler"):  # checked before any rebuild
+    with pytest.raises(UserError, match="is a 2x model"):  # checked before any rebuild
         c.apply({"model": "student", "mode": "same"})
     c.apply({"model": "unsharp"})
     with pytest.raises(Busy, match="in progress"):

@@ -161,7 +161,7 @@ def test_bad_arguments():
     class Upscaler(FakeEngine):
         input_scale = 2
 
-    with pytest.raises(UserError, match="2x upscaler"):
+    with pytest.raises(UserError, match="is a 2x model"):
         Sharpener(Upscaler(), degrade=1)
     Sharpener(Upscaler(), degrade=2)  # fine
     with pytest.raises(ValueError):

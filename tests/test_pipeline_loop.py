@@ -396,7 +396,7 @@ class OddSource(Source):
 def test_odd_grey_and_bgra_camera_frames_reach_the_virtual_camera_at_its_size(recording_backend, student_weights,
                                                                                degrade):
     sink = VcamSink((320, 240), 30, backend="recording")
-    # --degrade 1 needs a same-size model; the default student is a 2x upscaler
+    # --degrade 1 needs a same-size model; the default student is a 2x model
     model = checkpoint.load(student_weights)[0] if degrade == 2 else loader.load("seed-student")
     sharpener = Sharpener(create_engine(model), degrade=degrade, size=(320, 240))
     stats = Pipeline(OddSource(), sharpener, [sink], fps=30).run(frames=20)

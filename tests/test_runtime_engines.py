@@ -188,7 +188,7 @@ def test_two_x_models(kind):
     out = eng.restore_half(small)
     assert out.shape == (18, 26, 3)
     assert np.abs(out.astype(np.float64) - reference(model, small)).max() <= 1.0
-    with pytest.raises(UserError, match="2x upscaler"):  # the one mode rule, before any graph is built
+    with pytest.raises(UserError, match="is a 2x model"):  # the one mode rule, before any graph is built
         eng.restore_full(rand_frame(8, 8))
     out = Sharpener(eng, degrade=2).process(rand_frame(19, 27))
     assert out.shape == (19, 27, 3)

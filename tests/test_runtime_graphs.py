@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from vcam_sharpen.core.models import HalfResNet, create_model
-from vcam_sharpen.frames.sharpen import interleave_phases
+from vcam_sharpen.core import loader
+from vcam_sharpen.core.models import GATE_STRIDE, HalfResNet, create_model
+from vcam_sharpen.frames.sharpen import interleave_phases, split_phases
 from vcam_sharpen.runtime.graphs import (KINDS, PHASE_KINDS, PHASE_PLANES, FrameGraph, PhaseGraph, fold_io,
                                          graph_module, phase_capable)
 
@@ -84,3 +85,16 @@ def test_graph_kinds():
     assert isinstance(graph_module(create_model("student"), "phase2x"), PhaseGraph)
     with pytest.raises(ValueError, match="unknown graph kind"):
         graph_module(model, "nope")
+
+
+def test_the_enhance_gate_comes_first_from_the_models_grid():
+    """The phase graph computes enhance's gate from a strided first convolution before the main chain; on a
+    frame the size of a small camera picture it matches the model's grid mean (within one grey level)."""
+    model = loader.load("enhance")
+    frame = torch.randint(0, 256, (1, 72, 100, 3), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    planes = torch.from_numpy(split_phases(frame[0].numpy()))[None]
+    with torch.no_grad():
+        phases = PhaseGraph(model)(planes)[0].numpy()
+        ref = FrameGraph(model, upscale=False)(frame)[0].numpy()
+    assert np.abs(interleave_phases(phases).astype(int) - ref).max() <= 1
+    assert GATE_STRIDE > 1

@@ -7,7 +7,7 @@ from vcam_sharpen.core.baselines import UnsharpMask
 from vcam_sharpen.core.models import create_model
 from vcam_sharpen.runtime.engines import DEFAULT_THREADS, OrtEngine, TorchEngine, UnsharpEngine
 from vcam_sharpen.core import loader
-from vcam_sharpen.runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
+from vcam_sharpen.runtime.tuning import cost_meter, engine_for_rate, resolve, sharpener_cores
 
 
 @pytest.fixture(autouse=True)
@@ -44,10 +44,23 @@ def test_upscale_and_same_size_modes_are_timed_at_their_own_frames():
 
 
 def test_default_and_auto_resolve_by_mode():
-    assert resolve_spec("default") == loader.DEFAULT_MODEL == loader.mode_default(2)
-    assert resolve_spec("default", degrade=1) == loader.ENHANCE_MODEL == loader.mode_default(1)
-    assert loader.mode_default(1, upscale=True) == loader.DEFAULT_MODEL
-    same = resolve_auto(degrade=1, size=(320, 240))  # measured among the shipped enhance models, best first
-    assert same.tag in loader.auto_candidates(1) and loader.auto_candidates(1)[0] == loader.ENHANCE_MODEL
-    assert same.tag == loader.ENHANCE_MODEL and "fits" in same.reason  # the best fits easily at 320x240
-    assert resolve_spec("seed-student", degrade=1) == "seed-student"
+    assert resolve("default").spec == loader.DEFAULT_MODEL == loader.mode_default(2)
+    assert resolve("default", degrade=1).spec == loader.ENHANCE_MODEL == loader.mode_default(1)
+    assert resolve("default", degrade=1, upscale=True).spec == loader.DEFAULT_MODEL
+    same = resolve("auto", degrade=1, size=(320, 240))  # measured among the shipped enhance models, best first
+    assert same.spec in loader.auto_candidates(1) and loader.auto_candidates(1)[0] == loader.ENHANCE_MODEL
+    assert same.spec == loader.ENHANCE_MODEL and "fits" in same.reason  # the best fits easily at 320x240
+    assert same.cores[loader.ENHANCE_MODEL] > 0 and same.ladder == loader.auto_candidates(1)
+    up = resolve("auto", fps=1.0, size=(64, 48), degrade=1, upscale=True)  # --upscale is a 2x mode: a student
+    assert up.spec in loader.auto_candidates(2)
+    assert resolve("seed-student", degrade=1).spec == "seed-student"
+
+
+def test_the_auto_estimate_is_the_paced_median_plus_the_pipeline():
+    """auto measures with bench's estimator: windows at the set rate, the median, and the rest of the pipeline
+    (scaled from 720p30) on top; the meter measures each tag once."""
+    est = sharpener_cores(create_model("seed-student").eval(), fps=30.0, size=(64, 48), frames=9)
+    assert len(est.windows) == 3 and est.low <= est.cores <= est.high and est.frames == 9
+    assert est.cores >= 0.1 * (64 * 48) / (1280 * 720)
+    meter = cost_meter(fps=30.0, size=(64, 48))
+    assert meter("student") == meter("student") and list(meter.estimates) == ["student"]

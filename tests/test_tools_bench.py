@@ -5,7 +5,9 @@ import pytest
 from vcam_sharpen.cli.text import bench_table
 from vcam_sharpen.core import loader
 from vcam_sharpen.core.errors import UserError
-from vcam_sharpen.core.models import list_models
+from vcam_sharpen.core.degrade import model_task
+from vcam_sharpen.core.models import create_model, list_models
+from vcam_sharpen.core.tags import TASK_SAME
 from vcam_sharpen.pipeline.stats import STAGES
 from vcam_sharpen.runtime.engines import OrtEngine, TorchEngine, UnsharpEngine
 from vcam_sharpen.tools.bench import DEFAULT_VIDEO, bench_row, default_source, make_rows, parse_size, run_bench
@@ -26,7 +28,9 @@ def test_bench_report_on_demo_frames(seed_weights):
         assert all(set(v) == {"p50", "p95"} for v in row["stages"].values())
         assert row["frames"] == 3 and row["fps"] > 0 and row["cpu_ms_per_frame"] >= 0
         assert row["latency_p95_ms"] > 0
-        assert set(row["paced"]) >= {"cpu_cores", "fps", "fps_target", "frames", "threads"}
+        assert set(row["paced"]) >= {"cpu_cores", "cpu_cores_spread", "fps", "fps_target", "frames", "threads"}
+        lo, hi = row["paced"]["cpu_cores_spread"]
+        assert lo <= row["paced"]["cpu_cores"] <= hi
     bilinear, unsharp, tiny = report["rows"]
     assert bilinear["model_fps"] is None and bilinear["overhead"] is None
     assert tiny["model_fps"] > 0 and tiny["overhead"] is not None and tiny["gmac_per_frame"] > 0
@@ -50,7 +54,9 @@ def test_rows_take_every_loader_name(seed_weights):
     assert isinstance(rows[2].engine, OrtEngine) and not rows[2].note
     assert isinstance(make_rows("seed-student", engine="torch")[0].engine, TorchEngine)
     assert [r.label for r in make_rows("all")][:2] == ["bilinear", "unsharp"]
-    assert {r.label for r in make_rows("all")} >= set(list_models())
+    two_x = {n for n in list_models() if model_task(create_model(n)) != TASK_SAME}
+    assert {r.label for r in make_rows("all")} >= two_x and not {"enhance", "enhance-teacher"} & two_x
+    assert {r.label for r in make_rows("all", degrade=1)} >= set(list_models()) - two_x  # each mode its own models
     with pytest.raises(UserError, match="--models is empty"):
         make_rows(" , ")
     with pytest.raises(UserError, match="unknown model 'nosuch'"):

@@ -57,7 +57,7 @@ def test_video_frames_and_corruption(clip, tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     ({"crop": "50,30,20,20"}, "inside"), ({"crop": "1,2,3"}, "X,Y,WIDTH,HEIGHT"), ({"zoom": 9}, "1 to 8"),
     ({"models": " , "}, "empty"), ({"models": "nope"}, "unknown model"), ({"corrupt": "fog"}, "corruption"),
-    ({"models": "student", "degrade": 1}, "2x upscaler"), ({"index": 1}, "only frame 0"),
+    ({"models": "student", "degrade": 1}, "is a 2x model"), ({"index": 1}, "only frame 0"),
 ])
 def test_bad_inputs_write_nothing(picture, tmp_path, kwargs, match):
     path, _ = picture

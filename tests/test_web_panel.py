@@ -126,9 +126,9 @@ def test_bad_changes_are_a_4xx_with_a_message(panel, body, status, words):
 
 def test_refused_and_busy_changes(panel):
     c, h, hooks, _ = panel
-    hooks.fail = UserError("this model is a 2x upscaler")
+    hooks.fail = UserError("this model is a 2x model")
     r = c.post("/api/settings", json={"mode": "same"}, headers=h)
-    assert r.status_code == 400 and "2x upscaler" in r.json()["error"]
+    assert r.status_code == 400 and "is a 2x model" in r.json()["error"]
     hooks.fail = Busy("a model change is in progress")
     assert c.post("/api/settings", json={"model": "none"}, headers=h).status_code == 409
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from ..core import loader
-from ..core.degrade import check_mode, model_scale
+from ..core.degrade import check_mode
 from ..core.errors import UserError
 from ..runtime.engines import ENGINES
 from ..runtime.export import export_file
-from ..runtime.tuning import resolve_spec
+from ..runtime.tuning import resolve
 from ..tools.bench import parse_size, run_bench
 from ..core.files import check_output, check_writable
 from .app import Finite, cli, output_file
@@ -38,12 +38,13 @@ THREADS_HELP = "Intra-op threads of the engine (ONNX Runtime default: 2)."
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_cmd(model, weights, out, kind, as_json) -> None:
     """Export a model to ONNX (opset 17, dynamic height and width) and check it against torch."""
-    module = loader.load(resolve_spec(model), weights)
+    degrade = 1 if kind == "frame" else 2  # the mode a frame graph is for
+    module = loader.load(resolve(model, degrade=degrade, weights=weights).spec, weights)
     if module is None or not hasattr(module, "model_name"):
         raise UserError(f"--model {model}: a classical baseline, not a network; there is nothing to export "
                         "(pick a model from vcam-sharpen models)")
-    if kind == "frame":
-        check_mode(model_scale(module), degrade=1)
+    if kind != "model":
+        check_mode(module, degrade=degrade)
     name = getattr(module, "model_name", "model")
     out = check_output(out or Path(f"{name}.onnx" if kind == "model" else f"{name}-{kind}.onnx"), "--out")
     check_writable(out, "--out")

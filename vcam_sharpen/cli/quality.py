@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..quality.report import DEGRADATIONS, conditions, grid_path, model_rows, run_eval
+from ..quality.report import DEGRADATIONS, conditions, grid_path, model_rows, run_eval, tag_rows
 from ..tools.bench import default_source
 from ..tools.compare import DEMO, compare
 from .app import cli, output_file
-from .text import eval_markdown, eval_table, models_table
+from .text import eval_markdown, eval_table, models_table, tags_table
 
 
 GRID_DEFAULT = "grid.png"  # eval --grid without a name: in the current folder
@@ -24,7 +24,7 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=None, help=DATA_HELP)
 @click.option("--models", "models", default="all", metavar="LIST",
               help="Comma-separated rows: bilinear, unsharp, shipped weights or model names (see vcam-sharpen "
-                   "models), .pt files; 'all': the baselines and every shipped file.")
+                   "models), .pt files; 'all': the baselines and every shipped tag of the task.")
 @click.option("--weights", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Also score this checkpoint file (repeatable).")
 @click.option("--limit", type=click.IntRange(1, 10_000_000), default=None, help="Score only the first N images.")
@@ -64,9 +64,13 @@ def eval_cmd(dataset, data, models, extra, limit, factor, as_json, markdown, gri
 @cli.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def models_cmd(as_json: bool) -> None:
-    """List registered models with parameters and GMAC per 1280x720 output frame."""
-    rows = model_rows()
-    click.echo(json.dumps(rows, indent=2) if as_json else models_table(rows))
+    """List the architectures and the shipped weight tags: task, parameters, GMAC per 1280x720 output frame,
+    the quality each checkpoint records, and which ones --model auto chooses from."""
+    archs, tags = model_rows(), tag_rows()
+    if as_json:
+        click.echo(json.dumps({"architectures": archs, "tags": tags}, indent=2))
+    else:
+        click.echo(models_table(archs) + "\n\n" + tags_table(tags))
 
 
 @cli.command("compare")

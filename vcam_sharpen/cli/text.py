@@ -84,9 +84,23 @@ def parse_eval_markdown(text: str) -> dict[str, float]:
 
 
 def models_table(rows: list[dict]) -> str:
-    cols = [("model", -16), ("params", 9), ("GMAC/720p", 10), ("description", -11)]
-    return fixed(cols, [[r["name"], f"{r['params']:,}", f"{r['gmac_720p']:.3f}", " " + r["description"]]
-                        for r in rows])
+    cols = [("model", -16), ("task", -10), ("params", 9), ("GMAC/720p", 10), ("description", -11)]
+    return fixed(cols, [[r["name"], r.get("task", ""), f"{r['params']:,}", f"{r['gmac_720p']:.3f}",
+                         " " + r["description"]] for r in rows])
+
+
+def tags_table(rows: list[dict]) -> str:
+    """The shipped weight tags: task, cost, recorded quality and auto's ladder."""
+    def ssim(v):
+        return f"{v:.4f}" if v is not None else "-"
+
+    cols = [("weights", -24), ("architecture", -16), ("task", -10), ("GMAC/720p", 10), ("val SSIM", 9),
+            ("corrupted", 10), ("auto", 5), ("description", -11)]
+    body = [[r["name"], r["arch"], r["task"], f"{r['gmac_720p']:.3f}", ssim(r["val_ssim"]),
+             ssim(r["val_ssim_corrupt"]), str(r["auto_rank"] + 1) if r["auto"] else "-", " " + r["description"]]
+            for r in rows]
+    return (fixed(cols, body) + "\nval SSIM: the validation SSIM each checkpoint records (corrupted: on inputs "
+            "with its training corruption); auto: the rung on --model auto's ladder for the task (1 = tried first).")
 
 
 # --------------------------------------------------------------------------- bench
@@ -99,10 +113,18 @@ def _bench_cells(r: dict) -> tuple[str, str, str]:
             f"{r['overhead'] * 100:.0f}%" if r["overhead"] is not None else "-")
 
 
+def _cores_cell(paced: dict | None) -> str:
+    """The paced CPU cell: the median window and, where recorded, the lowest and highest window."""
+    if not paced:
+        return "-"
+    spread = paced.get("cpu_cores_spread")
+    return f"{paced['cpu_cores']:.2f}" + (f" ({spread[0]:.2f}-{spread[1]:.2f})" if spread else "")
+
+
 def bench_markdown(report: dict) -> str:
     """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
     head = ["size", "row", "GMAC", "fps", "model fps", "overhead", *STAGES, "CPU ms/frame", "latency p95 ms",
-            "cores @30 fps (kept fps; threads)"]
+            "cores @30 fps, median (window spread) (kept fps; threads)"]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -110,7 +132,7 @@ def bench_markdown(report: dict) -> str:
         rows.append([report["size"], r["label"], *_bench_cells(r)[:1], f"{r['fps']:.1f}", *_bench_cells(r)[1:],
                      *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in STAGES),
                      f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                     f"{paced['cpu_cores']:.2f} ({paced['fps']:.1f}; {paced['threads'] or '-'} thr)" if paced else "-"])
+                     f"{_cores_cell(paced)} ({paced['fps']:.1f} fps; {paced['threads'] or '-'} thr)" if paced else "-"])
     return markdown(head, rows)
 
 
@@ -120,7 +142,7 @@ def bench_table(report: dict) -> str:
     title = (f"source {report['source']}  size {report['size']}  degrade {report['degrade']}  "
              f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}")
     cols = [("row", -18), ("GMAC", 5), ("fps", 6), ("model", 6), ("ovh", 5), ("capture", 11), ("prep", 11),
-            ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30", 8)]
+            ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30 (spread)", 18)]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -128,12 +150,13 @@ def bench_table(report: dict) -> str:
         rows.append([r["label"], gmac, f"{r['fps']:.1f}", model, ovh,
                      *(f"{st[k]['p50']:.1f}/{st[k]['p95']:.1f}" for k in STAGES),
                      f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                     f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-"])
+                     _cores_cell(r.get("paced"))])
     lines = [title, fixed(cols, rows)]
     lines.append("GMAC: conv multiply-accumulates per frame; fps: end-to-end; model: engine alone on the same "
                  "frames; ovh: 1 - fps/model; stage columns: p50/p95 ms (prep: the frame work around the "
                  "network); cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
-                 "cores@30: CPU cores used with a 30 fps source.")
+                 "cores@30: CPU cores used with a 30 fps source (median of half-second windows; the lowest-highest "
+                 "window in brackets).")
     for r in report["rows"]:
         extra = [r["note"]] if r["note"] else []
         if "paced" in r and r["paced"]["fps"] < 0.95 * r["paced"]["fps_target"]:
@@ -178,6 +201,12 @@ def status_text(st: dict) -> str:
         lines.append(f"  switching:  to {st['rebuilding']} (loading; the current model runs meanwhile)")
     elif st.get("rebuild_error"):
         lines.append(f"  last switch failed: {st['rebuild_error']}")
+    auto = st.get("auto")
+    if auto:
+        window = (f", last {auto['cpu_cores_window']:.2f} core at {auto['fps_kept_window']:.1f} fps kept"
+                  if auto.get("cpu_cores_window") is not None else "")
+        lines.append(f"  auto:       {auto['model']} of {' > '.join(auto['ladder'])}, budget {auto['budget']:g} core"
+                     f"{window}, {auto['switches']} switch(es): {auto['reason']}")
     if st.get("panel_url"):
         lines.append(f"  panel:      {st['panel_url']}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from torch import nn
 
 from .corrupt import Corruption, corrupt_tensor, parse_corruption
 from .errors import UserError
+from .tags import DEFAULT_MODEL, ENHANCE_MODEL, TASK_2X, mode_task
 
 
 def downscale(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
@@ -86,15 +87,48 @@ def model_input(model: nn.Module, small: torch.Tensor, degraded: torch.Tensor) -
     return small if model_scale(model) > 1 else degraded
 
 
-def check_mode(input_scale: int, degrade: int, upscale: bool = False) -> None:
-    """The one rule tying a model to a frame mode: a 2x model (``input_scale`` 2) takes the
-    half-size frame, so it runs with ``degrade=2`` or ``upscale``, never on a frame at its own size.
+def model_task(model) -> str | None:
+    """The task a model (or an engine running one) is bound to: ``2x`` for a model that takes the half-size
+    frame, ``same-size`` for the enhance architectures (their ``task`` attribute), None for full-resolution
+    restorers that run in either mode (the seed models, the unsharp mask, no model)."""
+    if model is None:
+        return None
+    if model_scale(model) > 1:
+        return TASK_2X
+    return getattr(model, "task", None)
+
+
+def check_mode(model, degrade: int, upscale: bool = False) -> None:
+    """The one check of a model against a frame mode, used by every path (run, start, the panel, bench,
+    compare, eval, export): a 2x model runs with ``degrade=2`` or ``upscale``, a same-size model (``enhance``)
+    with ``degrade=1`` and no ``upscale``, a full-resolution restorer in either.
+
+    Args:
+        model: a model, an engine (its ``input_scale``, ``task`` and ``model_name``), None for no model, or
+            an ``input_scale`` as an int.
 
     Raises:
-        UserError: ``degrade`` is not 1 or 2, or a 2x model is asked to run at the same size.
+        UserError: ``degrade`` is not 1 or 2, or the model does not do the mode's task (one line, in the
+            user's words).
     """
     if degrade not in (1, 2):
         raise UserError(f"--degrade must be 1 or 2, got {degrade}")
-    if input_scale > 1 and degrade == 1 and not upscale:
-        raise UserError("this model is a 2x upscaler (it takes the half-size frame); use --degrade 2 or "
-                        "--upscale, or a same-size model for --degrade 1, e.g. --model enhance")
+    task = (TASK_2X if model > 1 else None) if isinstance(model, int) else model_task(model)
+    name = getattr(model, "model_name", "this model")
+    want = mode_task(degrade, upscale)
+    if task is None or task == want:
+        return
+    if task == TASK_2X:
+        raise UserError(f"{name} is a 2x model (it takes the half-size frame); use --degrade 2 or --upscale, "
+                        f"or a same-size model for --degrade 1, e.g. --model {ENHANCE_MODEL}")
+    fix = "drop --upscale and use --degrade 1" if upscale else "use --degrade 1"
+    raise UserError(f"{name} sharpens at the frame's own size; {fix}, or a 2x model such as {DEFAULT_MODEL}")
+
+
+def fits(model, degrade: int, upscale: bool = False) -> bool:
+    """Whether :func:`check_mode` lets ``model`` run in the mode (for lists: ``--models all``, the panel)."""
+    try:
+        check_mode(model, degrade, upscale)
+    except UserError:
+        return False
+    return True

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
@@ -27,27 +28,15 @@ from . import checkpoint
 from .baselines import unsharp_for
 from .errors import UserError
 from .models import create_model, list_models
+from .tags import DEFAULT_MODEL, ENHANCE_MODEL, TAGS, ladder, mode_default, mode_task  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
-# The model bench, eval, export and the daemon use for 2x frames unless told otherwise.
-DEFAULT_MODEL = "student"
-# The same for same-size frames (--degrade 1): the enhance student.
-ENHANCE_MODEL = "enhance"
-# "auto": the best shipped student this machine runs within the CPU budget (vcam_sharpen.runtime.tuning).
+# "auto": the best shipped student this machine runs within the CPU budget; see :func:`resolve`.
 AUTO = "auto"
-# Shipped students ``auto`` chooses from (ablations and teachers are not candidates), for 2x frames and for
-# same-size frames (--degrade 1), best first.
-AUTO_CANDIDATES = ("student", "student-deep", "student-wide")
-AUTO_SAME_SIZE = ("enhance", "enhance-lite")
+CPU_BUDGET = 0.75  # cores at the set rate: the default --cpu-budget
 NO_MODEL = ("none", "bilinear")
 BASELINES = ("bilinear", "unsharp")
-
-
-def mode_default(degrade: int = 2, upscale: bool = False) -> str:
-    """What ``default`` means for a frame mode: :data:`ENHANCE_MODEL` for same-size frames
-    (``degrade=1`` without ``upscale``), else :data:`DEFAULT_MODEL`."""
-    return ENHANCE_MODEL if degrade == 1 and not upscale else DEFAULT_MODEL
 
 
 def weights_dir() -> Path:
@@ -66,9 +55,10 @@ def weights_dir() -> Path:
 
 
 def shipped() -> dict[str, Path]:
-    """``{tag: path}`` of every shipped checkpoint (tag = file stem, e.g. ``seed-student``)."""
+    """``{tag: path}`` of the declared tags (:data:`vcam_sharpen.core.tags.TAGS`, in its order) whose file is
+    present in :func:`weights_dir`."""
     folder = weights_dir()
-    return {p.stem: p for p in sorted(folder.glob("*.pt"))} if folder.is_dir() else {}
+    return {t: folder / row.file for t, row in TAGS.items() if (folder / row.file).is_file()}
 
 
 def names() -> list[str]:
@@ -112,13 +102,12 @@ def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = 
             or weights given where no network runs.
     """
     if spec == "default" or (spec is None and weights is None):
-        spec = DEFAULT_MODEL
+        spec = DEFAULT_MODEL  # callers that know the mode resolve ``default`` first (resolve)
     if spec is None:
         return checkpoint.load(Path(weights))[0]
     spec = check(spec)
     if spec == AUTO:
-        raise UserError("--model auto is chosen by measuring this machine: resolve it first "
-                        "(vcam_sharpen.runtime.tuning.resolve_auto)")
+        raise UserError("--model auto is chosen by measuring this machine: resolve it first (resolve)")
     if spec in NO_MODEL or spec == "unsharp":
         if weights is not None:
             raise UserError(f"--model {spec} runs no network, so --weights {weights} would be ignored; "
@@ -148,8 +137,21 @@ def _recorded(path: Path, section: str, key: str, default):
 
 
 def quality(path: Path) -> float:
-    """The validation SSIM a shipped checkpoint records (0 when it records none): how ``auto`` ranks."""
+    """The validation SSIM a checkpoint records (0 when it records none)."""
     return _recorded(path, "metrics", "val_ssim", 0.0)
+
+
+def recorded_quality(path: Path) -> dict:
+    """The quality figures a checkpoint records: ``{"val_ssim", "val_ssim_corrupt"}`` (None where absent) and
+    the training corruption (``corrupt``; None for clean training)."""
+    ck = {}
+    try:
+        ck = checkpoint.read(path)
+    except UserError:
+        pass
+    metrics, config = ck.get("metrics") or {}, ck.get("config") or {}
+    return {"val_ssim": metrics.get("val_ssim"), "val_ssim_corrupt": metrics.get("val_ssim_corrupt"),
+            "corrupt": config.get("corrupt") or None}
 
 
 def same_size_trained(path: Path) -> bool:
@@ -158,13 +160,75 @@ def same_size_trained(path: Path) -> bool:
     return _recorded(path, "config", "factor", 2) == 1
 
 
-def auto_candidates(degrade: int = 2) -> list[str]:
-    """Shipped tags ``auto`` may pick, best first: the 2x students by validation quality, or for same-size
-    frames (``degrade=1``) the enhance models in :data:`AUTO_SAME_SIZE` order."""
+def auto_candidates(degrade: int = 2, upscale: bool = False) -> list[str]:
+    """``auto``'s ladder for the frame mode, best first: the declared ranks of the tag table
+    (:func:`vcam_sharpen.core.tags.ladder`) among the shipped files."""
     have = shipped()
-    if degrade == 1:
-        return [t for t in AUTO_SAME_SIZE if t in have]
-    return sorted((t for t in AUTO_CANDIDATES if t in have), key=lambda t: -quality(have[t]))
+    return [t for t in ladder(mode_task(degrade, upscale)) if t in have]
+
+
+@dataclass
+class Choice:
+    """What a model name resolved to (:func:`resolve`).
+
+    Attributes:
+        spec: what :func:`load` takes: a name, a ``.pt`` path, or None (the ``weights`` file's own model).
+        label: what ``status`` and logs call it: the name as given, the ``weights`` file's stem, auto's pick
+            (tables use :func:`label`).
+        reason: for ``auto``: why this one ("best that fits 0.75 core ...").
+        cores: for ``auto``: ``{tag: estimated cores}`` for the candidates measured.
+        ladder: for ``auto``: the candidates, best first (what the daemon's autoscaler steps along).
+    """
+
+    spec: str | None
+    label: str
+    reason: str = ""
+    cores: dict = field(default_factory=dict)
+    ladder: list = field(default_factory=list)
+
+    @property
+    def tag(self) -> str | None:  # the name auto picked (spec under its old name)
+        return self.spec
+
+
+def resolve(spec: str | None, degrade: int = 2, upscale: bool = False, weights: Path | None = None,
+            cost=None, budget: float = CPU_BUDGET) -> Choice:
+    """The one resolver of model names: ``default``, ``auto`` and ``None`` become what to load.
+
+    * ``None`` or ``default``: the mode's default (:func:`vcam_sharpen.core.tags.mode_default`), or with
+      ``weights`` the checkpoint's own model (``spec=None``);
+    * ``auto``: with ``weights`` the checkpoint's own model; else the first tag on the mode's ladder
+      (:func:`auto_candidates`) whose ``cost(tag)`` (estimated cores; the daemon measures with
+      :func:`vcam_sharpen.runtime.tuning.cost_meter`) is at most ``budget``, or the cheapest one when none
+      fits; without shipped candidates, the mode's default;
+    * anything else: checked (:func:`check`) and returned as it is.
+
+    Raises:
+        UserError: an unknown name; ``auto`` without ``cost``.
+    """
+    if spec is None or spec in ("default", AUTO):
+        if weights is not None:
+            return Choice(None, label(str(weights)))
+        if spec != AUTO:
+            return Choice(mode_default(degrade, upscale), mode_default(degrade, upscale))
+    else:
+        spec = check(spec)
+        return Choice(spec, spec)
+    candidates = auto_candidates(degrade, upscale)
+    if not candidates:
+        fallback = mode_default(degrade, upscale)
+        return Choice(fallback, fallback, reason=f"no {mode_task(degrade, upscale)} candidates shipped")
+    if cost is None:
+        raise UserError("--model auto is chosen by measuring this machine; give resolve a cost")
+    cores = {}
+    for tag in candidates:  # best first: stop at the first that fits
+        cores[tag] = round(float(cost(tag)), 3)
+        if cores[tag] <= budget:
+            return Choice(tag, tag, f"best that fits {budget:g} core (estimated {cores[tag]:.2f} core)",
+                          cores, candidates)
+    cheapest = min(cores, key=cores.get)
+    return Choice(cheapest, cheapest, f"none fits {budget:g} core; the cheapest (estimated "
+                                      f"{cores[cheapest]:.2f} core)", cores, candidates)
 
 
 def label(spec: str) -> str:

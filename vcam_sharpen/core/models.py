@@ -176,6 +176,8 @@ class ExpandedConv(nn.Module):
         return conv
 
 
+# The gate's grid: every 4th half-resolution row and column (1/16 of the first layer's work at 720p).
+GATE_STRIDE = 4
 # Per-layer kernels of a HalfResNet, e.g. "3-3-1-1"; "d3" is a depthwise 3x3.
 KERNELS = re.compile(r"d?\d+(-d?\d+)*")
 
@@ -225,7 +227,8 @@ class HalfResNet(nn.Module):
 
     def body(self, y: torch.Tensor) -> torch.Tensor:
         """The conv chain, ReLU between layers; with a ``gate`` (:class:`EnhanceNet`), the last layer's output
-        scaled per image and channel by the gate of the first layer's mean features."""
+        scaled per image and channel by the gate of the first layer's features averaged on a grid of every
+        :data:`GATE_STRIDE`-th row and column (so an engine computes it first, from a strided conv)."""
         gate = getattr(self, "gate", None)
         scale = None
         for i, conv in enumerate(self.convs):
@@ -233,7 +236,7 @@ class HalfResNet(nn.Module):
             if i < len(self.convs) - 1:
                 y = self.act(y)
             if i == 0 and gate is not None:
-                scale = torch.sigmoid(gate(y.mean((2, 3))))[:, :, None, None]
+                scale = torch.sigmoid(gate(y[..., ::GATE_STRIDE, ::GATE_STRIDE].mean((2, 3))))[:, :, None, None]
         return y if scale is None else y * scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -338,7 +341,7 @@ class EnhanceNet(HalfResNet):
     correction is 0. Odd sizes are edge-padded inside and cropped back.
 
     ``gate=1`` adds a global gate (squeeze-and-excitation style): the first layer's features,
-    averaged over the whole frame, go through a linear layer and a sigmoid to one factor per
+    averaged over the frame (on a grid, :data:`GATE_STRIDE`), go through a linear layer and a sigmoid to one factor per
     output channel, which scales the correction. A tiny network cannot tell from a 6x6
     window whether a picture is soft (sharpen hard) or already sharp (leave it alone); the
     whole frame's statistics can, for the cost of one mean over the features.
@@ -347,6 +350,7 @@ class EnhanceNet(HalfResNet):
     """
 
     input_scale = 1
+    task = "same-size"  # core.tags.TASK_SAME: never after a 2x upscale (core.degrade.check_mode)
 
     def __init__(self, channels: int = 16, layers: int = 3, expand: int = 0, kernels: str = "",
                  gate: int = 0) -> None:
@@ -365,6 +369,7 @@ class EnhanceEDSR(HalfResEDSR):
     phase channels (``ensemble=2``: mean with the mirror image's result, mirrored back)."""
 
     input_scale = 1
+    task = "same-size"  # core.tags.TASK_SAME: never after a 2x upscale (core.degrade.check_mode)
 
     def __init__(self, channels: int = 32, blocks: int = 6, ensemble: int = 1) -> None:
         super().__init__(channels, blocks, 2, ensemble, c_in=12)

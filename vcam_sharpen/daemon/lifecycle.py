@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,8 +29,9 @@ from ..io.inputs import default_source, is_camera_spec, open_source
 from ..io.outputs import SinkOptions, close_sinks, open_sinks, sink_target
 from ..pipeline.loop import Pipeline
 from ..pipeline.stats import CpuMeter, Stats
-from ..runtime.tuning import engine_for_rate, resolve_auto, resolve_spec
+from ..runtime.tuning import engine_for_rate, resolve
 from . import control
+from .autoscale import AutoscaleThread
 from .identity import send
 from .lock import (AlreadyRunning, PidLock, already_running, daemon_identity, paths, read_state, running_pid,
                    signal_daemon, write_state)
@@ -56,26 +58,32 @@ def mode_text(settings: Settings) -> str:
     return mode + (" (split)" if settings.split else "")
 
 
-def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
+def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> tuple[Sharpener, str]:
     """The :class:`Sharpener` for the settings (model loaded, engine picked for the rate; a bad model,
-    mode or weights file is a UserError before any device is opened), and what ``status`` calls the model."""
-    spec = described = settings.model
-    if spec == loader.AUTO and settings.weights:  # a checkpoint names its own model: nothing to choose
-        spec, described = None, loader.label(str(settings.weights))
-    if spec == "default":
-        spec = described = resolve_spec(spec, degrade=settings.degrade, upscale=settings.upscale)
-    if spec == loader.AUTO:
-        choice = resolve_auto(settings.fps, settings.size, settings.degrade, settings.upscale, settings.cpu_budget)
-        log.info("--model auto: %s (%s)", choice.tag, choice.reason)
-        spec, described = choice.tag, f"{choice.tag} (auto: {choice.reason})"
-    model = loader.load(spec, Path(settings.weights) if settings.weights else None,
-                        task=1 if settings.degrade == 1 and not settings.upscale else 2)
+    mode or weights file is a UserError before any device is opened), and what ``status`` calls the model.
+
+    ``choice``: the model already resolved (the autoscaler's step); else ``settings.model`` is resolved
+    here (:func:`vcam_sharpen.runtime.tuning.resolve`; ``auto`` measures the candidates)."""
+    weights = Path(settings.weights) if settings.weights else None
+    choice = choice or resolve_settings(settings)
+    spec, described = choice.spec, choice.label
+    if choice.reason:
+        log.info("--model auto: %s (%s)", choice.label, choice.reason)
+        described = f"{choice.label} (auto: {choice.reason})"
+    model = loader.load(spec, weights, task=1 if settings.degrade == 1 and not settings.upscale else 2)
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,
                           size=settings.size)
     sharpener.strength = settings.strength
     return sharpener, described
+
+
+def resolve_settings(settings: Settings) -> loader.Choice:
+    """What the settings' model names (:func:`vcam_sharpen.runtime.tuning.resolve`: ``auto`` measured at the
+    settings' rate, size and budget)."""
+    return resolve(settings.model, settings.fps, settings.size, settings.degrade, settings.upscale,
+                   Path(settings.weights) if settings.weights else None, settings.cpu_budget)
 
 
 def check_not_overwriting(source: str, outputs: list[str]) -> None:
@@ -115,14 +123,15 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
     # SIGTERM while still starting (loading the model, opening the camera): unwind and release
     old_term = signal.signal(signal.SIGTERM, _terminate) if main else None
     lock = PidLock(p["pid"])
-    source = sinks = pipeline = panel = switch = None
+    source = sinks = pipeline = panel = switch = auto = None
     stats = Stats()
     stopping = _StopClock()
     try:
         lock.acquire()
         spec = default_source() if settings.source == "auto" else settings.source
         check_not_overwriting(spec, settings.output)
-        sharpener, model_text = build_sharpener(settings)
+        choice = resolve_settings(settings)
+        sharpener, model_text = build_sharpener(settings, choice)
         panel = PanelHandle(settings) if settings.panel else None  # a busy port fails before any device opens
 
         def open_spec():
@@ -153,8 +162,14 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
         # PAUSE_AFTER_S is read now, not bound at import: tests shorten it
         pipeline = Pipeline(source, sharpener, sinks, out_fps, lockstep=lockstep, reopen=open_spec,
                             pause_after_s=PAUSE_AFTER_S if pause else None, on_state=on_state)
-        # model and mode changes (the panel's and vcam-sharpen set's) rebuild the sharpener in the background
-        switch = PanelController(settings, pipeline, info, on_state, lambda new: _rebuilt(new, pipeline), cpu)
+        # model and mode changes (the panel's and vcam-sharpen set's) rebuild the sharpener in the background;
+        # the autoscaler follows them (``auto`` is bound below, before any change can arrive)
+        switch = PanelController(settings, pipeline, info, on_state, lambda new: _rebuilt(new, pipeline, auto), cpu)
+        if not lockstep:  # auto keeps its budget while running (daemon.autoscale)
+            auto = AutoscaleThread(pipeline, lambda s, tag: _rebuilt(replace(s, model=tag, weights=None), pipeline),
+                                   info, busy=lambda: switch.rebuilding)
+            auto.follow(settings, choice)
+            auto.start()
         if panel is not None:
             panel.start(pipeline, info, on_state, None, cpu, controller=switch)
         log.info("running: %s -> %s -> %s", source.name, model_text, ", ".join(k.name for k in sinks))
@@ -181,6 +196,8 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
                 close_sinks(sinks)
             if panel is not None:
                 panel.stop()
+            if auto is not None:
+                auto.stop()
             lock.release(p["state"])
         finally:
             if main:
@@ -189,11 +206,15 @@ def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool
     return stats
 
 
-def _rebuilt(settings: Settings, pipeline: Pipeline) -> tuple[Sharpener, dict]:
-    """A new sharpener for the panel's model or mode change, warmed up on the running source's frame size,
-    and what the state file should say about it."""
-    sharpener, model_text = build_sharpener(settings)
+def _rebuilt(settings: Settings, pipeline: Pipeline, auto: AutoscaleThread | None = None) -> tuple[Sharpener, dict]:
+    """A new sharpener for the panel's model or mode change (or the autoscaler's step), warmed up on the running
+    source's frame size, and what the state file should say about it. With ``auto`` (the panel's change), the
+    autoscaler follows the new choice: ``auto`` scales along the new mode's ladder, any other model stops it."""
+    choice = resolve_settings(settings)
+    sharpener, model_text = build_sharpener(settings, choice)
     warm_up(sharpener, pipeline.source.size)
+    if auto is not None:
+        auto.follow(settings, choice)
     return sharpener, _describe(sharpener, settings, model_text)
 
 

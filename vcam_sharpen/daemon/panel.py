@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import loader
-from ..core.degrade import check_mode, model_scale
+from ..core.degrade import check_mode
+from ..core.tags import TAGS, ladder, mode_task
 from ..frames.sharpen import LIVE
 from ..web.panel_app import MODES, Busy, PanelHooks, create_panel, mode_name
 from ..web.security import Guard
@@ -36,24 +37,22 @@ log = logging.getLogger(__name__)
 
 def model_task(name: str) -> str | None:
     """The frame task a model is for: ``"2x"`` (a frame sent at half size), ``"same-size"``, or None for one that
-    runs in every mode (auto, none, unsharp, a checkpoint file). Today read from what the checkpoint records
-    (:func:`vcam_sharpen.core.loader.same_size_trained`); the one place to switch to a declared tag table."""
-    path = loader.shipped().get(name)
-    if path is None:
-        return None
-    return "same-size" if loader.same_size_trained(path) else "2x"
+    runs in every mode (auto, none, unsharp, a checkpoint file): the declared tag table's
+    (:data:`vcam_sharpen.core.tags.TAGS`)."""
+    tag = TAGS.get(name)
+    return tag.task if tag is not None and name in loader.shipped() else None
 
 
 def offered_models(current: str, current_mode: str = "degrade") -> dict[str, list[str]]:
     """Per panel mode (:data:`~vcam_sharpen.web.panel_app.MODES`), the models the panel offers: auto, the students
     auto chooses from, none, unsharp, then the other shipped students of the mode's task (teachers are
     offline-only, far too slow for a camera); the model running now is offered in the mode it runs in."""
-    tasks = {t: model_task(t) for t in loader.shipped() if "teacher" not in t}  # each checkpoint read once
+    tasks = {t: model_task(t) for t in loader.shipped() if "teacher" not in TAGS[t].arch}
     out = {}
     for mode, (degrade, upscale) in MODES.items():
-        task = "same-size" if degrade == 1 and not upscale else "2x"
+        task = mode_task(degrade, upscale)
         fits = [t for t, k in tasks.items() if k in (None, task)]
-        main = [t for t in (loader.AUTO_SAME_SIZE if task == "same-size" else loader.AUTO_CANDIDATES) if t in fits]
+        main = [t for t in ladder(task) if t in fits]
         names = [loader.AUTO, *main, "none", "unsharp", *fits]  # the everyday choices first, then the rest
         out[mode] = list(dict.fromkeys(names + ([current] if mode == current_mode else [])))
     return out
@@ -129,7 +128,7 @@ class PanelController:
         if new.model == loader.AUTO or loader.is_path(new.model):
             return
         model = loader.load(new.model)
-        check_mode(model_scale(model) if model is not None else 1, new.degrade, new.upscale)
+        check_mode(model, new.degrade, new.upscale)
 
     def _rebuild(self, new: Settings) -> None:
         try:

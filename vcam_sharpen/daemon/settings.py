@@ -89,10 +89,11 @@ class Settings:
     degrade: int = setting(2, "2: simulate the bad link (downscale by 2) and restore; 1: sharpen the frame as "
                               "it is.", choices=(1, 2))
     upscale: bool = setting(False, "Treat the camera frame as the small one and output twice its size.")
-    # auto is measured at start: the best shipped student that fits cpu_budget (tuning.resolve_auto)
+    # auto is measured at start: the best shipped student that fits cpu_budget (loader.resolve), then kept
     model: str = setting(loader.AUTO, f"Sharpening model: a name from vcam-sharpen models, a shipped weight tag "
                          f"(student-nokd, ...), unsharp, or a .pt file; none: degraded picture only; auto: the best "
-                         f"shipped student that fits --cpu-budget at this size and rate (measured at start; with "
+                         f"shipped student that fits --cpu-budget at this size and rate (measured at start, then kept: "
+                         f"it steps down and back up the ladder in vcam-sharpen models while running; with "
                          f"--weights: the checkpoint's own model); default: {loader.DEFAULT_MODEL}, or "
                          f"{loader.ENHANCE_MODEL} with --degrade 1.", metavar="NAME|FILE.pt|none")
     weights: str | None = setting(None, "Checkpoint file; default: the shipped weights of --model.", path=True,
@@ -111,7 +112,8 @@ class Settings:
                                             "camera (needs v4l2loopback 0.13+; elsewhere it stays on).")
     strength: float = setting(1.0, "0..1: output = plain + strength x the model's correction (0: unsharpened); "
                                    "change it while running with: vcam-sharpen set strength 0.6", lo=0, hi=1)
-    cpu_budget: float = setting(CPU_BUDGET, "With --model auto: the most CPU cores the model may use at --fps.",
+    cpu_budget: float = setting(CPU_BUDGET, "With --model auto: the most CPU cores the daemon may use at --fps (checked at start "
+                                "and while running).",
                                 lo=0.05, hi=64)
     # serve the control panel (vcam_sharpen.web) while running
     panel: bool = setting(False, "Serve the control panel (a web page on this computer: preview, settings, "

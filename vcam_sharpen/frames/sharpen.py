@@ -280,7 +280,7 @@ class Sharpener:
 
     def __init__(self, engine: FrameEngine | None, degrade: int = 2, upscale: bool = False,
                  split: bool = False, size: tuple[int, int] | None = None) -> None:
-        check_mode(int(getattr(engine, "input_scale", 1)) if engine is not None else 1, degrade, upscale)
+        check_mode(engine, degrade, upscale)
         self.engine = engine
         self.degrade = 1 if upscale else degrade
         self.upscale = upscale

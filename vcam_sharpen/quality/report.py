@@ -14,11 +14,12 @@ from torch import nn
 from ..core import loader
 from ..core.baselines import Bilinear, UnsharpMask
 from ..core.corrupt import Corruption, h264_available, parse_corruption
-from ..core.degrade import check_mode, degrade_pair, model_scale
+from ..core.degrade import check_mode, degrade_pair, model_task
 from ..core.errors import UserError
 from ..core.files import atomic_write, check_output
 from ..core.models import count_macs, count_parameters, create_model, get_spec, list_models
-from ..runtime.tuning import resolve_spec
+from ..core.tags import TAGS
+from ..runtime.tuning import resolve
 from .datasets import load_eval_set
 from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
 
@@ -33,14 +34,13 @@ def methods(models: str, extra: list[Path] = (), degrade: int = 2) -> list[tuple
     """``(label, module, info)`` for every requested row, in table order.
 
     ``models`` is a comma-separated list of names the loader accepts (:func:`vcam_sharpen.core.loader.names`),
-    or ``all`` for the two baselines and every shipped checkpoint of the task: for ``degrade=2`` those trained on
-    the 2x task, for 1 every same-size model (the enhance models and the same-size seed models); ``extra`` adds
-    checkpoint files. ``degrade=1`` (the soft task) calls the
+    or ``all`` for the two baselines and every shipped tag (:data:`vcam_sharpen.core.tags.TAGS`) that runs in the
+    task's mode (:func:`vcam_sharpen.core.degrade.check_mode`): for ``degrade=2`` the 2x models, for 1 the
+    same-size models and the full-resolution seed models; ``extra`` adds checkpoint files. ``degrade=1`` (the soft task) calls the
     no-network row ``input`` and uses the unsharp mask tuned for it.
     """
-    if models.strip() == "all":  # each file loaded once; 2x models skipped, not refused, for the soft task
-        tags = [t for t, p in loader.shipped().items() if degrade == 1 or not loader.same_size_trained(p)]
-        rows = [_row(spec, degrade, skip_2x=True) for spec in [*loader.BASELINES, *tags]]
+    if models.strip() == "all":  # each file loaded once; models of the other task skipped, not refused
+        rows = [_row(spec, degrade, skip_unfit=True) for spec in [*loader.BASELINES, *loader.shipped()]]
         rows = [r for r in rows if r is not None]
     else:
         wanted = [m.strip() for m in models.split(",") if m.strip()]
@@ -50,9 +50,10 @@ def methods(models: str, extra: list[Path] = (), degrade: int = 2) -> list[tuple
     return rows + [_row(str(p), degrade) for p in extra]
 
 
-def _row(spec: str, degrade: int = 2, skip_2x: bool = False) -> tuple[str, nn.Module, dict] | None:
-    """One row; a 2x model for the same-size task (``degrade=1``) is a UserError, or None with ``skip_2x``."""
-    spec = resolve_spec(spec, degrade=degrade)
+def _row(spec: str, degrade: int = 2, skip_unfit: bool = False) -> tuple[str, nn.Module, dict] | None:
+    """One row; a model of the other task (:func:`vcam_sharpen.core.degrade.check_mode`) is a UserError, or
+    None with ``skip_unfit``."""
+    spec = resolve(spec, degrade=degrade).spec
     label = loader.label(spec)
     model = loader.load(spec, task=degrade)
     if model is None:
@@ -60,12 +61,15 @@ def _row(spec: str, degrade: int = 2, skip_2x: bool = False) -> tuple[str, nn.Mo
     if isinstance(model, UnsharpMask):  # tuned for the task by the loader (baselines.unsharp_for)
         return label, model, {"kind": "baseline", "sigma": model.sigma, "amount": model.amount}
     try:
-        check_mode(model_scale(model), degrade)
+        check_mode(model, degrade)
     except UserError:
-        if skip_2x:
+        if skip_unfit:
             return None
-        raise UserError(f"row {label} is a 2x model: it cannot score the same-size --degradation soft task; "
-                        f"drop it from --models") from None
+        if degrade == 1:
+            raise UserError(f"row {label} is a 2x model: it cannot score the same-size --degradation soft task; "
+                            f"drop it from --models") from None
+        raise UserError(f"row {label} sharpens at the frame's own size: it cannot score the 2x task; use "
+                        f"--degradation soft, or drop it from --models") from None
     info = {"kind": "model", "model": model.model_name, "weights": _weights_name(spec),
             "params": count_parameters(model), "gmac_720p": round(count_macs(model) / 1e9, 3)}
     return label, model, info
@@ -157,13 +161,26 @@ def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "
 
 
 def model_rows() -> list[dict]:
-    """Every registered model with parameters and GMAC per 1280x720 output frame."""
+    """Every registered architecture with its task (``2x``, ``same-size`` or ``either``: full-resolution
+    restorers run in both modes), parameters and GMAC per 1280x720 output frame."""
     rows = []
     for name in list_models():
         model = create_model(name)
-        rows.append({"name": name, "params": count_parameters(model),
+        rows.append({"name": name, "task": model_task(model) or "either", "params": count_parameters(model),
                      "gmac_720p": round(count_macs(model, 720, 1280) / 1e9, 3),
                      "description": get_spec(name).description})
+    return rows
+
+
+def tag_rows() -> list[dict]:
+    """Every shipped weight tag (:data:`vcam_sharpen.core.tags.TAGS`, table order): architecture, task, GMAC
+    per 1280x720 output frame, the quality its checkpoint records, and its place on ``auto``'s ladder."""
+    rows = []
+    for tag, path in loader.shipped().items():
+        row, model = TAGS[tag], loader.load(tag)
+        rows.append({"name": tag, "arch": row.arch, "task": row.task, "params": count_parameters(model),
+                     "gmac_720p": round(count_macs(model, 720, 1280) / 1e9, 3), **loader.recorded_quality(path),
+                     "auto": row.auto, "auto_rank": row.rank, "description": row.description})
     return rows
 
 

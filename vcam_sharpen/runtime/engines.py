@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..core.baselines import UnsharpMask, unsharp_mask
-from ..core.degrade import check_mode, model_scale
+from ..core.degrade import check_mode, model_scale, model_task
 from ..core.errors import UserError
 from ..frames.sharpen import BilinearUpscaler, interleave_phases, split_phases
 from .export import cached_bytes, static_shape
@@ -101,6 +101,7 @@ class Engine:
         self.device = device
         self.threads = threads
         self.input_scale = model_scale(model)
+        self.task = model_task(model)  # what core.degrade.check_mode reads
         self.model_name = getattr(model, "model_name", type(model).__name__)
         # HalfResNets (2x students, the same-size enhance model) run as a half-resolution phase
         # graph plus a numpy interleave.
@@ -142,7 +143,7 @@ class Engine:
 
     def restore_full(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 BGR frame -> same-size uint8 BGR sharpened frame (same-size models only)."""
-        check_mode(self.input_scale, degrade=1)  # before any graph is built for a mode the model cannot run
+        check_mode(self, degrade=1)  # before any graph is built for a mode the model cannot run
         if not self.phases:
             return self._run("frame", _frame(frame))[0]
         frame = _frame(frame)[0]

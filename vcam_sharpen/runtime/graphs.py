@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.degrade import model_scale
-from ..core.models import HalfResNet
+from ..core.models import GATE_STRIDE, HalfResNet
 from ..frames.sharpen import interleave_phases, split_phases
 
 KINDS = ("model", "frame2x", "planar2x", "frame")
@@ -247,13 +247,16 @@ class PhaseGraph(nn.Module):
             base = F.pad(x, (0, 0, 0, 0, 0, PHASE_PLANES - 12))
         else:
             base = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.base)
-        y, scale = x, None
+        scale = None
+        if self.gate is not None:  # first, from a strided conv: the model's grid (GATE_STRIDE), a 16th of the work
+            first = self.convs[0]
+            grid = self.act(F.conv2d(x, first.weight, first.bias, stride=GATE_STRIDE, padding=first.padding))
+            scale = torch.sigmoid(self.gate(grid.mean((2, 3))))[:, :, None, None]
+        y = x
         for i, conv in enumerate(self.convs):
             y = conv(y)
             if i < len(self.convs) - 1:
                 y = self.act(y)
-            if i == 0 and self.gate is not None:
-                scale = torch.sigmoid(self.gate(y.mean((2, 3))))[:, :, None, None]
         if scale is not None:
             y = y * scale
         # round, clamp, cast: one QuantizeLinear in the exported graph (see _quantize_tail)

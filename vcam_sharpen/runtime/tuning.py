@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from torch import nn
 
 from ..core import loader
 from ..frames.sharpen import Sharpener
+from .budget import CpuEstimate, paced_cpu
 from .engines import create_engine, pick_engine
 
 log = logging.getLogger(__name__)
@@ -53,62 +54,47 @@ def engine_for_rate(model: nn.Module | None, fps: float, size: tuple[int, int], 
 # CPU the rest of the pipeline costs at 720p, 30 fps, on top of the sharpener: H.264 decode ~2.6 ms,
 # capture copy and publish ~1 ms per frame (README, "Where the CPU goes"): about 0.1 core.
 OTHER_CORES_720P30 = 0.1
-CPU_BUDGET = 0.75  # cores at the set rate: the default --cpu-budget
-
-
-@dataclass
-class AutoChoice:
-    """What ``--model auto`` picked and why (``status`` shows ``reason``)."""
-
-    tag: str
-    cores: dict = field(default_factory=dict)  # tag -> estimated cores at the set rate
-    reason: str = ""
+CPU_BUDGET = loader.CPU_BUDGET  # cores at the set rate: the default --cpu-budget
+# Frames each auto candidate runs paced at the set rate (3 windows of half a second at 30 fps).
+AUTO_FRAMES = 45
 
 
 def sharpener_cores(model, fps: float, size: tuple[int, int], degrade: int = 2, upscale: bool = False,
-                    frames: int = 8) -> float:
+                    frames: int = AUTO_FRAMES) -> CpuEstimate:
     """Estimated CPU cores ``model`` needs at ``fps`` for ``size`` (w, h) output frames: one inference
-    thread (the cheapest way to run at a camera's rate), process CPU time per frame on a textured frame,
-    plus the rest of the pipeline scaled from 720p30."""
+    thread (the cheapest way to run at a camera's rate) on a textured frame, paced at ``fps`` and measured
+    by ``bench``'s estimator (:func:`vcam_sharpen.runtime.budget.paced_cpu`: the median window), plus the
+    rest of the pipeline scaled from 720p30 (:data:`OTHER_CORES_720P30`)."""
     sharp = Sharpener(create_engine(model, threads=1), degrade=degrade, upscale=upscale)
     w, h = (size[0] // 2, size[1] // 2) if upscale else size
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), np.uint8)
     for _ in range(2):  # graph build and allocation
         sharp.process(frame)
-    cpu = time.process_time()
-    for _ in range(frames):
-        sharp.process(frame)
-    per_frame = (time.process_time() - cpu) / frames
-    return per_frame * fps + OTHER_CORES_720P30 * (size[0] * size[1] * fps) / (1280 * 720 * 30)
+    est = paced_cpu(lambda: sharp.process(frame), fps, frames)
+    other = OTHER_CORES_720P30 * (size[0] * size[1] * fps) / (1280 * 720 * 30)
+    est.cores, est.low, est.high = est.cores + other, est.low + other, est.high + other
+    return est
 
 
-def resolve_spec(spec: str | None, fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2,
-                 upscale: bool = False) -> str | None:
-    """``spec`` with ``auto`` replaced by what the daemon would pick on this machine at ``fps`` and
-    ``size``, and ``default`` by the mode's default model (:func:`vcam_sharpen.core.loader.mode_default`);
-    bench, eval, export and the daemon resolve them the same way. Any other name unchanged."""
-    if spec == "default":
-        return loader.mode_default(degrade, upscale)
-    return resolve_auto(fps, size, degrade).tag if spec == loader.AUTO else spec
+def cost_meter(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2,
+               upscale: bool = False) -> Callable[[str], float]:
+    """``tag -> estimated cores`` at ``fps`` and ``size`` in the frame mode (:func:`sharpener_cores` of the
+    shipped weights): the measurement :func:`vcam_sharpen.core.loader.resolve` needs for ``auto``. Each tag
+    is measured once per meter; ``meter.estimates`` keeps the full :class:`CpuEstimate` of each."""
+
+    def cost(tag: str) -> float:
+        if tag not in cost.estimates:
+            cost.estimates[tag] = sharpener_cores(loader.load(tag), fps, size, degrade, upscale)
+            log.info("auto: %s needs %.2f core at %g fps (windows %.2f..%.2f)", tag, cost.estimates[tag].cores,
+                     fps, cost.estimates[tag].low, cost.estimates[tag].high)
+        return cost.estimates[tag].cores
+
+    cost.estimates = {}
+    return cost
 
 
-def resolve_auto(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2, upscale: bool = False,
-                 budget: float = CPU_BUDGET) -> AutoChoice:
-    """``--model auto``: the best shipped student (by its recorded validation SSIM) whose estimated CPU at
-    ``fps`` and ``size`` fits ``budget`` cores; the cheapest one when none fits. Same-size mode
-    (``degrade=1``) chooses the same way among the shipped enhance models (the seed student without them)."""
-    same_size = degrade == 1 and not upscale
-    candidates = loader.auto_candidates(1 if same_size else 2)
-    if same_size and not candidates:
-        return AutoChoice("seed-student", reason="same-size mode: no enhance model shipped")
-    if not candidates:
-        return AutoChoice(loader.DEFAULT_MODEL, reason="no shipped students to measure")
-    cores = {}
-    for tag in candidates:  # best first: stop at the first that fits
-        cores[tag] = round(sharpener_cores(loader.load(tag), fps, size, degrade, upscale), 3)
-        if cores[tag] <= budget:
-            return AutoChoice(tag, cores, f"best that fits {budget:g} core at {fps:g} fps, {size[0]}x{size[1]} "
-                                          f"(estimated {cores[tag]:.2f} core)")
-    cheapest = min(cores, key=cores.get)
-    return AutoChoice(cheapest, cores, f"none fits {budget:g} core at {fps:g} fps, {size[0]}x{size[1]}; "
-                                       f"the cheapest (estimated {cores[cheapest]:.2f} core)")
+def resolve(spec: str | None, fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: int = 2,
+            upscale: bool = False, weights=None, budget: float = CPU_BUDGET) -> loader.Choice:
+    """:func:`vcam_sharpen.core.loader.resolve` with this machine's measurement for ``auto``
+    (:func:`cost_meter` at ``fps`` and ``size``): what bench, eval, compare, export and the daemon call."""
+    return loader.resolve(spec, degrade, upscale, weights, cost_meter(fps, size, degrade, upscale), budget)

@@ -17,7 +17,9 @@ and we report:
 * ``cpu_ms_per_frame``: process CPU time (all threads) per end-to-end frame;
 * ``latency_p95_ms``: capture start -> publish end;
 * ``paced``: the same loop fed at a fixed rate (default 30 fps, a webcam): the CPU it
-  uses in cores (process CPU time / wall time) and the rate it kept up.
+  uses in cores (process CPU time / wall time; ``cpu_cores`` is the median over windows of half
+  a second, ``cpu_cores_spread`` the lowest and highest window: :mod:`vcam_sharpen.runtime.budget`,
+  the estimator ``--model auto`` uses) and the rate it kept up.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from ..core import loader
+from ..core.degrade import check_mode, fits
 from ..core.errors import UserError
 from ..core.models import count_macs, list_models
 from ..daemon.settings import parse_size as _parse_size
@@ -40,7 +43,8 @@ from ..frames.sharpen import BoxDownscaler, Sharpener, to_bgr
 from ..io.inputs import open_source
 from ..pipeline.stats import STAGES
 from ..runtime.engines import Engine, create_engine
-from ..runtime.tuning import engine_for_rate, resolve_spec
+from ..runtime.budget import paced_cpu
+from ..runtime.tuning import engine_for_rate, resolve
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "face_1280x720.mp4"
 
@@ -68,19 +72,24 @@ class Row:
 def make_rows(models: str, engine: str = "auto", device: str = "auto", threads: int | None = None,
               size: tuple[int, int] = (1280, 720), fps: float = 30.0, degrade: int = 2) -> list[Row]:
     """Rows for ``--models``: comma-separated names the loader accepts (:func:`vcam_sharpen.core.loader.names`)
-    or ``.pt`` files; ``all`` = bilinear, unsharp and every registered model. Architectures without
-    shipped weights run untrained (speed only; the row says so)."""
-    wanted = ["bilinear", "unsharp", *list_models()] if models.strip() == "all" else \
-        [m.strip() for m in models.split(",") if m.strip()]
+    or ``.pt`` files; ``all`` = bilinear, unsharp and every registered model that runs in the mode
+    (:func:`vcam_sharpen.core.degrade.check_mode`). Architectures without shipped weights run untrained
+    (speed only; the row says so)."""
+    every = models.strip() == "all"
+    wanted = ["bilinear", "unsharp", *list_models()] if every else [m.strip() for m in models.split(",") if m.strip()]
     if not wanted:
         raise UserError("--models is empty; pass at least one row, e.g. --models bilinear,student")
     rows = []
     for spec in wanted:
-        spec = resolve_spec(loader.check(spec), fps, size, degrade)  # auto: for this size and the paced rate
+        spec = resolve(spec, fps, size, degrade).spec  # auto: for this size and the paced rate
         label = loader.label(spec)
         trained = spec in loader.NO_MODEL or spec in ("unsharp", "default") or loader.is_path(spec) \
             or spec in loader.shipped()
         model = loader.load(spec, allow_untrained=True)
+        if not fits(model, degrade):
+            if every:
+                continue
+            check_mode(model, degrade)  # a row of the other task: one line before any row runs
         note = "" if trained else "untrained weights (no shipped file): speed only"
         rows.append(Row(label, create_engine(model, engine=engine, device=device, threads=threads), note))
     return rows
@@ -228,28 +237,14 @@ def _model_fps(row: Row, frames: list[np.ndarray], degrade: int, max_seconds: fl
 
 def _paced(sharp: Sharpener, feed: _FrameFeed, publish_buf: np.ndarray, frames: int, fps: float,
            max_seconds: float) -> dict:
-    """The loop fed at ``fps`` (a frame is due every 1/fps s; a late loop does not catch up)."""
-    period = 1.0 / fps
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    deadline = wall0 + max_seconds
-    n, due, late = 0, wall0, 0
-    while n < frames:
-        now = time.perf_counter()
-        if now < due:
-            time.sleep(due - now)
-        elif now - due > period:
-            late += 1
-            due = now
+    """The loop fed at ``fps``, measured by the one paced estimator (:func:`vcam_sharpen.runtime.budget.paced_cpu`,
+    which ``--model auto`` uses too): ``cpu_cores`` is the median over windows of half a second,
+    ``cpu_cores_spread`` the lowest and highest window."""
+
+    def step() -> None:
         publish_buf[...] = sharp.process(feed.read())
-        n += 1
-        due += period
-        if time.perf_counter() > deadline and n >= 3:
-            break
-    # Count the wall time up to when the next frame is due, so the idle tail is included.
-    wall = max(time.perf_counter(), due) - wall0
-    cpu = time.process_time() - cpu0
-    return {"fps_target": fps, "fps": round(n / wall, 2), "cpu_cores": round(cpu / wall, 3), "frames": n,
-            "late_frames": late}
+
+    return paced_cpu(step, fps, frames, max_seconds).as_dict(fps)
 
 
 def machine() -> dict:

@@ -25,7 +25,7 @@ from ..core.files import atomic_write
 from ..frames.sharpen import Sharpener
 from ..io.sources import DemoSource, check_frame_size, check_video_file
 from ..runtime.engines import create_engine
-from ..runtime.tuning import resolve_spec
+from ..runtime.tuning import resolve
 
 HEADER = 22  # pixels of label above each panel
 DEMO = "demo"  # --source demo: the daemon's built-in demo scene, shipped in the package (works from anywhere)
@@ -109,7 +109,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
     x, y, w, h = parse_crop(crop, (frame.shape[1], frame.shape[0]))
     panels = []
     for spec in specs:
-        spec = resolve_spec(loader.check(spec), size=(frame.shape[1], frame.shape[0]), degrade=degrade)
+        spec = resolve(spec, size=(frame.shape[1], frame.shape[0]), degrade=degrade).spec
         model = loader.load(spec, task=degrade)
         sharp = Sharpener(create_engine(model), degrade=degrade)
         result = sharp.process(frame)[y:y + h, x:x + w]

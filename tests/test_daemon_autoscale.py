@@ -1,0 +1,203 @@
+"""The running auto's decisions on fake clocks and measurements (no sleeps): down on a missed budget or rate,
+up when there is room, no flapping; and the thread's switch between two frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from vcam_sharpen.core import loader
+from vcam_sharpen.daemon.autoscale import AutoscaleThread, Autoscaler, Policy, kept_frames
+
+LADDER = ["student-wide", "student-deep", "student"]
+COSTS = {"student-wide": 0.9, "student-deep": 0.7, "student": 0.5}  # measured at start: ratios 1.29, 1.4
+
+
+class Feed:
+    """Cumulative CPU seconds and fresh frames of a process using ``cores`` and keeping ``fps``, every 0.5 s."""
+
+    def __init__(self, scaler: Autoscaler) -> None:
+        self.scaler, self.t, self.cpu, self.kept, self.switches = scaler, 0.0, 0.0, 0.0, []
+
+    def run(self, seconds: float, cores, fps=30.0) -> list:
+        """``cores``, ``fps``: numbers, or ``tag -> value`` (what each rung costs and keeps now)."""
+        out = []
+        for _ in range(int(round(seconds / 0.5))):
+            self.t += 0.5
+            c = cores(self.scaler.current) if callable(cores) else cores
+            self.cpu += 0.5 * c
+            self.kept += 0.5 * (fps(self.scaler.current) if callable(fps) else fps)
+            tag = self.scaler.observe(self.t, self.cpu, int(self.kept))
+            if tag is not None:
+                out.append((self.t, tag))
+                self.switches.append((self.t, tag))
+                self.scaler.switched()
+        return out
+
+
+def scaler(current="student-wide", **policy) -> Autoscaler:
+    return Autoscaler(LADDER, current, Policy(**policy), COSTS)
+
+
+def test_within_budget_at_the_top_it_stays():
+    s = scaler()
+    assert Feed(s).run(60, 0.6) == [] and s.current == "student-wide" and s.reason.startswith("started")
+    assert s.state()["cpu_cores_window"] == pytest.approx(0.6) and s.state()["fps_kept_window"] == pytest.approx(30, abs=1)
+
+
+def test_over_budget_steps_down_within_a_few_seconds_and_says_why():
+    s, f = scaler(), None
+    f = Feed(s)
+    f.run(10, 0.6)
+    (t, tag), = f.run(5, lambda tag: {"student-wide": 0.93, "student-deep": 0.7}[tag])
+    assert tag == "student-deep" and t - 10 <= 3.5
+    assert s.reason == "stepped down from student-wide: 0.93 core > 0.75"
+    assert f.run(30, 0.7) == []  # 0.7 fits; up would be 0.7 * 0.9 / 0.7 = 0.9 > 0.64: stays
+
+
+def test_a_missed_rate_steps_down_too():
+    s = scaler()
+    f = Feed(s)
+    (t, tag), = f.run(4, 0.5, fps=22.0)
+    assert tag == "student-deep" and "22.0 fps < 30" in s.reason and t <= 3.5
+
+
+def test_on_the_cheapest_rung_it_can_only_say_so():
+    s = scaler("student")
+    assert Feed(s).run(10, 0.9) == [] and s.current == "student" and s.reason.startswith("on the cheapest model")
+
+
+def test_room_steps_back_up_one_rung_at_a_time_by_the_measured_ratios():
+    s = scaler("student")
+    f = Feed(s)
+    ups = f.run(40, lambda tag: COSTS[tag] * 0.7)  # a quieter machine: every rung at 70 % of its start cost
+    assert [tag for _, tag in ups] == ["student-deep", "student-wide"]
+    assert ups[0][0] >= 8.0 and ups[-1][0] <= 30.0  # up after 8 s of room, back at the top within 30 s
+    assert s.reason.startswith("stepped up from student-deep: student-wide estimated")
+
+
+def test_the_up_band_sits_below_the_down_threshold():
+    """A rung whose bigger neighbour is estimated between 0.85 and 1.0 x budget stays: no step up."""
+    s = scaler("student-deep")
+    assert Feed(s).run(60, 0.5) == []  # wide estimated 0.5 * 0.9 / 0.7 = 0.64 > 0.6375
+
+
+def test_no_flapping_a_rung_that_fails_again_waits_longer():
+    """The bigger rung misses the rate each time it runs (a hog): it is retried ever more rarely."""
+    s = scaler("student-deep")
+    f = Feed(s)
+    f.run(300, 0.4, fps=lambda tag: 30.0 if tag == "student-deep" else 20.0)
+    ups = [t for t, tag in f.switches if tag == "student-wide"]
+    gaps = [b - a for a, b in zip(ups, ups[1:])]
+    assert len(ups) >= 3 and gaps == sorted(gaps) and gaps[-1] > 2 * gaps[0]
+    assert s.up_after["student-wide"] <= Policy().max_up_after_s
+
+
+def test_restart_forgets_the_window():
+    s = scaler()
+    f = Feed(s)
+    f.run(1, 0.9)
+    s.restart()
+    assert s.observe(f.t + 0.5, f.cpu + 5.0, int(f.kept) + 15) is None  # one sample: no window yet
+
+
+def test_a_gmac_ratio_where_no_start_cost_was_measured():
+    s = Autoscaler(LADDER, "student", Policy(), {"student-wide": 0.9}, {"student-deep": 7, "student": 5})
+    assert s.ratio("student-deep", "student") == pytest.approx(1.4) and s.ratio("student-wide", "student-deep") == 2.0
+    with pytest.raises(ValueError):
+        Autoscaler(LADDER, "enhance", Policy())
+
+
+# ----------------------------------------------------------------------------- the thread's step
+
+
+@dataclass
+class Stats:
+    frames_out: int = 0
+    repeated: int = 0
+    placeholders: int = 0
+
+
+@dataclass
+class Sharp:
+    name: str
+    enabled: bool = True
+    strength: float = 1.0
+    split: bool = False
+
+
+@dataclass
+class Pipe:
+    sharpener: Sharp
+    stats: Stats = field(default_factory=Stats)
+    paused: bool = False
+
+
+@dataclass
+class Settings:
+    cpu_budget: float = 0.75
+    fps: float = 30.0
+
+
+def thread(fail=False):
+    clock = {"t": 0.0, "cpu": 0.0}
+    pipe = Pipe(Sharp("student-wide", strength=0.6, split=True))
+    built = []
+
+    def build(settings, tag):
+        built.append(tag)
+        if fail:
+            raise RuntimeError("boom")
+        return Sharp(tag), {"engine": f"{tag} on onnxruntime"}
+
+    info = {}
+    th = AutoscaleThread(pipe, build, info, clock=lambda: clock["t"], cpu_clock=lambda: clock["cpu"])
+    choice = loader.Choice("student-wide", "student-wide", "best that fits", dict(COSTS), list(LADDER))
+    th.follow(Settings(), choice)
+    return th, pipe, clock, built, info
+
+
+def advance(th, pipe, clock, seconds, cores, fps=30.0):
+    for _ in range(int(seconds / 0.5)):
+        clock["t"] += 0.5
+        clock["cpu"] += 0.5 * cores
+        pipe.stats.frames_out += int(fps / 2) + 5
+        pipe.stats.repeated += 5  # repeats are not kept frames
+        th.step()
+
+
+def test_the_thread_swaps_the_sharpener_between_two_frames_and_reports_why():
+    th, pipe, clock, built, info = thread()
+    assert info["model"].startswith("student-wide (auto: started on student-wide") and info["auto"]["ladder"] == LADDER
+    advance(th, pipe, clock, 4, 0.95)
+    assert built == ["student-deep"] and pipe.sharpener.name == "student-deep"
+    assert pipe.sharpener.strength == 0.6 and pipe.sharpener.split  # live settings carried over
+    assert info["model"] == "student-deep (auto: stepped down from student-wide: 0.95 core > 0.75)"
+    assert info["engine"] == "student-deep on onnxruntime" and info["auto"]["switches"] == 1
+    assert kept_frames(pipe.stats) == pipe.stats.frames_out - pipe.stats.repeated
+
+
+def test_a_failed_switch_keeps_the_running_model():
+    th, pipe, clock, built, info = thread(fail=True)
+    advance(th, pipe, clock, 4, 0.95)
+    assert built and pipe.sharpener.name == "student-wide" and th.scaler.current == "student-wide"
+    assert "could not switch" in info["model"]
+
+
+def test_paused_unsharpened_or_busy_pipelines_are_not_measured():
+    th, pipe, clock, built, info = thread()
+    pipe.paused = True
+    advance(th, pipe, clock, 10, 0.95)
+    pipe.paused, pipe.sharpener.enabled = False, False
+    advance(th, pipe, clock, 10, 0.95)
+    pipe.sharpener.enabled, th.busy = True, lambda: True
+    advance(th, pipe, clock, 10, 0.95)
+    assert built == []
+
+
+def test_another_model_than_auto_stops_scaling():
+    th, pipe, clock, built, info = thread()
+    th.follow(Settings(), loader.Choice("student", "student"))
+    advance(th, pipe, clock, 10, 0.95)
+    assert not th.active and built == [] and "auto" not in info

@@ -1,0 +1,276 @@
+"""``--model auto`` keeps its budget while running: step down the model ladder when the daemon misses its CPU
+budget or its frame rate, step back up when there is room again.
+
+:class:`Autoscaler` is the decision, driven by measurements only (so the tests feed it fake clocks):
+the daemon's own CPU time (all threads, ``time.process_time``) and the count of fresh frames it published
+(repeats and placeholders aside), sampled about twice a second and compared over a sliding window of
+:attr:`Policy.window_s`. The ladder is the tag table's (:func:`vcam_sharpen.core.tags.ladder` among the
+shipped files), best and dearest first.
+
+* **Down**: when the window's CPU is over the budget, or its kept rate under :attr:`Policy.rate_share` of
+  the set rate, for :attr:`Policy.down_after_s` in a row, the next cheaper rung.
+* **Up**: when the bigger rung's estimated CPU (this rung's measured CPU times the ratio of the two rungs'
+  costs measured at start, or of their GMACs where one was not measured) is within
+  :attr:`Policy.up_share` of the budget and the rate is kept, for :attr:`Policy.up_after_s` in a row.
+* **No flapping**: the up band sits 15 % under the down threshold; after a switch the window restarts, so
+  no decision reads the old model's figures; a rung that is missed again within :attr:`Policy.retry_s` of
+  stepping up to it waits twice as long before the next try (up to :attr:`Policy.max_up_after_s`).
+
+:class:`AutoscaleThread` runs it in the daemon: it samples, and on a decision builds the new sharpener in
+its own thread (model loaded, engine picked, warmed up on the source's frame size) and swaps it in between
+two frames, as the panel's model change does; ``status`` and the panel show the reason
+("stepped down from student-wide: 0.93 core > 0.75").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..core import loader
+from ..core.models import count_macs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Policy:
+    """The autoscaler's thresholds (seconds, cores, shares)."""
+
+    budget: float = 0.75          # cores: --cpu-budget
+    fps: float = 30.0             # the set rate
+    rate_share: float = 0.9       # a window keeping fewer than fps * rate_share fresh frames misses the rate:
+    #                               publish jitter alone costs a fresh frame or two a second at 30 fps
+    window_s: float = 1.5         # the sliding window of the measurements
+    down_after_s: float = 1.5     # missed this long in a row: step down
+    up_after_s: float = 8.0       # room this long in a row: step up
+    up_share: float = 0.85        # room: the bigger rung's estimate within budget * up_share
+    retry_s: float = 30.0         # missed within this long of stepping up: that rung waits longer
+    max_up_after_s: float = 120.0
+
+
+@dataclass
+class Window:
+    """One window's figures."""
+
+    cores: float
+    fps: float
+    span: float
+
+
+class Autoscaler:
+    """Decides the rung; see the module docstring.
+
+    Args:
+        ladder: the tags, best (dearest) first.
+        current: the tag running now (on the ladder).
+        costs: ``{tag: cores}`` estimated at start (``auto``'s measurement); ``gmacs``: ``{tag: GMAC}`` for
+            the tags without one.
+    """
+
+    def __init__(self, ladder: list[str], current: str, policy: Policy, costs: dict | None = None,
+                 gmacs: dict | None = None) -> None:
+        if current not in ladder:
+            raise ValueError(f"{current} is not on the ladder {ladder}")
+        self.ladder, self.i, self.policy = list(ladder), ladder.index(current), policy
+        self.costs, self.gmacs = dict(costs or {}), dict(gmacs or {})
+        self.samples: deque = deque()
+        self.miss_since: float | None = None
+        self.room_since: float | None = None
+        self.up_after = {tag: policy.up_after_s for tag in ladder}
+        self.stepped_up_at: float | None = None
+        self.reason = f"started on {current}"
+        self.last: Window | None = None
+        self.switches = 0
+
+    @property
+    def current(self) -> str:
+        return self.ladder[self.i]
+
+    def restart(self) -> None:
+        """Forget the window (after a switch, a pause, or sharpening off): no decision reads old figures."""
+        self.samples.clear()
+        self.miss_since = self.room_since = None
+
+    def window(self, now: float, cpu_s: float, kept: int) -> Window | None:
+        """Add a sample; the window's figures once it spans :attr:`Policy.window_s` (None before)."""
+        self.samples.append((now, cpu_s, kept))
+        while len(self.samples) > 2 and self.samples[1][0] <= now - self.policy.window_s:
+            self.samples.popleft()
+        t0, c0, k0 = self.samples[0]
+        span = now - t0
+        if span < self.policy.window_s * 0.9:
+            return None
+        return Window((cpu_s - c0) / span, (kept - k0) / span, span)
+
+    def ratio(self, up: str, cur: str) -> float:
+        """How much dearer ``up`` is than ``cur``: by the costs measured at start, else by GMACs, else 2."""
+        for table in (self.costs, self.gmacs):
+            if table.get(up) and table.get(cur):
+                return table[up] / table[cur]
+        return 2.0
+
+    def observe(self, now: float, cpu_s: float, kept: int) -> str | None:
+        """Feed the process CPU seconds and the fresh frames published so far (both cumulative); returns the
+        tag to switch to, or None. The caller calls :meth:`switched` once the new rung runs."""
+        p = self.policy
+        w = self.window(now, cpu_s, kept)
+        if w is None:
+            return None
+        self.last = w
+        over, slow = w.cores > p.budget, w.fps < p.fps * p.rate_share
+        cur = self.current
+        if over or slow:
+            self.room_since = None
+            self.miss_since = now if self.miss_since is None else self.miss_since
+            why = f"{w.cores:.2f} core > {p.budget:g}" if over else f"{w.fps:.1f} fps < {p.fps:g}"
+            if now - self.miss_since < p.down_after_s:
+                return None
+            if self.i == len(self.ladder) - 1:
+                self.reason = f"on the cheapest model: {why}"
+                return None
+            if self.stepped_up_at is not None and now - self.stepped_up_at < p.retry_s:  # it came back up too soon
+                self.up_after[cur] = min(self.up_after[cur] * 2, p.max_up_after_s)
+            self.i += 1
+            self.stepped_up_at = None
+            self.reason = f"stepped down from {cur}: {why}"
+            return self.current
+        self.miss_since = None
+        if self.i == 0:
+            self.room_since = None
+            return None
+        up = self.ladder[self.i - 1]
+        estimate = w.cores * self.ratio(up, cur)
+        if estimate > p.budget * p.up_share:
+            self.room_since = None
+            return None
+        self.room_since = now if self.room_since is None else self.room_since
+        if now - self.room_since < self.up_after[up]:
+            return None
+        self.i -= 1
+        self.stepped_up_at = now
+        self.reason = f"stepped up from {cur}: {up} estimated {estimate:.2f} core <= {p.budget:g}"
+        return self.current
+
+    def switched(self) -> None:
+        """The new rung runs: restart the window."""
+        self.switches += 1
+        self.restart()
+
+    def state(self) -> dict:
+        """What ``status`` shows under ``auto``."""
+        w = self.last
+        return {"model": self.current, "reason": self.reason, "ladder": self.ladder, "budget": self.policy.budget,
+                "switches": self.switches, "cpu_cores_window": round(w.cores, 3) if w else None,
+                "fps_kept_window": round(w.fps, 2) if w else None}
+
+
+def kept_frames(stats) -> int:
+    """Fresh frames published: every published frame but repeats of the previous one and placeholders."""
+    return int(stats.frames_out - stats.repeated - stats.placeholders)
+
+
+@dataclass
+class AutoscaleThread:
+    """Runs an :class:`Autoscaler` beside a pipeline while the model is ``auto`` (see :meth:`follow`).
+
+    Args:
+        pipeline: the running pipeline (its ``sharpener``, ``stats``, ``paused``).
+        build: ``(settings, tag) -> (sharpener, info updates)``: the daemon's sharpener builder for one tag,
+            warm-up included (the one the panel's model change uses).
+        info: the daemon's state entries; ``model`` and ``auto`` are updated on each decision.
+        busy: whether another model change (the panel's) is in progress: no decision then.
+        every_s: the sampling period.
+    """
+
+    pipeline: object
+    build: Callable[[object, str], tuple]
+    info: dict
+    busy: Callable[[], bool] = lambda: False
+    every_s: float = 0.5
+    clock: Callable[[], float] = time.monotonic
+    cpu_clock: Callable[[], float] = time.process_time
+    scaler: Autoscaler | None = None
+    settings: object = None
+    thread: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def active(self) -> bool:
+        return self.scaler is not None
+
+    def follow(self, settings, choice: loader.Choice) -> None:
+        """Scale along ``choice``'s ladder (``auto``: the settings' budget and rate, the costs measured at
+        start, the GMACs of the rest), or stop scaling (any other model, or a ladder of one rung)."""
+        self.settings = settings
+        if len(choice.ladder) < 2 or choice.spec not in choice.ladder:
+            self.scaler = None
+            self.info.pop("auto", None)
+            return
+        gmacs = {t: count_macs(loader.load(t)) for t in choice.ladder}
+        self.scaler = Autoscaler(choice.ladder, choice.spec, Policy(settings.cpu_budget, settings.fps), choice.cores,
+                                 gmacs)
+        self.scaler.reason = f"started on {choice.spec}: {choice.reason}"
+        self.publish()
+
+    def start(self) -> "AutoscaleThread":
+        self.thread = threading.Thread(target=self._run, name="autoscale", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5.0)
+
+    def publish(self) -> None:
+        if self.scaler is None:
+            return
+        self.info["model"] = f"{self.scaler.current} (auto: {self.scaler.reason})"
+        self.info["auto"] = self.scaler.state()
+
+    def step(self) -> str | None:
+        """One sample (and one switch, when decided); returns the tag switched to."""
+        sharp, scaler = self.pipeline.sharpener, self.scaler
+        if scaler is None:
+            return None
+        if self.busy() or getattr(self.pipeline, "paused", False) or not sharp.enabled:
+            scaler.restart()  # a paused or unsharpened pipeline says nothing about the model's cost
+            return None
+        before = scaler.i
+        tag = scaler.observe(self.clock(), self.cpu_clock(), kept_frames(self.pipeline.stats))
+        self.info["auto"] = scaler.state()
+        if tag is None:
+            return None
+        log.warning("auto: %s", scaler.reason)
+        try:
+            new, described = self.build(self.settings, tag)
+        except Exception as e:  # noqa: BLE001 - a failed switch keeps the running sharpener
+            log.warning("auto: could not switch to %s: %s", tag, " ".join(str(e).split()))
+            scaler.i = before
+            scaler.reason = f"could not switch to {tag}; kept {scaler.current}"
+            scaler.restart()
+            self.publish()
+            return None
+        if scaler is not self.scaler:  # the panel changed the model meanwhile: its choice wins
+            return None
+        old = self.pipeline.sharpener
+        new.enabled, new.strength, new.split = old.enabled, old.strength, old.split
+        self.pipeline.sharpener = new  # the worker takes it for its next frame
+        self.info.update(described)
+        scaler.switched()
+        self.publish()
+        return tag
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - the autoscaler never stops the video
+                log.exception("auto: the autoscaler failed; the model stays as it is")
+                return
+
