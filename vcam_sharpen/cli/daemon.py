@@ -42,8 +42,9 @@ def settings_options(f):
         click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
                      help="Checkpoint file; default: the shipped weights of --model."),
         click.option("--cpu-budget", "cpu_budget", type=click.FloatRange(0.05, 64), default=0.75,
-                     show_default=True, help="With --model auto: the most CPU cores the daemon may use at --fps (checked at "
-                                          "start and while running)."),
+                     show_default=True,
+                     help="With --model auto: the most CPU cores the daemon may use at --fps (checked at start and "
+                          "while running)."),
         click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
                      help="0..1: output = plain + strength x the model's correction (0: unsharpened); "
                           "change it while running with: vcam-sharpen set strength 0.6"),
