@@ -2,8 +2,9 @@
 
 Starts ``vcam-sharpen start`` (private runtime folder, ``--model auto``), waits for it to settle, then starts
 a busy loop pinned to one core (a separate process), and polls what ``vcam-sharpen status --json`` shows
-(:func:`vcam_sharpen.daemon.lifecycle.status`, in this process) every half second: the time until ``auto`` steps down, and whether the kept rate (fresh frames published per second,
-the autoscaler's window) returns to at least MIN_FPS. Then kills the hog and reports the time until it
+(:func:`vcam_sharpen.daemon.lifecycle.status`, in this process) every half second: the time until ``auto``
+steps down, and whether the kept rate (fresh frames published per second, the autoscaler's window) returns
+to at least MIN_FPS. Then kills the hog and reports the time until it
 steps back up. Prints one line per poll with ``-v``, a summary (with the load average: the machine may be
 shared) and a JSON line; stops the daemon. Not a test: the figures depend on the machine.
 

@@ -5,10 +5,11 @@ Names every command accepts (``run``/``start --model``, ``bench --models``, ``ev
 
 * ``none`` / ``bilinear``: no network (the bilinear upscale, or the frame as it is);
 * ``unsharp``: the classical unsharp mask (:mod:`vcam_sharpen.core.baselines`);
-* ``default``: the mode's default (:func:`mode_default`): :data:`DEFAULT_MODEL` for 2x frames,
-  :data:`ENHANCE_MODEL` for same-size frames (``--degrade 1``);
-* a shipped weight tag, the stem of a file in ``weights/`` (``student``, ``student-nokd``, ...);
-  tags that equal a registered architecture name are that architecture's default weights;
+* ``default``: the mode's default (:func:`vcam_sharpen.core.tags.mode_default`; :func:`resolve`):
+  :data:`DEFAULT_MODEL` for 2x frames, :data:`ENHANCE_MODEL` for same-size frames (``--degrade 1``);
+* a shipped weight tag: a row of :data:`vcam_sharpen.core.tags.TAGS` whose file ``weights/<tag>.pt`` is
+  present (``student``, ``student-nokd``, ...); tags that equal a registered architecture name are that
+  architecture's default weights;
 * a registered architecture without shipped weights (untrained: speed measurements only);
 * a path to a ``.pt`` checkpoint.
 """

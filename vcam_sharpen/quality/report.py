@@ -36,8 +36,8 @@ def methods(models: str, extra: list[Path] = (), degrade: int = 2) -> list[tuple
     ``models`` is a comma-separated list of names the loader accepts (:func:`vcam_sharpen.core.loader.names`),
     or ``all`` for the two baselines and every shipped tag (:data:`vcam_sharpen.core.tags.TAGS`) that runs in the
     task's mode (:func:`vcam_sharpen.core.degrade.check_mode`): for ``degrade=2`` the 2x models, for 1 the
-    same-size models and the full-resolution seed models; ``extra`` adds checkpoint files. ``degrade=1`` (the soft task) calls the
-    no-network row ``input`` and uses the unsharp mask tuned for it.
+    same-size models and the full-resolution seed models; ``extra`` adds checkpoint files. ``degrade=1`` (the soft
+    task) calls the no-network row ``input`` and uses the unsharp mask tuned for it.
     """
     if models.strip() == "all":  # each file loaded once; models of the other task skipped, not refused
         rows = [_row(spec, degrade, skip_unfit=True) for spec in [*loader.BASELINES, *loader.shipped()]]
