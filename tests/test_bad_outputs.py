@@ -110,6 +110,18 @@ def test_every_writer_refuses_what_is_not_a_regular_file(writer, kind, case):
     assert snapshot(case) == before
 
 
+@pytest.mark.parametrize("writer", WRITERS, ids=[w[0] for w in WRITERS])
+def test_every_writer_refuses_a_name_no_file_system_takes(writer, case):
+    """A 300-byte file name: one line at start (a recording once failed on its first frame and exited 0)."""
+    name, argv, suffix = writer
+    target = case / ("x" * 300 + suffix)
+    before = snapshot(case)
+    r = run([a.format(d=case, out=target) for a in argv])
+    assert r.exit_code == 2, (r.exit_code, r.output, r.exception)
+    check_one_line(r.stderr, ["over 255 bytes"])
+    assert snapshot(case) == before
+
+
 @pytest.mark.parametrize("writer", [w for w in WRITERS if w[0] not in ("recording", "install-service")],
                          ids=[w[0] for w in WRITERS if w[0] not in ("recording", "install-service")])
 def test_every_writer_says_one_line_when_the_file_system_refuses(writer, case, monkeypatch):
@@ -124,6 +136,18 @@ def test_every_writer_says_one_line_when_the_file_system_refuses(writer, case, m
     r = run([a.format(d=case, out=case / f"new{suffix}") for a in argv])
     assert r.exit_code == 2, (r.exit_code, r.output, r.exception)
     check_one_line(r.stderr, ["Read-only file system"])
+    assert snapshot(case) == before
+
+
+def test_a_recording_on_a_read_only_file_system_fails_at_start_not_silently(case, monkeypatch):
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    before = snapshot(case)
+    r = run(["run", "--source", "demo", "--frames", "3", "--size", "64x48", "--output", str(case / "take.mp4")])
+    assert r.exit_code == 2, r.output
+    check_one_line(r.stderr, ["take.mp4", "Read-only file system"])
     assert snapshot(case) == before
 
 

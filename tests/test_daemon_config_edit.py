@@ -94,3 +94,18 @@ def test_a_failed_write_loses_nothing(monkeypatch):
     with pytest.raises(OSError):
         save({"strength": 0.5})
     assert path.read_text() == WRITTEN and [p.name for p in path.parent.iterdir()] == ["config.toml"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "parent-is-a-file"])
+def test_save_refuses_what_is_not_a_config_file_and_changes_nothing(tmp_path, kind):
+    path = tmp_path / "vcam-sharpen" / "config.toml"
+    if kind == "parent-is-a-file":
+        (tmp_path / "vcam-sharpen").write_text("not a folder")
+    else:
+        path.parent.mkdir()
+        os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(UserError) as e:
+        save({"strength": 0.5}, path)
+    assert "\n" not in str(e.value) and "config" in str(e.value)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before

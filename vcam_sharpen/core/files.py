@@ -22,6 +22,9 @@ KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat
          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 
 
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+
+
 class WriteError(UserError, OSError):
     """A write the system refused (read-only file system, full disk, no permission): a one-line
     :class:`UserError` for the CLI that still is an ``OSError`` for code that tolerates failed writes."""
@@ -51,6 +54,9 @@ def kind(path: Path) -> str | None:
 def check_output(path: Path, what: str = "") -> Path:
     """``path`` when it may be written: a regular file or a new path. Refuses devices, FIFOs, sockets
     and folders with a one-line :class:`UserError` (``what`` names the option, e.g. ``--out``)."""
+    if len(os.fsencode(Path(path).name)) > NAME_MAX:
+        raise UserError(f"{what} {str(path)[:60]}...: the file name is over {NAME_MAX} bytes, more than file "
+                        f"systems allow; pick a shorter name".strip())
     found = kind(Path(path))
     if found is not None:
         name = f"{what} {path}".strip()
@@ -78,7 +84,7 @@ def atomic_write(path: Path, data: bytes | str, private: bool = False) -> Path:
     raw = data.encode() if isinstance(data, str) else bytes(data)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.")
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
         if not private:
@@ -122,7 +128,7 @@ def check_writable(path: Path, what: str = "") -> None:
     if not folder.is_dir():
         return
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name[:40]}.")
     except OSError as e:
         reason = e.strerror or one_line(e)
         raise WriteError(e.errno, reason, f"{what} {path}: cannot write in {folder}: {reason}; pick a "

@@ -21,7 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..core.errors import UserError
-from ..core.files import atomic_write, existing_file
+from ..core.files import WriteError, atomic_write, existing_file
 from ..core.paths import config_path
 from .settings import RENAMED, Settings, check_value
 
@@ -117,5 +117,9 @@ def save(values: dict, path: Path | None = None) -> Path:
                 check_value(key, value)
             except ValueError as e:
                 raise UserError(f"config file {path}: key {key!r}: {e}; fix it first: nothing was saved") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WriteError(e.errno, e.strerror or str(e), f"config file {path}: cannot create its folder "
+                                                        f"({e.strerror}); nothing was saved") from None
     return atomic_write(path, new)

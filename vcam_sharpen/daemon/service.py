@@ -61,9 +61,7 @@ def install(args: list[str], path: Path | None = None, force: bool = False) -> t
     """
     path = Path(path) if path is not None else unit_path()
     text = unit_text(args)
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; pass --path FILE.service")
-    check_output(path, "--path")  # before reading it: a FIFO would block the read
+    check_output(path, "--path")  # a folder, a FIFO (whose read would block), a device: refused before reading
     outcome = "written"
     if path.exists():
         try:

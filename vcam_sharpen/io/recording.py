@@ -27,7 +27,7 @@ import av
 import numpy as np
 
 from ..core.errors import UserError, one_line
-from ..core.files import check_output
+from ..core.files import NAME_MAX, check_output, check_writable
 from .sinks import Sink
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,15 @@ class RecordingSink(Sink):
         suffix = self.path.suffix.lower()
         if suffix not in FORMATS:
             raise UserError(f"--output {path}: recordings are {', '.join(FORMATS)} files")
+        if len(os.fsencode(self.path.name)) > NAME_MAX:
+            check_output(self.path, "--output")  # the one message for a name no file system takes
         folder = self.path.parent
         if not folder.is_dir():
             raise UserError(f"--output {path}: folder {folder} does not exist; create it first")
         if self.path.is_dir():
             raise UserError(f"--output {path} is a folder; give a file name like {path}/out.mp4")
         check_output(self.path, "--output")  # a FIFO nobody reads would block the first write forever
+        check_writable(self.path, "--output")  # a read-only or full file system: said at start, not logged later
         if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
             raise UserError(f"--output {path}: no permission to write there; pick another folder")
         if suffix != ".avi" and (size[0] % 2 or size[1] % 2):
