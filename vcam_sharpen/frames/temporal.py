@@ -158,8 +158,7 @@ class TemporalDenoiser:
             self.reset()  # size change: nothing carries over
         if self.mode == "off" or self.strength <= 0.0:
             self._drop()
-            self.active = False
-            self.ms = (time.perf_counter() - t0) * 1e3
+            self.active, self.ms = False, 0.0  # not run: nothing to count
             return planes
         self._update_noise(planes)
         self.active = self.wanted()
