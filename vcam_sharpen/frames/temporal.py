@@ -154,6 +154,11 @@ class TemporalDenoiser:
         coarse = cv2.resize(y - prev, (max(1, y.shape[1] // 2), max(1, y.shape[0] // 2)), interpolation=cv2.INTER_AREA)
         return float(np.mean(np.abs(coarse))) > self.cut
 
+    def state(self) -> dict:
+        """What ``status`` shows: the mode, whether the last frame was filtered, the noise estimate (grey levels)."""
+        noise = None if self.noise is None else [round(self.noise[0], 2), round(self.noise[1], 2)]
+        return {"temporal": self.mode, "temporal_active": bool(self.active), "noise": noise}
+
     def wanted(self) -> bool:
         """Whether the stage filters now (its mode, strength and, for auto, the noise estimate)."""
         if self.mode == "off" or self.strength <= 0.0:

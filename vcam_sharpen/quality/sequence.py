@@ -201,9 +201,8 @@ def score_sequence(clean: list[np.ndarray], outputs: Iterable[np.ndarray]) -> di
             "frames_ssim": [round(s, 4) for s in per]}
 
 
-def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: list[Corruption] | None,
-                  seed: int = 0, progress: Callable[[int], None] | None = None, dataset: str = "") -> list[dict]:
-    """One row per model (``auto``, ``bilinear``, names, peers) and condition on consecutive ``frames``."""
+def check_rows(models: str, temporal: str) -> list[str]:
+    """The row names of ``--models`` for ``--consecutive``, checked (UserError naming the problem)."""
     if temporal not in MODES:
         raise UserError(f"--temporal {temporal!r}: use one of {', '.join(MODES)}")
     wanted = [m.strip() for m in models.split(",") if m.strip()]
@@ -212,6 +211,13 @@ def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: l
     for m in wanted:
         if m not in PEERS and m != loader.AUTO:
             loader.check(m)
+    return wanted
+
+
+def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: list[Corruption] | None,
+                  seed: int = 0, progress: Callable[[int], None] | None = None, dataset: str = "") -> list[dict]:
+    """One row per model (``auto``, ``bilinear``, names, peers) and condition on consecutive ``frames``."""
+    wanted = check_rows(models, temporal)
     rows = []
     for cond in conds or [None]:
         tag = {"condition": str(cond), "seed": seed} if cond is not None else {}
