@@ -204,13 +204,13 @@ class TemporalDenoiser:
             return frame
         t0 = time.perf_counter()
         planes = self._buf("_in_planes", (3, *frame.shape[:2]), np.uint8)
-        np.copyto(planes, frame.transpose(2, 0, 1))
+        cv2.split(frame, list(planes))  # into the planes (a strided numpy copy is ~7x slower)
         out = self.planar(planes)
         if out is planes:
             self.ms = (time.perf_counter() - t0) * 1e3
             return frame
         hwc = self._buf("_out_hwc", frame.shape, np.uint8)
-        np.copyto(hwc, out.transpose(1, 2, 0))
+        cv2.merge(list(out), hwc)
         self.ms = (time.perf_counter() - t0) * 1e3
         return hwc
 
