@@ -19,13 +19,15 @@ from vcam_sharpen.web.panel_app import MODES
 
 
 @pytest.mark.parametrize("name, text, value", [("strength", "0.6", 0.6), ("strength", "0", 0.0),
-                                               ("sharpening", "off", False), ("split", "ON", True)])
+                                               ("sharpening", "off", False), ("split", "ON", True),
+                                               ("temporal", "On", "on"), ("temporal", "auto", "auto")])
 def test_parse(name, text, value):
     assert control.parse(name, text) == value
 
 
 @pytest.mark.parametrize("name, text, words", [("strength", "2", "out of range"), ("strength", "x", "number"),
-                                               ("split", "maybe", "on or off"), ("fps", "3", "restart")])
+                                               ("split", "maybe", "on or off"), ("fps", "3", "restart"),
+                                               ("temporal", "yes", "off, on, auto")])
 def test_parse_refuses(name, text, words):
     with pytest.raises(UserError, match=words):
         control.parse(name, text)
@@ -51,10 +53,10 @@ def test_apply_sets_the_sharpener_and_ignores_nonsense():
     c = switch()
     path = paths()["state"].with_name(control.CONTROL_FILE)
     path.write_text(json.dumps({"seq": 7, "changes": {"strength": 0.25, "split": True, "sharpening": "yes",
-                                                      "fps": 3, "mode": "sideways"}}))
+                                                      "fps": 3, "mode": "sideways", "temporal": "on"}}))
     assert control.apply(c) == (7, None)
     sharp = c.pipeline.sharpener
-    assert sharp.strength == 0.25 and sharp.split is True and sharp.enabled is True
+    assert sharp.strength == 0.25 and sharp.split is True and sharp.enabled is True and sharp.temporal.mode == "on"
     assert c.rebuilding is None  # the unknown mode was ignored, nothing rebuilt
     path.write_text("{not json")
     assert control.apply(c) is None

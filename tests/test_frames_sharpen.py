@@ -86,7 +86,7 @@ def test_output_keeps_the_input_size(shape, engine, degrade_factor, split):
     s = Sharpener(engine, degrade=degrade_factor, split=split)
     out = s.process(img)
     assert out.shape == (shape[0], shape[1], 3) and out.dtype == np.uint8
-    assert set(s.timings) == {"prep", "inference"}
+    assert set(s.timings) == {"prep", "temporal", "inference"}
     assert s.output_size(shape[1], shape[0]) == (shape[1], shape[0])
 
 
@@ -193,7 +193,7 @@ def test_with_a_size_every_result_is_fitted_to_it(shape, degrade_factor):
     assert out.shape == (720, 1280, 3) and s.output_size(shape[1], shape[0]) == (1280, 720)
     assert out[360, 640].tolist() == [105] * 3  # the fake engine's 255 - 150
     assert out[360, 0].tolist() == [0, 0, 0]  # 4:3 in 16:9: bars at the sides
-    assert set(s.timings) == {"prep", "inference"} and s.timings["prep"] > 0
+    assert set(s.timings) == {"prep", "temporal", "inference"} and s.timings["prep"] > 0
     up = Sharpener(None, upscale=True, size=(64, 48))
     assert up.process(frame(15, 21)).shape == (48, 64, 3) and up.output_size(21, 15) == (64, 48)
 

@@ -111,7 +111,7 @@ def toggle_cmd() -> None:
 @click.argument("value", metavar="VALUE")
 def set_cmd(name: str, value: str) -> None:
     """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off,
-    model NAME (as --model), mode 2x|upscale|same-size (--degrade 2, --upscale, --degrade 1).
+    temporal auto|on|off, model NAME (as --model), mode 2x|upscale|same-size (--degrade 2, --upscale, --degrade 1).
 
     A model or mode change loads the new model in the background and swaps it in between two frames;
     the camera and the outputs keep running.

@@ -20,7 +20,7 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
 
 @cli.command("eval")
 @click.option("--dataset", default="cifar10", show_default=True, metavar="cifar10|set5|DIR",
-              help="CIFAR-10 test set, Set5, or any folder of images.")
+              help="CIFAR-10 test set, Set5, any folder of images, or a video file (24 frames spread over it).")
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=None, help=DATA_HELP)
 @click.option("--models", "models", default="all", metavar="LIST",
               help="Comma-separated rows: bilinear, unsharp, shipped weights or model names (see vcam-sharpen "
@@ -48,12 +48,19 @@ DATA_HELP = "Dataset folder (CIFAR-10 batches, or their parent); default: the pe
               help="2x: downscale, [--corrupt,] bilinear upscale (the 2x models' task); soft: the same-size task "
                    "(--degrade 1): each --corrupt condition, by default the soft webcam preset (blur, sensor noise, "
                    "a codec), on the full-size image; rows input, unsharp and the same-size models.")
+@click.option("--consecutive", type=click.IntRange(min=2), default=None, metavar="N",
+              help="Score the first N consecutive frames of a video (--dataset CLIP.mp4) in order, through the "
+                   "daemon's own path with its temporal stage; rows add flicker (grey levels). A picture file as "
+                   "--dataset gives a synthetic pan (8 px per frame) with a cut halfway. Rows may include auto (what "
+                   "the daemon runs by default), atadenoise and fftdnoiz (FFmpeg's temporal denoisers + bilinear).")
+@click.option("--temporal", type=click.Choice(["auto", "on", "off"]), default=None,
+              help="With --consecutive: the temporal stage for the model rows (default auto, as the daemon).")
 def eval_cmd(dataset, data, models, extra, limit, factor, as_json, markdown, grid, corrupt, seed,
-             degradation) -> None:
+             degradation, consecutive, temporal) -> None:
     """Score restorations with SSIM and PSNR (skimage, RGB in [0, 1])."""
     rows = run_eval(dataset=dataset, data=data, models=models, extra=list(extra), limit=limit,
                     factor=factor, grid=grid, progress=not as_json, corrupt=list(corrupt) or None, seed=seed,
-                    degradation=degradation)
+                    degradation=degradation, consecutive=consecutive, temporal=temporal)
     click.echo(json.dumps(rows, indent=2) if as_json else eval_markdown(rows) if markdown else eval_table(rows))
     if grid is not None and not as_json:
         conds = conditions(list(corrupt) or (["soft"] if degradation == "soft" else []))

@@ -49,7 +49,9 @@ def parse(name: str, text: str):
             raise UserError(f"mode {text!r}: use 2x (simulated link, --degrade 2), upscale (--upscale) or "
                             f"same-size (--degrade 1)")
         return mode_name(*MODE_WORDS[word])
-    if name == "strength":
+    if name == "temporal":
+        value = str(text).lower()
+    elif name == "strength":
         try:
             value = float(text)
         except ValueError:

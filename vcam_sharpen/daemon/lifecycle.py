@@ -74,7 +74,7 @@ def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> 
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,
-                          size=settings.size)
+                          size=settings.size, temporal=settings.temporal)
     sharpener.strength = settings.strength
     return sharpener, described
 
@@ -105,6 +105,7 @@ def warm_up(sharpener, size: tuple[int, int]) -> None:
         return
     w, h = size
     sharpener.process(np.zeros((max(2, h), max(2, w), 3), np.uint8))
+    sharpener.temporal.reset()  # the black frame is no camera picture: no noise estimate from it
 
 
 def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool = False,

@@ -32,6 +32,7 @@ else:  # pragma: no cover - tomllib is stdlib from 3.11; tomli is the same parse
 from ..core import loader
 from ..core.errors import UserError
 from ..core.files import existing_file
+from ..frames.temporal import MODES as TEMPORAL_MODES
 from ..core.paths import config_path
 from ..io.outputs import check_output
 from ..runtime.engines import ENGINES
@@ -112,6 +113,11 @@ class Settings:
                                             "camera (needs v4l2loopback 0.13+; elsewhere it stays on).")
     strength: float = setting(1.0, "0..1: output = plain + strength x the model's correction (0: unsharpened); "
                                    "change it while running with: vcam-sharpen set strength 0.6", lo=0, hi=1)
+    # the temporal stage before the model (frames.temporal): auto turns it on only while the noise warrants it
+    temporal: str = setting("auto", "Temporal noise reduction before the model (a motion-adaptive recursive "
+                                    "filter): auto turns it on only while the estimated camera noise warrants it; "
+                                    "change it while running with: vcam-sharpen set temporal on",
+                            choices=TEMPORAL_MODES)
     cpu_budget: float = setting(CPU_BUDGET, "With --model auto: the most CPU cores the daemon may use at --fps (checked at start "
                                 "and while running).",
                                 lo=0.05, hi=64)

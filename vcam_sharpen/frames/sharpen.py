@@ -21,7 +21,6 @@ place a frame is fitted.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Protocol
 
@@ -29,6 +28,8 @@ import cv2
 import numpy as np
 
 from ..core.degrade import check_mode
+from .live import LIVE, check_live  # noqa: F401 - the live settings' home, re-exported
+from .temporal import TemporalDenoiser
 
 
 class FrameEngine(Protocol):
@@ -190,26 +191,6 @@ def _pad_into(out: np.ndarray, core: np.ndarray) -> np.ndarray:
     return out
 
 
-# What can change on a running Sharpener (``vcam-sharpen set``, the control panel): name -> attribute.
-LIVE = {"strength": "strength", "sharpening": "enabled", "split": "split"}
-
-
-def check_live(name: str, value):
-    """A live setting's value checked (strength a finite number 0..1, the others booleans); returns it
-    normalised, or raises ValueError with one line naming the setting."""
-    if name not in LIVE:
-        raise ValueError(f"{name!r} cannot change while running; use one of {', '.join(LIVE)}")
-    if name == "strength":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError("strength must be a number from 0 to 1")
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"strength {value:g} is out of range: use 0 to 1")
-        return float(value)
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false")
-    return value
-
-
 def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``(H, W, 3)`` BGR uint8 ``frame`` scaled into ``size=(w, h)``: aspect kept, black bars.
 
@@ -267,6 +248,8 @@ class Sharpener:
         upscale: the input is the small capture; output twice its size.
         split: left half shows the degraded (or plain) frame, right half the restoration.
         size: output ``(width, height)`` every result is fitted to; None keeps the natural size.
+        temporal: the temporal stage's mode, off|on|auto (:class:`~vcam_sharpen.frames.temporal.TemporalDenoiser`
+            on the half-size frame, or on the frame itself for ``degrade=1``, before the model).
 
     Attributes:
         enabled: set False at run time to publish the degraded / plain frame and skip the model.
@@ -274,12 +257,12 @@ class Sharpener:
             where plain is the unsharpened picture (the bilinear upscale, or the frame itself for
             ``degrade=1``). 1 (default) is the model's output untouched (no extra work); 0 is exactly
             the plain picture.
-        timings: the last frame's milliseconds, ``{"prep": ..., "inference": ...}``; ``prep`` is
-            everything but the network (downscale, interleave, split, fit).
+        timings: the last frame's milliseconds, ``{"prep": ..., "temporal": ..., "inference": ...}``;
+            ``prep`` is everything but the network and the temporal stage (downscale, interleave, split, fit).
     """
 
     def __init__(self, engine: FrameEngine | None, degrade: int = 2, upscale: bool = False,
-                 split: bool = False, size: tuple[int, int] | None = None) -> None:
+                 split: bool = False, size: tuple[int, int] | None = None, temporal: str = "off") -> None:
         check_mode(engine, degrade, upscale)
         self.engine = engine
         self.degrade = 1 if upscale else degrade
@@ -288,7 +271,8 @@ class Sharpener:
         self.size = (int(size[0]), int(size[1])) if size is not None else None
         self.enabled = True
         self.strength = 1.0
-        self.timings: dict[str, float] = {"prep": 0.0, "inference": 0.0}
+        self.temporal = TemporalDenoiser(temporal)  # its mode is the live setting ``temporal``
+        self.timings: dict[str, float] = {"prep": 0.0, "temporal": 0.0, "inference": 0.0}
         # Decided once: which restoration runs, and in which layout the half-size frame is made
         # (planar planes are the cheapest for numpy and what the engines' planar graphs take).
         self._restore = self._same_size if self.degrade == 1 and not upscale else self._half_size
@@ -302,7 +286,7 @@ class Sharpener:
     def apply_live(self, changes: dict) -> None:
         """Set live settings (values checked by :func:`check_live`); the next frame uses them."""
         for name, value in changes.items():
-            setattr(self, LIVE[name], value)
+            setattr(*((self.temporal, "mode") if name == "temporal" else (self, LIVE[name])), value)
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """``(width, height)`` of the frames :meth:`process` returns for ``width x height`` input."""
@@ -329,11 +313,14 @@ class Sharpener:
         out, inference = self._restore(frame, self.engine if self.enabled else None)
         if self.size is not None:
             out = fit(out, self.size)
-        self.timings = {"prep": (time.perf_counter() - t0 - inference) * 1e3, "inference": inference * 1e3}
+        ms = self.temporal.ms
+        self.timings = {"prep": (time.perf_counter() - t0 - inference) * 1e3 - ms, "temporal": ms,
+                        "inference": inference * 1e3}
         return out
 
     def _same_size(self, frame: np.ndarray, engine) -> tuple[np.ndarray, float]:
-        """``degrade=1``: the frame as it is, or its sharpened version."""
+        """``degrade=1``: the frame as it is (after the temporal stage), or its sharpened version."""
+        frame = self.temporal.hwc(frame)
         if engine is None:
             return frame, 0.0
         t = time.perf_counter()
@@ -367,6 +354,7 @@ class Sharpener:
                 raise ValueError(f"a {w}x{h} frame is too small to degrade")
             small = self._box.planar(frame) if self._planar else self._box.hwc(frame)
             full_h, full_w = h, w
+        small = self.temporal.planar(small) if self._planar else self.temporal.hwc(small)
         plain = None
         split = self.split  # read once: the panel may switch it while this frame is made
         if engine is None or split or self.strength < 1.0:

@@ -22,6 +22,7 @@ from ..core.tags import TAGS
 from ..runtime.tuning import resolve
 from .datasets import load_eval_set
 from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
+from .sequence import check_rows, load_sequence, sequence_rows
 
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -110,7 +111,8 @@ def grid_path(grid: Path, condition: Corruption | str) -> Path:
 
 def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "all", extra: list[Path] = (),
              limit: int | None = None, factor: int = 2, grid: Path | None = None, progress: bool = True,
-             corrupt: list[str] | None = None, seed: int = 0, degradation: str = "2x") -> list[dict]:
+             corrupt: list[str] | None = None, seed: int = 0, degradation: str = "2x", consecutive: int | None = None,
+             temporal: str | None = None) -> list[dict]:
     """Score every requested row on ``dataset``; optionally write a before/after grid.
 
     ``degradation``: ``2x`` (the protocol above, at ``factor``) or ``soft``: the same-size task, each
@@ -123,6 +125,10 @@ def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "
     images (image ``i`` seeded with ``[seed, i]``); the rows come in one block per condition, each row
     with ``condition`` (the canonical spec) and ``seed``, and ``grid`` becomes one file per condition
     (:func:`grid_path`). ``None``: the plain protocol, rows without those keys.
+
+    ``consecutive``: score the first N frames of a video in order through the daemon's own path, the
+    temporal stage in mode ``temporal`` (default auto) carried from frame to frame
+    (:mod:`vcam_sharpen.quality.sequence`; rows add flicker).
     """
     from tqdm import tqdm  # lazy: only eval shows a progress bar
 
@@ -131,6 +137,15 @@ def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "
     if degradation == "soft":
         factor, corrupt = 1, corrupt or ["soft"]
     conds = conditions(corrupt)
+    if temporal is not None and consecutive is None:
+        raise UserError("--temporal needs --consecutive N: the temporal stage needs consecutive frames")
+    if consecutive is not None:
+        if degradation != "2x" or factor != 2 or grid is not None or extra:
+            raise UserError("--consecutive scores the 2x task (--factor 2), without --grid or --weights")
+        rows_n = len(check_rows(models, temporal or "auto")) * len(conds or [None])
+        frames = load_sequence(dataset, consecutive)
+        with tqdm(total=len(frames) * rows_n, desc=f"eval {dataset}", unit="frame", disable=not progress) as bar:
+            return sequence_rows(frames, models, temporal or "auto", conds, seed, bar.update, dataset)
     if grid is not None and not Path(grid).parent.is_dir():  # before minutes of scoring, not after
         raise UserError(f"--grid {grid}: folder {Path(grid).parent} does not exist; create it first")
     if grid is not None and Path(grid).suffix.lower() not in GRID_SUFFIXES:

@@ -9,7 +9,7 @@ preview) and :class:`PanelHooks` (its status, how to apply changes, how to save 
 ``/api/status``             GET     what ``vcam-sharpen status --json`` shows, plus the choices
                                     (``panel.models``: mode -> the models offered in it)
 ``/api/models?mode=M``      GET     the models offered in mode M, and the one a change to M picks
-``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false,
+``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false, "temporal": "auto",
                                     "model": "student", "mode": "degrade|upscale|same"}`` (any subset;
                                     a live setting the daemon does not have is a 400 naming it in
                                     ``unavailable``)
@@ -67,7 +67,8 @@ class PanelHooks:
         status: the daemon's state (what ``status --json`` shows).
         apply: validated changes (see :func:`check_changes`) -> the resulting settings; raises
             UserError for a refused combination, :class:`Busy` while a model change runs.
-        current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split.
+        current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split,
+            temporal.
         save_settings: writes such a dict to the config file; returns the file.
         models: per mode (a key of :data:`MODES`), the model names the panel offers in it (never a file path).
         defaults: per mode, the model a change to that mode picks when the running one is not offered there.

@@ -292,6 +292,9 @@ async function refresh() {
   fillModels($("mode").value, held.model ? held.model.value : undefined);
   show("sharpening", !!st.sharpening, () => { $("sharpening").checked = !!st.sharpening; });
   show("split", !!st.split, () => { $("split").checked = !!st.split; });
+  if (document.activeElement !== $("temporal") && st.temporal) {
+    show("temporal", st.temporal, () => { $("temporal").value = st.temporal; });
+  }
   if (!editing) {
     show("strength", st.strength, () => {
       $("strength").value = st.strength;

@@ -1,0 +1,141 @@
+"""Invariants of the temporal denoiser (frames/temporal.py)."""
+
+import numpy as np
+import pytest
+
+from vcam_sharpen.frames.temporal import MODES, TemporalDenoiser, check_mode, estimate_noise, weight_lut
+
+
+def _scene(h=72, w=96, seed=1):
+    """A textured BGR picture (planar): smooth shading, sharp edges and fine stripes."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 100 + 60 * np.sin(x / 7.0) * np.cos(y / 11.0) + 40 * ((x // 16 + y // 16) % 2) + 20 * np.sin(x * 1.3)
+    img = np.stack([base, base * 0.8 + 20, 255 - base]).clip(0, 255)
+    return img.round().astype(np.uint8)
+
+
+def _noisy(img, sigma, seed):
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).round().astype(np.uint8)
+
+
+def test_check_mode():
+    assert [check_mode(m) for m in MODES] == list(MODES)
+    for bad in ("yes", True, None, "ON"):
+        with pytest.raises(ValueError, match="temporal must be one of off, on, auto"):
+            check_mode(bad)
+
+
+def test_noise_estimate_matches_sigma_and_ignores_texture():
+    img = _scene(180, 240)
+    luma, chroma = estimate_noise(img)
+    assert luma < 1.0 and chroma < 1.0  # edges and texture are not noise
+    for sigma in (2.0, 5.0, 10.0):
+        luma, chroma = estimate_noise(_noisy(img, sigma, 0))
+        assert abs(luma - sigma) < 0.1 * sigma + 0.4 and abs(chroma - sigma) < 0.1 * sigma + 0.4
+
+
+def test_weight_lut_monotone_from_kmin_to_one():
+    lut = weight_lut(0.2)
+    assert lut.shape == (256,) and lut.dtype == np.float32
+    assert lut[0] == pytest.approx(0.2) and lut[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(lut) >= 0)
+
+
+def test_first_frame_static_clean_and_identity():
+    img = _scene()
+    td = TemporalDenoiser("on")
+    assert np.array_equal(td.planar(img), img)  # first frame out == in
+    for _ in range(5):  # a static noiseless sequence stays identical
+        assert np.array_equal(td.planar(img.copy()), img)
+    noisy = [_noisy(img, 5, i) for i in range(4)]
+    for mode, strength in (("off", 1.0), ("on", 0.0)):
+        td = TemporalDenoiser(mode, strength=strength)
+        for f in noisy:
+            assert np.array_equal(td.planar(f), f)
+        assert not td.active
+
+
+def test_reset_passes_the_next_frame_through():
+    img = _scene()
+    td = TemporalDenoiser("on")
+    for i in range(5):
+        td.planar(_noisy(img, 5, i))
+    f = _noisy(img, 5, 99)
+    assert not np.array_equal(td.planar(f.copy()), f)
+    td.reset()
+    assert np.array_equal(td.planar(f), f)
+    assert td.noise is not None  # re-estimated from that frame
+
+
+def test_noise_falls_on_a_static_noisy_sequence():
+    img = _scene(120, 160)
+    td = TemporalDenoiser("on")
+    errs = []
+    for i in range(12):
+        out = td.planar(_noisy(img, 5, i))
+        errs.append(np.mean((out.astype(np.float64) - img) ** 2))
+    assert errs[0] > 20
+    assert errs[-1] < errs[0] / 4  # variance down by 4x or more
+    assert td.noise[0] == pytest.approx(5, rel=0.2)
+
+
+def test_moving_edge_is_not_ghosted():
+    """A bright bar moving 8 px per frame: the output follows the frame, with no trail."""
+    h, w = 48, 160
+    td = TemporalDenoiser("on")
+    for step in range(12):
+        frame = np.full((3, h, w), 60, np.uint8)
+        x0 = 8 * step
+        frame[:, :, x0:x0 + 16] = 200
+        noisy = _noisy(frame, 3, step)
+        out = td.planar(noisy)
+        # near the edges and in the trail, the output is the new frame (noise included), never a blend
+        err = np.abs(out.astype(int) - frame).max(axis=(0, 1))
+        assert err.max() < 20, (step, err.max())
+
+
+def test_cut_and_size_change_reset():
+    a, b = _scene(seed=1), 255 - _scene(seed=1)
+    td = TemporalDenoiser("on")
+    for i in range(4):
+        td.planar(_noisy(a, 4, i))
+    nb = _noisy(b, 4, 10)
+    assert np.array_equal(td.planar(nb), nb)  # a cut: the new scene as it is
+    small = _scene(40, 64)
+    assert np.array_equal(td.planar(small), small)  # a new size: starts again
+
+
+def test_deterministic_and_hwc_matches_planar():
+    img = _scene()
+    frames = [_noisy(img, 5, i) for i in range(6)]
+    a, b, c = TemporalDenoiser("on"), TemporalDenoiser("on"), TemporalDenoiser("on")
+    for f in frames:
+        pa = a.planar(f).copy()
+        assert np.array_equal(pa, b.planar(f))
+        hw = c.hwc(np.ascontiguousarray(f.transpose(1, 2, 0)))
+        assert hw.shape == (f.shape[1], f.shape[2], 3)
+        assert np.array_equal(hw.transpose(2, 0, 1), pa)
+
+
+def test_auto_follows_the_noise_with_hysteresis():
+    img = _scene(120, 160)
+    td = TemporalDenoiser("auto", every=1)
+    for i in range(6):
+        td.planar(_noisy(img, 0.3, i))
+    assert not td.active
+    for i in range(10):
+        td.planar(_noisy(img, 5, i))
+    assert td.active
+    td.noise = (1.2, 1.2)  # between the two thresholds: stays on
+    assert td.wanted()
+    td._auto_on = False
+    assert not td.wanted()  # ... but does not switch on there
+
+
+def test_bad_input():
+    td = TemporalDenoiser()
+    with pytest.raises(ValueError, match="uint8"):
+        td.planar(np.zeros((3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="strength"):
+        TemporalDenoiser(strength=2.0)

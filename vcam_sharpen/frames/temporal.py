@@ -1,0 +1,263 @@
+"""Temporal noise reduction: a motion- and noise-adaptive recursive filter (camera-ISP style 3DNR).
+
+Sensor noise is new in every frame; the picture is not. Where a pixel has not changed beyond what
+the noise explains, the filter keeps a running average of it over frames; where it has changed
+(motion, a cut), it takes the new frame. Per pixel, with the previous *estimate* as reference:
+
+    d  = x - E                                   (frame minus the previous estimate, per channel)
+    zy = box5(|dY|) / sy,  zc = box5(|dB - dY| + |dR - dY|) / sc    (luma and chroma apart)
+    k  = K(max(zy, zc))                          (weight of the new frame, kmin .. 1)
+    E  = E + k d,    out = round(E)
+
+``dY = (dB + 2 dG + dR) / 4`` is the luma change and ``sy``, ``sc`` the expected mean absolute
+luma / chroma change of noise alone, from the online noise estimate. ``K`` is 1 for large
+normalised changes, so a moving edge is taken as it is (never smeared), and ``kmin`` where the
+change is noise. This follows the motion-adaptive recursive filters of camera ISPs' 3DNR and
+FFmpeg's ``hqdn3d`` (a temporal weight looked up from the pixel difference) and ``atadenoise``
+(thresholds relative to the signal), made causal and noise-adaptive; FastDVDnet (Tassano et al.
+2020) observed that motion handling, not motion compensation, is what keeps such filters
+artefact-free. See docs/temporal.md.
+
+The noise estimate (:func:`estimate_noise`) is Immerkaer's (1996) Laplacian-difference estimator
+restricted to low-gradient pixels (Tai & Yang 2008), so texture and edges do not count as noise;
+luma and chroma apart, refreshed every ``every`` frames and smoothed over time.
+
+Frames are BGR uint8: planar ``(3, h, w)`` (the half-size frame the Sharpener makes for
+``degrade=2``) or interleaved ``(H, W, 3)`` (``degrade=1``, ``upscale``). State is float32 planes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import cv2
+import numpy as np
+
+MODES = ("off", "on", "auto")
+# Immerkaer's operator: the difference of two Laplacians; zero on planes and ramps, 36 sigma^2 on noise.
+_N1 = np.array([1, -2, 1], np.float32)  # the 3x3 operator [[1, -2, 1], [-2, 4, -2], [1, -2, 1]] is its outer square
+_EDGE_FRACTION = 0.5      # share of highest-gradient pixels left out of the noise estimate (Tai & Yang: 0.1)
+_LUT_STEPS = 32           # LUT entries per unit of normalised change
+_AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
+_CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
+
+
+def check_mode(value) -> str:
+    """The ``temporal`` setting checked: one of off, on, auto; raises ValueError with one line."""
+    if not isinstance(value, str) or value not in MODES:
+        raise ValueError(f"temporal must be one of {', '.join(MODES)}")
+    return value
+
+
+def estimate_noise(planes: np.ndarray, step: int = 2) -> tuple[float, float]:
+    """Noise standard deviation of a BGR frame in grey levels, ``(luma, chroma)``.
+
+    Args:
+        planes: ``(3, h, w)`` uint8 (or float32) BGR planes, h, w >= 3.
+        step: the estimate averages over every ``step``-th pixel in both directions.
+
+    Returns:
+        Per-channel-equivalent sigmas: independent Gaussian noise of sigma s in each channel gives
+        ``(s, s)``. Luma is ``B + 2G + R`` (scaled by 1/sqrt(6)), chroma ``B - R`` (by 1/sqrt(2)).
+        Immerkaer's estimator (mean |I * N| sqrt(pi/2) / 6) over the pixels whose luma gradient is
+        below their median, so edges and texture are not taken for noise.
+    """
+    f = np.asarray(planes, np.float32)
+    y = cv2.scaleAdd(f[1], 2.0, cv2.add(f[0], f[2]))
+    c = cv2.subtract(f[0], f[2])
+    gx, gy = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3)
+    grad = cv2.add(np.abs(gx, out=gx), np.abs(gy, out=gy))[1:-1:step, 1:-1:step]
+    coarse = np.ascontiguousarray(grad[::2, ::2]).ravel()  # the threshold from a quarter of the grid is as good
+    keep = (grad <= np.partition(coarse, int(coarse.size * (1.0 - _EDGE_FRACTION)))[
+        int(coarse.size * (1.0 - _EDGE_FRACTION))]).astype(np.uint8)
+    scale = math.sqrt(math.pi / 2.0) / 6.0
+    out = []
+    for plane, norm in ((y, math.sqrt(6.0)), (c, math.sqrt(2.0))):
+        lap = cv2.sepFilter2D(plane, cv2.CV_32F, _N1, _N1)  # Immerkaer's operator is [1 -2 1] x [1 -2 1]
+        lap = np.ascontiguousarray(np.abs(lap, out=lap)[1:-1:step, 1:-1:step])
+        out.append(cv2.mean(lap, mask=keep)[0] * scale / norm if keep.any() else 0.0)
+    return out[0], out[1]
+
+
+def weight_lut(kmin: float, z0: float = 1.0, z1: float = 2.2) -> np.ndarray:
+    """``(256,)`` float32 LUT: normalised change ``z = index / 32`` -> weight of the new frame.
+
+    ``kmin`` up to ``z0`` (noise only), 1 from ``z1`` on (a real change), a smooth step between.
+    """
+    z = np.arange(256, dtype=np.float32) / _LUT_STEPS
+    t = np.clip((z - z0) / (z1 - z0), 0.0, 1.0)
+    return (kmin + (1.0 - kmin) * t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+class TemporalDenoiser:
+    """Causal temporal denoiser for a stream of BGR uint8 frames (see the module docstring).
+
+    Args:
+        mode: ``"on"``, ``"off"`` or ``"auto"`` (on only while the luma noise estimate is above
+            1.4 grey levels, off again below 1.0: hysteresis).
+        strength: 0..1; 0 is the identity, 1 averages static pixels over ~9 frames (kmin 0.2).
+        every: frames between two noise estimates (8: ~4 a second at 30 fps).
+
+    Attributes:
+        mode: changeable at any time (the ``temporal`` live setting).
+        noise: smoothed ``(luma, chroma)`` sigma in grey levels, None before the first estimate.
+        active: whether the last frame was filtered.
+        ms: milliseconds the last call took.
+
+    :meth:`planar` and :meth:`hwc` return a reused buffer (or the input itself when inactive).
+    State is dropped on :meth:`reset`, on a size change and on a cut (a mean luma change far above
+    the noise); the caller resets on a source switch and on resume after a pause.
+    """
+
+    def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8) -> None:
+        self.mode = check_mode(mode)
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength {strength:g} is out of range: use 0 to 1")
+        self.strength = float(strength)
+        self.every = max(1, int(every))
+        # The method's constants (docs/temporal.md): weight of the new frame where only noise changed it, the
+        # normalised change where the weight starts to rise and where it reaches 1, the box of the motion test.
+        self.kmin, self.z0, self.z1, self.ksize = 1.0 - 0.8 * self.strength, 1.0, 2.2, 5
+        self.cut, self.chroma_floor, self.cw = _CUT, 0.5, 1.0
+        self._lut = weight_lut(self.kmin, self.z0, self.z1)
+        self.ms = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: the running estimate, the noise estimates and the auto decision."""
+        self.noise: tuple[float, float] | None = None
+        self.active = False
+        self._auto_on = False
+        self._count = 0
+        self._shape: tuple | None = None
+        self._prev_y: np.ndarray | None = None
+        self._drop()
+
+    def _drop(self) -> None:
+        """Forget the running estimate (the next frame passes through and starts a new one)."""
+        self._state: np.ndarray | None = None
+
+    def _observe(self, planes: np.ndarray) -> bool:
+        """Update the noise estimates from a frame; True when it is a cut (its coarse picture changed)."""
+        if self._count % self.every == 0 or self.noise is None:
+            est = estimate_noise(planes)
+            if self.noise is None:
+                self.noise = est
+            else:  # smoothed over time: a single odd frame (a cut, a flash) moves it little
+                self.noise = tuple(math.sqrt(0.7 * a * a + 0.3 * b * b) for a, b in zip(self.noise, est))
+        self._count += 1
+        # A cut: the coarse picture (means of ~8x8 blocks, from a 4x-subsampled luma grid) changed.
+        sub = planes[:, ::4, ::4].astype(np.float32)
+        y = cv2.addWeighted(cv2.addWeighted(sub[0], 0.25, sub[2], 0.25, 0.0), 1.0, sub[1], 0.5, 0.0)
+        prev, self._prev_y = self._prev_y, y
+        if prev is None or prev.shape != y.shape:
+            return False
+        coarse = cv2.resize(y - prev, (max(1, y.shape[1] // 2), max(1, y.shape[0] // 2)), interpolation=cv2.INTER_AREA)
+        return float(np.mean(np.abs(coarse))) > self.cut
+
+    def state(self) -> dict:
+        """What ``status`` shows: the mode, whether the last frame was filtered, the noise estimate (grey levels)."""
+        noise = None if self.noise is None else [round(self.noise[0], 2), round(self.noise[1], 2)]
+        return {"temporal": self.mode, "temporal_active": bool(self.active), "noise": noise}
+
+    def wanted(self) -> bool:
+        """Whether the stage filters now (its mode, strength and, for auto, the noise estimate)."""
+        if self.mode == "off" or self.strength <= 0.0:
+            return False
+        if self.mode == "on":
+            return True
+        luma = self.noise[0] if self.noise is not None else 0.0
+        self._auto_on = luma > (_AUTO_OFF if self._auto_on else _AUTO_ON)
+        return self._auto_on
+
+    def planar(self, planes: np.ndarray) -> np.ndarray:
+        """``(3, h, w)`` BGR uint8 -> ``(3, h, w)`` BGR uint8 denoised (a reused buffer, or ``planes``)."""
+        t0 = time.perf_counter()
+        if planes.dtype != np.uint8 or planes.ndim != 3 or planes.shape[0] != 3:
+            raise ValueError(f"expected (3, h, w) uint8 planes, got {planes.dtype} {planes.shape}")
+        if self.mode == "off" or self.strength <= 0.0:
+            self._drop()
+            self.active, self.ms = False, 0.0  # not run: nothing to count
+            return planes
+        if self._shape != planes.shape:
+            self.reset()  # size change: nothing carries over
+            self._shape = planes.shape
+        if self._observe(planes):
+            self._drop()  # a cut: start again from this frame
+        self.active = self.wanted()
+        if not self.active:
+            self._drop()
+            out = planes
+        else:
+            out = self._step(planes)
+        self.ms = (time.perf_counter() - t0) * 1e3
+        return out
+
+    def hwc(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` BGR uint8 -> ``(H, W, 3)`` BGR uint8 denoised (a reused buffer, or ``frame``)."""
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
+        if self.mode == "off" or self.strength <= 0.0:
+            self._drop()
+            self.active, self.ms = False, 0.0
+            return frame
+        t0 = time.perf_counter()
+        planes = self._buf("_in_planes", (3, *frame.shape[:2]), np.uint8)
+        cv2.split(frame, list(planes))  # into the planes (a strided numpy copy is ~7x slower)
+        out = self.planar(planes)
+        if out is planes:
+            self.ms = (time.perf_counter() - t0) * 1e3
+            return frame
+        hwc = self._buf("_out_hwc", frame.shape, np.uint8)
+        cv2.merge(list(out), hwc)
+        self.ms = (time.perf_counter() - t0) * 1e3
+        return hwc
+
+    def _buf(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        buf = getattr(self, name, None)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype)
+            setattr(self, name, buf)
+        return buf
+
+    def _step(self, planes: np.ndarray) -> np.ndarray:
+        """One recursive update into the float32 state; returns the rounded estimate."""
+        _, h, w = planes.shape
+        out = self._buf("_out", planes.shape, np.uint8)
+        if self._state is None:
+            self._state = planes.astype(np.float32)
+            np.copyto(out, planes)
+            return out
+        state = self._state
+        f32 = np.float32
+        d = self._buf("_d", (3, h, w), f32)
+        dy, t, m, zc = (self._buf(n, (h, w), f32) for n in ("_dy", "_t", "_m", "_zc"))
+        idx = self._buf("_idx", (h, w), np.uint8)
+        k = self._buf("_k", (h, w), f32)
+        cv2.subtract(planes.reshape(3 * h, w), state.reshape(3 * h, w), dst=d.reshape(3 * h, w),
+                     dtype=cv2.CV_32F)
+        cv2.addWeighted(d[0], 0.25, d[2], 0.25, 0.0, dst=dy)
+        cv2.scaleAdd(d[1], 0.5, dy, dst=dy)
+        luma, chroma = self.noise
+        resid = 1.0 + self.kmin / (2.0 - self.kmin)  # the estimate's own noise adds to the difference
+        sy = max(0.8 * math.sqrt(6.0) / 4.0 * luma * math.sqrt(resid), 0.25)
+        # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
+        # frame: the chroma test's noise floor is never below half the luma noise.
+        sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25) / self.cw
+        cv2.absdiff(dy, 0.0, dst=m)
+        box = (self.ksize, self.ksize)
+        cv2.blur(m, box, dst=m)
+        cv2.subtract(d[0], dy, dst=t)
+        cv2.absdiff(t, 0.0, dst=t)
+        cv2.subtract(d[2], dy, dst=zc)
+        cv2.absdiff(zc, 0.0, dst=zc)
+        cv2.add(zc, t, dst=zc)
+        cv2.blur(zc, box, dst=zc)
+        cv2.max(cv2.multiply(m, _LUT_STEPS / sy, dst=m), cv2.multiply(zc, _LUT_STEPS / sc, dst=zc), dst=m)
+        cv2.convertScaleAbs(m, dst=idx)
+        cv2.LUT(idx, self._lut, dst=k)
+        for c in range(3):
+            cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
+        cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
+        return out
