@@ -46,7 +46,7 @@ def test_config_file_then_flags():
     ('model = "nope"\n', ["key 'model'", "unknown model"]),
     ('output = ["vcam", "x.mov"]\n', ["key 'output'"]),
     ('pause_when_unused = "no"\n', ["key 'pause_when_unused'", "true or false"]),
-    ('temporal = "yes"\n', ["key 'temporal'", "auto, on, off"]),
+    ('temporal = "yes"\n', ["key 'temporal'", "off, on, auto"]),
     ("fps = = 3\n", ["config.toml"]),
 ])
 def test_bad_config_is_one_line_naming_file_and_key_and_never_rewritten(text, words):

@@ -31,7 +31,7 @@ from ..frames.sharpen import BilinearUpscaler, BoxDownscaler, Sharpener
 from ..frames.temporal import MODES
 from ..io.sources import check_video_file
 from ..runtime.engines import create_engine
-from ..runtime.tuning import resolve_spec
+from ..runtime.tuning import resolve
 from .datasets import IMAGE_SUFFIXES
 from .metrics import psnr
 
@@ -227,7 +227,7 @@ def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: l
                 info.update(kind="peer", filter=f"{PEERS[name][0]}={PEERS[name][1]}", temporal="off")
                 outs = peer_outputs(frames, name, cond, seed, info)
             else:
-                spec = resolve_spec(name)  # auto: what the daemon picks on this machine; default: the 2x default
+                spec = resolve(name).spec  # auto: what the daemon picks on this machine; default: the 2x default
                 mode = "auto" if name == loader.AUTO else temporal
                 spec = None if spec in loader.NO_MODEL else spec
                 info.update(kind="auto" if name == loader.AUTO else ("baseline" if spec is None else "model"),
