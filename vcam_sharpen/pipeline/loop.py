@@ -9,6 +9,14 @@ Two threads meet at a one-slot mailbox (the newest processed frame):
   ``exclusive_caps`` loopback device while it is being written, so it is never left
   without frames.
 
+The worker is rate-aware: it reads the next source frame only once the publisher has sent
+the previous result, so it never processes a frame that would not be published. A 60 fps
+camera costs what a 30 fps one does; each published frame is the newest the source had when
+the previous one went out. Processed frames are published as they are, without a copy: the
+worker writes into the sharpener's buffers, each of which stays valid for two
+:meth:`~vcam_sharpen.frames.sharpen.Sharpener.process` calls, and by the time the worker starts
+a frame the publisher is done with the one two frames back.
+
 While nobody reads the outputs (:class:`~vcam_sharpen.pipeline.pause.PauseGate`), the
 worker closes the source (the webcam light goes off) and the model idles; the publisher
 keeps writing a plain card. When an app reads again the source is reopened at once.
@@ -76,7 +84,8 @@ class Pipeline:
         # the mailbox: the newest processed frame and its sequence number
         self._cond = threading.Condition()
         self._latest: np.ndarray | None = None
-        self._seq = self._taken = 0
+        self._seq = self._taken = 0  # frames posted / taken by the publisher
+        self._sent = 0  # the last posted frame the publisher is done with (sent, or dropped)
         self._lost_since: float | None = None
         self._card: tuple[str, np.ndarray] | None = None
         self._last_good: np.ndarray | None = None
@@ -111,6 +120,12 @@ class Pipeline:
                     continue
                 if not self._source_open and not self._reopen_source():
                     continue
+                if not self.lockstep:  # rate-aware: the next frame only once the last one is out
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._seq == self._sent or self._stop.is_set()
+                                            or self._paused.is_set())
+                    if self._stop.is_set() or self._paused.is_set():
+                        continue
                 t0 = time.perf_counter()
                 frame = self.source.read()
                 t1 = time.perf_counter()
@@ -125,10 +140,9 @@ class Pipeline:
                     if t1 - t0 < 0.01:  # a source that does not wait by itself: never spin
                         self._stop.wait(0.05)
                     continue
+                # The sharpener's own buffer, valid for two process() calls: the publisher sends
+                # it before the worker processes again (see the module docstring), so no copy.
                 out = self.sharpener.process(frame)
-                # The sharpener may hand back its own reusable buffer (or the input frame):
-                # the publisher needs a frame nobody writes to any more.
-                out = out.copy()
                 self.preview = (frame, out)  # two references, no copy: the panel encodes in its own thread
                 s = self.stats
                 s.add_ms("capture", (t1 - t0) * 1e3)
@@ -142,8 +156,8 @@ class Pipeline:
     def _post(self, out: np.ndarray) -> None:
         """Put a processed frame in the mailbox (in lockstep, once the previous one was taken)."""
         with self._cond:
-            if self.lockstep:
-                self._cond.wait_for(lambda: self._seq == self._taken or self._stop.is_set())
+            if self.lockstep:  # the previous frame fully sent: its buffer is the next one written
+                self._cond.wait_for(lambda: self._seq == self._sent or self._stop.is_set())
             if self._paused.is_set():  # paused meanwhile: this picture would be stale at resume
                 return
             self._latest, self._seq = out, self._seq + 1
@@ -199,6 +213,8 @@ class Pipeline:
             self.stats.pauses += 1
             with self._cond:  # never show a picture from before the pause once it ends
                 self._latest, self._taken = None, self._seq
+                self._sent = self._seq
+                self._cond.notify_all()
             self._last_good = None
         return action is not None
 
@@ -218,6 +234,8 @@ class Pipeline:
             self._taken = seq
             return latest, kind
         if lost:
+            with self._cond:  # a frame made before the loss is not shown: the worker need not wait for it
+                self._taken = self._seq
             what = "camera" if "camera" in self.source.name else "video source"
             msg, self.status = f"{what} unavailable - reconnecting...", "source lost"
         elif self.stats.pauses:  # resumed; the first picture is on its way
@@ -267,10 +285,10 @@ class Pipeline:
                             continue
                 switched = self._check_usage(time.monotonic())
                 frame, kind = self._frame_to_send()
-                if self.lockstep:
-                    with self._cond:
-                        self._cond.notify_all()
                 self._publish(frame, kind)
+                with self._cond:  # done with the taken frame: the worker may write its buffer again
+                    self._sent = self._taken
+                    self._cond.notify_all()
                 if frames is not None and self.stats.frames_out >= frames:
                     break
                 now = time.monotonic()

@@ -1,0 +1,283 @@
+"""Static-region reuse: run the network only on the tiles whose input changed, reuse its output elsewhere.
+
+In a call most of the frame is a wall or a shelf. :class:`StaticReuse` keeps the last output as the
+phase planes of the engine's phase graph and, per frame:
+
+1. **Change test** (:class:`ChangeTest`): the colour sum of the half-size input is compared with the
+   input each tile was last restored from; the difference is averaged over 4x4 pixels (noise
+   averages out, an edge that moves does not), taken absolute, spread by the network's halo (a
+   change near a tile's border alters its neighbour's output too) and maximised per tile. A tile
+   changed when that score exceeds ``max(FLOOR, K_NOISE x noise)``, with the noise level followed
+   from the quietest tenth of the tiles. A temporal denoise stage, where it runs, can pass its own
+   noise sigma or motion map instead (:meth:`StaticReuse.hint`).
+2. **Refresh**: a round-robin slice of the tiles is added every frame, so every tile is restored
+   at least once per ``refresh_s`` (1 s) whatever the test says: slow drifts (auto exposure,
+   daylight) never leave a stale patch.
+3. **One engine call**: the chosen tiles are cut with the halo the network's receptive field
+   needs (:meth:`TileEngine.tile_halo`) and restored as one batch
+   (:class:`~vcam_sharpen.runtime.graphs.TileGraph`), exactly as the whole-frame graph would
+   restore them, borders included; their results are written into the kept phase planes.
+   When more than ``full_share`` of the tiles are due (a pan, a cut) the whole frame runs in the
+   usual single call instead: full motion costs the change test (well under a millisecond at 720p)
+   and nothing else.
+
+Nothing here knows the engine beyond :class:`TileEngine`. Where reuse cannot apply, the caller
+runs whole frames as before: an engine without :meth:`TileEngine.tile_halo` or whose halo is None
+(models that are not phase graphs: teacher, seed models, unsharp; and ``enhance``'s global gate,
+which reads the whole frame), or a frame smaller than one tile plus its halo.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .layout import interleave_phases, split_phases
+
+TILE = 16  # half-size pixels: 32-pixel tiles of a 2x output
+FLOOR = 4.0  # score below which a change never counts: 4x4 pixels moved by 4/3 grey level in each channel
+K_NOISE = 2.5  # a change must stand this far above the noise score
+SIGMA_SCORE = 2.2  # the noise score of per-pixel noise sigma (max over a tile of the 4x4-averaged difference)
+FULL_SHARE = 0.7  # above this share of due tiles, one whole-frame call is cheaper than the tiles
+PLANES = 16  # output phase planes of the phase graphs (12 used)
+
+
+class TileEngine(Protocol):
+    """What :class:`StaticReuse` needs from an engine (:class:`vcam_sharpen.runtime.engines.Engine`)."""
+
+    input_scale: int
+
+    def tile_halo(self) -> int | None:
+        """Half-size pixels of context each side of a tile; None: tiles cannot reproduce the frame."""
+
+    def restore_phases(self, planes: np.ndarray) -> np.ndarray:
+        """``(1, C, h, w)`` uint8 -> ``(16, h, w)`` uint8 output phase planes of the whole frame."""
+
+    def restore_tiles(self, tiles: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        """``(N, C, t + 2 halo, t + 2 halo)`` uint8 tiles and float32 ``(N, 1, ...)`` inside-the-frame mask
+        -> ``(N, 16, t, t)`` uint8 phase planes."""
+
+
+def tile_halo(engine) -> int | None:
+    """The engine's halo, or None when static-region reuse cannot run on it."""
+    halo = getattr(engine, "tile_halo", None)
+    return halo() if callable(halo) else None
+
+
+class ChangeTest:
+    """Per-tile change scores of a ``(h, w)`` colour-sum image against its reference (see the module docstring).
+
+    Args:
+        shape: ``(rows, cols)`` of tiles; the images are ``(rows * tile, cols * tile)`` int16, zero
+            outside the frame.
+        tile, halo: tile size and the network's halo, in pixels.
+    """
+
+    def __init__(self, shape: tuple[int, int], tile: int, halo: int) -> None:
+        if tile % 2:
+            raise ValueError(f"the tile size must be even, got {tile}")
+        self.rows, self.cols = shape
+        self.tile = tile
+        # Computed at quarter size (4x4 means at a stride of 2): the halo rounds up to whole pixels there,
+        # and one dilation by the tile plus its halo, sampled once per tile, gives each tile's maximum.
+        q = -(-halo // 2)
+        self._kernel = np.ones((tile // 2 + 2 * q, tile // 2 + 2 * q), np.uint8)
+        self._anchor = (q, q)
+        self.noise: float | None = None  # the noise score followed from frame to frame
+        self.sigma: float | None = None  # a noise sigma from a temporal stage, when one runs
+
+    def threshold(self) -> float:
+        noise = SIGMA_SCORE * self.sigma if self.sigma is not None else (self.noise or 0.0)
+        return max(FLOOR, K_NOISE * noise)
+
+    def scores(self, cur: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """``(rows, cols)`` float32 scores: the largest 4x4-averaged absolute difference reaching each tile."""
+        h, w = cur.shape
+        diff = cv2.resize(cv2.subtract(cur, ref, dtype=cv2.CV_32F), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        diff = cv2.boxFilter(diff, -1, (2, 2), borderType=cv2.BORDER_REPLICATE)
+        np.abs(diff, out=diff)
+        q = self.tile // 2
+        return cv2.dilate(diff, self._kernel, anchor=self._anchor)[::q, ::q]
+
+    def changed(self, scores: np.ndarray) -> np.ndarray:
+        """Tiles whose score exceeds the threshold; follows the noise (down at once, up slowly)."""
+        level = float(np.percentile(scores, 10))
+        if self.noise is None or level < self.noise:
+            self.noise = level
+        else:  # a cut or a pan raises the quiet tenth for a moment: never jump the threshold with it
+            self.noise += 0.02 * (level - self.noise)
+        return scores > self.threshold()
+
+
+class StaticReuse:
+    """Restores frames through ``engine`` tile by tile where they changed (see the module docstring).
+
+    Args:
+        engine: a :class:`TileEngine` whose :meth:`~TileEngine.tile_halo` is not None.
+        tile: tile size in half-size pixels (the output tile is twice that for a 2x model).
+        refresh_s: every tile is restored at least this often.
+        full_share: run the whole frame when more than this share of the tiles is due.
+        clock: seconds, for the refresh (tests pass a fake one).
+
+    Attributes:
+        share: the last frame's share of tiles restored (1.0 for a whole-frame call, 0.0 when none).
+        tiles_done, tiles_seen: running totals of tiles restored and tiles passed through.
+    """
+
+    def __init__(self, engine: TileEngine, tile: int = TILE, refresh_s: float = 1.0, full_share: float = FULL_SHARE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        halo = tile_halo(engine)
+        if halo is None:
+            raise ValueError("this engine's model cannot be restored by tiles")
+        self.engine, self.tile, self.halo = engine, tile, halo
+        self.refresh_s, self.full_share, self.clock = refresh_s, full_share, clock
+        self.share = 1.0
+        self.tiles_done = self.tiles_seen = 0
+        self._shape: tuple[int, int, int] | None = None
+        self._hint_changed: np.ndarray | None = None
+
+    def supports(self, planes_shape: tuple[int, ...]) -> bool:
+        """Whether a ``(C, h, w)`` input can go by tiles (at least one tile plus its halo each way)."""
+        return min(planes_shape[1:]) >= self.tile + 2 * self.halo
+
+    def hint(self, sigma: float | None = None, changed: np.ndarray | None = None) -> None:
+        """What a temporal stage knows about the next frame: the noise ``sigma`` (grey levels per pixel,
+        replaces the followed noise level) and/or its motion map, a ``(h, w)`` bool array at the input's
+        size (True: moved) that replaces the change test for that frame."""
+        if sigma is not None:
+            self._test_sigma = float(sigma)
+            if self._shape is not None:
+                self._test.sigma = float(sigma)
+        self._hint_changed = changed
+
+    def _setup(self, planes: np.ndarray) -> None:
+        c, h, w = planes.shape
+        t, hl = self.tile, self.halo
+        rows, cols = -(-h // t), -(-w // t)
+        self._shape, self._grid = (c, h, w), (rows, cols)
+        self._test = ChangeTest((rows, cols), t, hl)
+        self._test.sigma = getattr(self, "_test_sigma", None)
+        self._pad = np.empty((c, rows * t + 2 * hl, cols * t + 2 * hl), np.uint8)  # edge-padded input
+        inside = np.zeros((1, rows * t + 2 * hl, cols * t + 2 * hl), np.float32)
+        inside[:, hl:hl + h, hl:hl + w] = 1.0
+        s = t + 2 * hl
+        # (rows, cols, C, s, s) views of every tile with its halo: one fancy index gathers a batch
+        self._tiles = sliding_window_view(self._pad, (s, s), axis=(1, 2))[:, ::t, ::t].transpose(1, 2, 0, 3, 4)
+        self._inside = sliding_window_view(inside, (s, s), axis=(1, 2))[:, ::t, ::t].transpose(1, 2, 0, 3, 4)
+        self._phases = np.zeros((PLANES, rows * t, cols * t), np.uint8)
+        self._cur = np.zeros((rows * t, cols * t), np.int16)
+        self._ref = np.zeros((rows * t, cols * t), np.int16)
+        self._outs = [np.empty((2 * h, 2 * w, 3), np.uint8) for _ in range(2)]
+        self._last: np.ndarray | None = None
+        self._next_refresh, self._last_t = 0, None
+
+    def _colour_sum(self, planes: np.ndarray) -> None:
+        """The input's channel sum into ``_cur`` (same-size models: the two diagonal phases' colours)."""
+        h, w = self._shape[1:]
+        cur = self._cur[:h, :w]
+        chans = range(3) if planes.shape[0] == 3 else (0, 1, 2, 9, 10, 11)
+        np.copyto(cur, planes[chans[0]])
+        for c in chans[1:]:
+            np.add(cur, planes[c], out=cur, casting="unsafe")
+
+    def _refresh(self, due: np.ndarray) -> None:
+        """Add the round-robin slice of tiles due for their refresh (by the time since the last frame)."""
+        now = self.clock()
+        n = due.size
+        dt = self.refresh_s if self._last_t is None else min(max(now - self._last_t, 0.0), self.refresh_s)
+        self._last_t = now
+        k = min(n, math.ceil(n * dt / self.refresh_s))
+        idx = (self._next_refresh + np.arange(k)) % n
+        due.reshape(-1)[idx] = True
+        self._next_refresh = (self._next_refresh + k) % n
+
+    def restore(self, planes: np.ndarray) -> np.ndarray:
+        """``(C, h, w)`` uint8 input (3 half-size BGR planes, or the 12 phase planes of a same-size frame)
+        -> ``(2h, 2w, 3)`` uint8 BGR restored frame.
+
+        The result is one of two buffers used in turn: it stays valid until the second following call.
+        """
+        if self._shape != planes.shape:
+            self._setup(planes)
+            first = True
+        else:
+            first = False
+        self._colour_sum(planes)
+        if self._hint_changed is not None:
+            due = self._hinted(self._hint_changed)
+            self._hint_changed = None
+        else:
+            due = self._test.changed(self._test.scores(self._cur, self._ref))
+        self._refresh(due)
+        n = int(due.sum())
+        self.tiles_seen += due.size
+        if first or n > self.full_share * due.size:
+            _, h, w = self._shape
+            self._phases[:, :h, :w] = self.engine.restore_phases(np.ascontiguousarray(planes)[None])
+            self._cur, self._ref = self._ref, self._cur  # the reference is now this input everywhere
+            n = due.size
+        elif n:
+            ys, xs = np.nonzero(due)
+            self._pad_input(planes)
+            done = self.engine.restore_tiles(self._tiles[ys, xs], self._inside[ys, xs])
+            t = self.tile
+            rows, cols = self._grid
+            self._phases.reshape(PLANES, rows, t, cols, t)[:, ys, :, xs, :] = done
+            self._ref.reshape(rows, t, cols, t)[ys, :, xs, :] = self._cur.reshape(rows, t, cols, t)[ys, :, xs, :]
+        self.tiles_done += n
+        self.share = n / due.size
+        if n == 0 and self._last is not None:
+            return self._last  # nothing restored: the last picture is still exact, no copy
+        out = self._outs[0] if self._last is not self._outs[0] else self._outs[1]
+        _, h, w = self._shape
+        self._last = interleave_phases(self._phases[:, :h, :w], out)
+        return self._last
+
+    def _pad_input(self, planes: np.ndarray) -> None:
+        """The input into the edge-padded buffer the tiles are cut from."""
+        _, h, w = self._shape
+        hl, pad = self.halo, self._pad
+        pad[:, hl:hl + h, hl:hl + w] = planes
+        pad[:, :hl, hl:hl + w] = pad[:, hl:hl + 1, hl:hl + w]
+        pad[:, hl + h:, hl:hl + w] = pad[:, hl + h - 1:hl + h, hl:hl + w]
+        pad[:, :, :hl] = pad[:, :, hl:hl + 1]
+        pad[:, :, hl + w:] = pad[:, :, hl + w - 1:hl + w]
+
+    def _hinted(self, changed: np.ndarray) -> np.ndarray:
+        """Tiles a motion map marks (spread by the halo, like the own test's scores)."""
+        rows, cols = self._grid
+        t, h, w = self.tile, *self._shape[1:]
+        grid = np.zeros((rows * t, cols * t), np.uint8)
+        grid[:h, :w] = np.asarray(changed, bool)[:h, :w]
+        spread = np.ones((t + 2 * self.halo, t + 2 * self.halo), np.uint8)
+        return cv2.dilate(grid, spread, anchor=(self.halo, self.halo))[::t, ::t] > 0
+
+    def restore_frame(self, frame: np.ndarray) -> np.ndarray:
+        """A same-size model on an ``(H, W, 3)`` uint8 frame of even size: its phase planes
+        (:func:`~vcam_sharpen.frames.layout.split_phases`) through :meth:`restore`."""
+        shape = (12, frame.shape[0] // 2, frame.shape[1] // 2)
+        if getattr(self, "_split", None) is None or self._split.shape != shape:
+            self._split = np.empty(shape, np.uint8)
+        return self.restore(split_phases(frame, self._split))
+
+
+class ReuseSlot:
+    """The :class:`StaticReuse` of the engine in use, built again when the engine changes (a model switch)."""
+
+    def __init__(self) -> None:
+        self.engine = None
+        self.reuse: StaticReuse | None = None
+
+    def get(self, engine, shape: tuple[int, int, int]) -> StaticReuse | None:
+        """The reuse for ``engine`` and a ``(C, h, w)`` input, or None where it cannot apply (see the
+        module docstring): the caller then runs the whole frame."""
+        if engine is not self.engine:
+            self.engine = engine
+            self.reuse = StaticReuse(engine) if tile_halo(engine) is not None else None
+        reuse = self.reuse
+        return reuse if reuse is not None and reuse.supports(shape) else None
