@@ -47,6 +47,11 @@ def settings_options(f):
                           "change it while running with: vcam-sharpen set strength 0.6"),
         click.option("--split/--no-split", default=False, show_default=True,
                      help="Left half before, right half after (for judging the effect)."),
+        click.option("--skip-static", "skip_static", type=click.Choice(["on", "off"]), default="on",
+                     show_default=True, callback=lambda _ctx, _p, v: v == "on",
+                     help="Restore only the 32-pixel tiles whose picture changed and reuse the last output "
+                          "elsewhere (every tile at least once a second); change it while running with: "
+                          "vcam-sharpen set skip-static off"),
         click.option("--size", default="1280x720", show_default=True, metavar="WxH",
                      help="Output size (the camera is asked for it too)."),
         click.option("--fps", type=click.FloatRange(1, 120), default=30.0, show_default=True,
@@ -160,7 +165,9 @@ def toggle_cmd() -> None:
 @click.argument("name", metavar="NAME")
 @click.argument("value", metavar="VALUE")
 def set_cmd(name: str, value: str) -> None:
-    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off."""
+    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off,
+    skip-static on|off."""
+    name = name.replace("-", "_")
     state = control.request({name: control.parse(name, value)})
     click.echo(f"{name} = {state.get(name)}")
 

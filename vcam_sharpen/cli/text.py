@@ -98,7 +98,7 @@ def _bench_cells(r: dict) -> tuple[str, str, str]:
 def bench_markdown(report: dict) -> str:
     """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
     head = ["size", "row", "GMAC", "fps", "model fps", "overhead", *STAGES, "CPU ms/frame", "latency p95 ms",
-            "cores @30 fps (kept fps; threads)"]
+            "cores @30 fps (kept fps; threads)", "tiles processed"]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -106,8 +106,15 @@ def bench_markdown(report: dict) -> str:
         rows.append([report["size"], r["label"], *_bench_cells(r)[:1], f"{r['fps']:.1f}", *_bench_cells(r)[1:],
                      *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in STAGES),
                      f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                     f"{paced['cpu_cores']:.2f} ({paced['fps']:.1f}; {paced['threads'] or '-'} thr)" if paced else "-"])
+                     f"{paced['cpu_cores']:.2f} ({paced['fps']:.1f}; {paced['threads'] or '-'} thr)" if paced else "-",
+                     _tiles_cell(r)])
     return markdown(head, rows)
+
+
+def _tiles_cell(r: dict) -> str:
+    """The share of tiles restored (paced run when there is one): static-region reuse's work."""
+    share = (r.get("paced") or r).get("tiles_processed")
+    return f"{share * 100:.0f}%" if share is not None else "-"
 
 
 def bench_table(report: dict) -> str:
@@ -116,7 +123,7 @@ def bench_table(report: dict) -> str:
     title = (f"source {report['source']}  size {report['size']}  degrade {report['degrade']}  "
              f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}")
     cols = [("row", -18), ("GMAC", 5), ("fps", 6), ("model", 6), ("ovh", 5), ("capture", 11), ("prep", 11),
-            ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30", 8)]
+            ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30", 8), ("tiles", 5)]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -124,12 +131,13 @@ def bench_table(report: dict) -> str:
         rows.append([r["label"], gmac, f"{r['fps']:.1f}", model, ovh,
                      *(f"{st[k]['p50']:.1f}/{st[k]['p95']:.1f}" for k in STAGES),
                      f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                     f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-"])
+                     f"{r['paced']['cpu_cores']:.2f}" if "paced" in r else "-", _tiles_cell(r)])
     lines = [title, fixed(cols, rows)]
     lines.append("GMAC: conv multiply-accumulates per frame; fps: end-to-end; model: engine alone on the same "
                  "frames; ovh: 1 - fps/model; stage columns: p50/p95 ms (prep: the frame work around the "
                  "network); cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
-                 "cores@30: CPU cores used with a 30 fps source.")
+                 "cores@30: CPU cores used with a 30 fps source; tiles: share of tiles restored "
+                 "(static-region reuse, --skip-static).")
     for r in report["rows"]:
         extra = [r["note"]] if r["note"] else []
         if "paced" in r and r["paced"]["fps"] < 0.95 * r["paced"]["fps_target"]:

@@ -71,6 +71,7 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,
                           size=settings.size)
     sharpener.strength = settings.strength
+    sharpener.skip_static = settings.skip_static
     return sharpener, described
 
 

@@ -71,7 +71,7 @@ class PanelController:
     def current(self) -> dict:
         s, sharp = self.settings, self.pipeline.sharpener
         return {"model": s.model, "degrade": s.degrade, "upscale": s.upscale, "strength": float(sharp.strength),
-                "split": bool(sharp.split)}
+                "split": bool(sharp.split), "skip_static": bool(sharp.skip_static)}
 
     def apply(self, changes: dict) -> dict:
         with self._lock:
@@ -109,9 +109,11 @@ class PanelController:
             sharp, described = self.build(new)
             old = self.pipeline.sharpener
             sharp.enabled, sharp.strength, sharp.split = old.enabled, old.strength, old.split
+            sharp.skip_static = old.skip_static
             self.pipeline.sharpener = sharp  # the worker takes it for its next frame
             with self._lock:
-                self.settings = dataclasses.replace(new, strength=old.strength, split=old.split)
+                self.settings = dataclasses.replace(new, strength=old.strength, split=old.split,
+                                                    skip_static=old.skip_static)
             self.info.update(described)
             self.error = None
             log.warning("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),

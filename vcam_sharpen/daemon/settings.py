@@ -72,6 +72,7 @@ class Settings:
     engine: str = "auto"
     pause_when_unused: bool = True
     strength: float = 1.0
+    skip_static: bool = True  # restore only the tiles whose input changed (vcam_sharpen.frames.reuse)
     cpu_budget: float = CPU_BUDGET
     panel: bool = False  # serve the control panel (vcam_sharpen.web) while running
     panel_port: int = 8717
@@ -94,7 +95,9 @@ def settings_args(values: dict) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if value is None:
             continue
-        if isinstance(value, bool):
+        if name == "skip_static":  # an on|off option, like `vcam-sharpen set skip-static off`
+            args += [flag, "on" if value else "off"]
+        elif isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
         elif name == "size":
             args += [flag, value if isinstance(value, str) else f"{value[0]}x{value[1]}"]
@@ -149,7 +152,7 @@ def check_value(name: str, value):
         if addr.is_unspecified:
             raise ValueError("name one interface's address, not every interface")
         return str(addr)
-    if name in ("upscale", "split", "pause_when_unused", "panel"):
+    if name in ("upscale", "split", "pause_when_unused", "panel", "skip_static"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value

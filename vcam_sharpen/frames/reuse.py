@@ -29,7 +29,6 @@ which reads the whole frame), or a frame smaller than one tile plus its halo.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable, Protocol
 
@@ -42,6 +41,7 @@ from .layout import interleave_phases, split_phases
 TILE = 16  # half-size pixels: 32-pixel tiles of a 2x output
 FLOOR = 4.0  # score below which a change never counts: 4x4 pixels moved by 4/3 grey level in each channel
 K_NOISE = 2.5  # a change must stand this far above the noise score
+NOISE_MAX = 13.0  # the noise score of sigma 6: anything above is motion (a pan must not raise the threshold)
 SIGMA_SCORE = 2.2  # the noise score of per-pixel noise sigma (max over a tile of the 4x4-averaged difference)
 FULL_SHARE = 0.7  # above this share of due tiles, one whole-frame call is cheaper than the tiles
 PLANES = 16  # output phase planes of the phase graphs (12 used)
@@ -106,11 +106,11 @@ class ChangeTest:
 
     def changed(self, scores: np.ndarray) -> np.ndarray:
         """Tiles whose score exceeds the threshold; follows the noise (down at once, up slowly)."""
-        level = float(np.percentile(scores, 10))
+        level = min(float(np.percentile(scores, 10)), NOISE_MAX)
         if self.noise is None or level < self.noise:
             self.noise = level
         else:  # a cut or a pan raises the quiet tenth for a moment: never jump the threshold with it
-            self.noise += 0.02 * (level - self.noise)
+            self.noise += 0.05 * (level - self.noise)
         return scores > self.threshold()
 
 
@@ -174,7 +174,7 @@ class StaticReuse:
         self._ref = np.zeros((rows * t, cols * t), np.int16)
         self._outs = [np.empty((2 * h, 2 * w, 3), np.uint8) for _ in range(2)]
         self._last: np.ndarray | None = None
-        self._next_refresh, self._last_t = 0, None
+        self._next_refresh, self._last_t, self._credit = 0, None, 0.0
 
     def _colour_sum(self, planes: np.ndarray) -> None:
         """The input's channel sum into ``_cur`` (same-size models: the two diagonal phases' colours)."""
@@ -191,7 +191,9 @@ class StaticReuse:
         n = due.size
         dt = self.refresh_s if self._last_t is None else min(max(now - self._last_t, 0.0), self.refresh_s)
         self._last_t = now
-        k = min(n, math.ceil(n * dt / self.refresh_s))
+        self._credit = min(n, self._credit + n * dt / self.refresh_s)  # tiles owed, fractions carried over
+        k = int(self._credit + 1e-9)
+        self._credit -= k
         idx = (self._next_refresh + np.arange(k)) % n
         due.reshape(-1)[idx] = True
         self._next_refresh = (self._next_refresh + k) % n
@@ -208,11 +210,13 @@ class StaticReuse:
         else:
             first = False
         self._colour_sum(planes)
-        if self._hint_changed is not None:
+        if first:  # nothing to compare with (and no noise level to learn from a comparison with nothing)
+            due = np.ones(self._grid, bool)
+        elif self._hint_changed is not None:
             due = self._hinted(self._hint_changed)
-            self._hint_changed = None
         else:
             due = self._test.changed(self._test.scores(self._cur, self._ref))
+        self._hint_changed = None
         self._refresh(due)
         n = int(due.sum())
         self.tiles_seen += due.size

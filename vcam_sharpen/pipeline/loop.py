@@ -86,6 +86,7 @@ class Pipeline:
         self._latest: np.ndarray | None = None
         self._seq = self._taken = 0  # frames posted / taken by the publisher
         self._sent = 0  # the last posted frame the publisher is done with (sent, or dropped)
+        self._tiles_last = (0, 0)  # the sharpener's tile counts at the last state()
         self._lost_since: float | None = None
         self._card: tuple[str, np.ndarray] | None = None
         self._last_good: np.ndarray | None = None
@@ -316,6 +317,13 @@ class Pipeline:
             raise self.error
         return self.stats
 
+    def _tile_share(self) -> float | None:
+        """The share of tiles static-region reuse restored since the last state (None: it did not run)."""
+        counts = getattr(self.sharpener, "tile_counts", (0, 0))
+        last, self._tiles_last = self._tiles_last, counts
+        seen = counts[1] - last[1]
+        return round((counts[0] - last[0]) / seen, 3) if seen > 0 else None
+
     def state(self) -> dict:
         """The loop's figures for ``status`` (the daemon adds what it knows: source, model, mode)."""
         s, src = self.stats, self.source
@@ -328,6 +336,8 @@ class Pipeline:
             "sharpening": bool(self.sharpener.enabled),
             "strength": self.sharpener.strength,
             "split": bool(self.sharpener.split),
+            "skip_static": bool(getattr(self.sharpener, "skip_static", False)),
+            "tiles_processed": self._tile_share(),
             "control_seq": self.control_seq,
             "started": s.started,
             "updated": time.time(),

@@ -100,6 +100,7 @@ async function refresh() {
   if (document.activeElement !== $("mode")) show("mode", s.mode, () => { $("mode").value = s.mode; });
   show("sharpening", !!st.sharpening, () => { $("sharpening").checked = !!st.sharpening; });
   show("split", !!st.split, () => { $("split").checked = !!st.split; });
+  show("skip_static", !!st.skip_static, () => { $("skip_static").checked = !!st.skip_static; });
   if (!editing) {
     show("strength", st.strength, () => {
       $("strength").value = st.strength;
@@ -119,6 +120,7 @@ $("strength").addEventListener("input", () => {
 });
 $("sharpening").addEventListener("change", () => change({sharpening: $("sharpening").checked}));
 $("split").addEventListener("change", () => change({split: $("split").checked}));
+$("skip_static").addEventListener("change", () => change({skip_static: $("skip_static").checked}));
 $("model").addEventListener("change", () => change({model: $("model").value}));
 $("mode").addEventListener("change", () => change({mode: $("mode").value}));
 $("zoom").addEventListener("change", previews);
