@@ -53,4 +53,6 @@ def test_set_changes_a_running_daemon_and_status_shows_it(daemons):  # noqa: F81
     assert "strength 0.3" in vcam("status").stdout
     r = vcam("set", "sharpening", "off")
     assert r.returncode == 0 and read_state()["sharpening"] is False
+    r = vcam("set", "skip-static", "off")
+    assert r.returncode == 0 and r.stdout.strip() == "skip_static = False" and read_state()["skip_static"] is False
     assert vcam("stop").returncode == 0

@@ -48,10 +48,11 @@ def test_the_models_offered():
 
 def test_live_changes_apply_at_once():
     c, states, _ = controller()
-    out = c.apply({"strength": 0.3, "split": True, "sharpening": False})
+    out = c.apply({"strength": 0.3, "split": True, "sharpening": False, "skip_static": False})
     sharp = c.pipeline.sharpener
-    assert sharp.strength == 0.3 and sharp.split is True and sharp.enabled is False
-    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True}
+    assert sharp.strength == 0.3 and sharp.split is True and sharp.enabled is False and sharp.skip_static is False
+    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True,
+                   "skip_static": False}
     assert states[-1] == {"strength": 0.3, "split": True}
 
 

@@ -1,0 +1,64 @@
+"""CPU at 30 fps with static-region reuse on and off, run alternately, per clip: the ratio on/off.
+
+For each clip (default: the face clip and every ../shared/data/people/clips/*.mp4) and each round, runs
+``vcam-sharpen bench --json --skip-static off`` then ``on`` (same model, size, degrade) and reads the
+paced run's ``rows[0].paced.cpu_cores`` and ``tiles_processed``; prints the medians over the rounds and
+their ratio. CPU figures are noisy on a shared machine: the load average is printed with them.
+
+    python scripts/reuse_bench.py --rounds 3
+    python scripts/reuse_bench.py --model student-wide /path/to/clip.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def bench(clip: str, skip: str, args) -> dict:
+    cmd = [sys.executable, "-m", "vcam_sharpen", "bench", "--json", "--models", args.model, "--source", clip,
+           "--size", args.size, "--degrade", str(args.degrade), "--skip-static", skip, "--frames", "5",
+           "--paced-frames", str(args.paced_frames), "--paced-fps", str(args.fps), "--max-seconds", "60"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["rows"][0]["paced"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("clips", nargs="*")
+    ap.add_argument("--model", default="student")
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--degrade", type=int, default=2)
+    ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--paced-frames", type=int, default=150)
+    args = ap.parse_args()
+    clips = args.clips or [str(DATA / "video" / "face_1280x720.mp4"),
+                           *sorted(glob.glob(str(DATA / "people" / "clips" / "*.mp4")))]
+    print(f"model {args.model}, {args.size} at {args.fps:g} fps, --degrade {args.degrade}, "
+          f"{args.rounds} alternating rounds of {args.paced_frames} paced frames; load {os.getloadavg()}")
+    print(f"{'clip':24} {'off cores':>9} {'on cores':>9} {'ratio':>6} {'tiles on':>8} {'kept fps on':>11}")
+    for clip in clips:
+        off, on = [], []
+        for _ in range(args.rounds):
+            off.append(bench(clip, "off", args))
+            on.append(bench(clip, "on", args))
+        c_off = statistics.median(r["cpu_cores"] for r in off)
+        c_on = statistics.median(r["cpu_cores"] for r in on)
+        tiles = statistics.median(r.get("tiles_processed", 1.0) for r in on)
+        fps = statistics.median(r["fps"] for r in on)
+        print(f"{Path(clip).name:24} {c_off:9.3f} {c_on:9.3f} {c_on / c_off:6.2f} {tiles * 100:7.0f}% {fps:11.1f}",
+              flush=True)
+    print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
