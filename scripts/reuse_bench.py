@@ -7,6 +7,10 @@ their ratio. CPU figures are noisy on a shared machine: the load average is prin
 
     python scripts/reuse_bench.py --rounds 3
     python scripts/reuse_bench.py --model student-wide /path/to/clip.mp4
+    python scripts/reuse_bench.py --pan    # full motion: CPU per frame of a pan, on against off
+
+``--pan`` instead times, in this process, a pan over the face clip's first frame (shifted 6 pixels a
+frame, so every tile changes) through a Sharpener with reuse on and off, alternating in blocks.
 """
 
 from __future__ import annotations
@@ -31,6 +35,40 @@ def bench(clip: str, skip: str, args) -> dict:
     return json.loads(out)["rows"][0]["paced"]
 
 
+def pan(args) -> None:
+    import time
+
+    import cv2
+    import numpy as np
+
+    from vcam_sharpen.core import loader
+    from vcam_sharpen.frames.sharpen import Sharpener
+    from vcam_sharpen.io.inputs import open_source
+    from vcam_sharpen.runtime.tuning import engine_for_rate
+
+    w, h = (int(v) for v in args.size.split("x"))
+    src = open_source(str(DATA / "video" / "face_1280x720.mp4"), size=(w, h), fps=30.0, paced=False)
+    still = cv2.resize(src.read(), (w + 600, h))
+    src.close()
+    engine = engine_for_rate(loader.load(args.model), args.fps, (w, h), degrade=args.degrade)
+    frames = [np.ascontiguousarray(still[:, 6 * i: 6 * i + w]) for i in range(100)]
+    cpu = {"on": [], "off": []}
+    sharps = {k: Sharpener(engine, degrade=args.degrade) for k in cpu}
+    sharps["off"].skip_static = False
+    for k in cpu:
+        sharps[k].process(frames[0])
+    for _ in range(args.rounds):
+        for k in ("off", "on"):
+            t = time.process_time()
+            for f in frames:
+                sharps[k].process(f)
+            cpu[k].append((time.process_time() - t) / len(frames) * 1e3)
+    off, on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    done, seen = sharps["on"].tile_counts
+    print(f"pan, {args.model} {args.size}: CPU ms/frame off {off:.2f} on {on:.2f} ratio {on / off:.3f} "
+          f"(tiles restored {done / seen * 100:.0f}%); load {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("clips", nargs="*")
@@ -40,7 +78,10 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--paced-frames", type=int, default=150)
+    ap.add_argument("--pan", action="store_true", help="time a pan (full motion) in-process instead")
     args = ap.parse_args()
+    if args.pan:
+        return pan(args)
     clips = args.clips or [str(DATA / "video" / "face_1280x720.mp4"),
                            *sorted(glob.glob(str(DATA / "people" / "clips" / "*.mp4")))]
     print(f"model {args.model}, {args.size} at {args.fps:g} fps, --degrade {args.degrade}, "

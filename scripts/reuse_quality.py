@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from vcam_sharpen.core import loader
+from vcam_sharpen.frames import reuse
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.io.inputs import open_source
 from vcam_sharpen.quality.metrics import ssim
@@ -41,15 +42,19 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=4, help="SSIM on every n-th frame")
     ap.add_argument("--noise", type=float, default=0.0)
     ap.add_argument("--degrade", type=int, default=2)
+    ap.add_argument("--floor", type=float, default=None, help="change-score floor (default: reuse.FLOOR)")
+    ap.add_argument("--step", type=int, default=None, help="use every n-th frame (default: fps / 30)")
     ap.add_argument("clips", nargs="*")
     args = ap.parse_args()
     engine = create_engine(loader.load(args.model), threads=1)
     rows = []
     for path in args.clips or clips():
         src = open_source(path, size=(1280, 720), fps=30.0, paced=False)
-        step = max(1, round(src.fps / 30))  # a 60 fps clip published at 30 fps: every other frame
+        step = args.step or max(1, round(src.fps / 30))  # a 60 fps clip published at 30 fps: every other frame
         on, off = Sharpener(engine, degrade=args.degrade), Sharpener(engine, degrade=args.degrade)
         off.skip_static = False
+        if args.floor is not None:
+            reuse.FLOOR = args.floor  # read when the sharpener builds its reuse
         rng = np.random.default_rng(0)
         s_on, s_off, s_pair, done, seen = [], [], [], 0, 0
         for i in range(args.frames * step):

@@ -4,12 +4,13 @@ In a call most of the frame is a wall or a shelf. :class:`StaticReuse` keeps the
 phase planes of the engine's phase graph and, per frame:
 
 1. **Change test** (:class:`ChangeTest`): the colour sum of the half-size input is compared with the
-   input each tile was last restored from; the difference is averaged over 4x4 pixels (noise
-   averages out, an edge that moves does not), taken absolute, spread by the network's halo (a
-   change near a tile's border alters its neighbour's output too) and maximised per tile. A tile
-   changed when that score exceeds ``max(FLOOR, K_NOISE x noise)``, with the noise level followed
-   from the quietest tenth of the tiles. A temporal denoise stage, where it runs, can pass its own
-   noise sigma or motion map instead (:meth:`StaticReuse.hint`).
+   input each tile was last restored from, over the tile plus the network's halo (a change near a
+   tile's border alters its neighbour's output too). Two scores: the mean absolute difference,
+   which follows the difference of the outputs closely, and the largest difference averaged over
+   4x4 pixels, for a small change the mean dilutes. A tile changed when either exceeds its
+   threshold, ``max(floor, K x noise)``, with each score's noise level followed from the quietest
+   tenth of the tiles. A temporal denoise stage, where it runs, can pass its own noise sigma or
+   motion map instead (:meth:`StaticReuse.hint`).
 2. **Refresh**: a round-robin slice of the tiles is added every frame, so every tile is restored
    at least once per ``refresh_s`` (1 s) whatever the test says: slow drifts (auto exposure,
    daylight) never leave a stale patch.
@@ -39,10 +40,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .layout import interleave_phases, split_phases
 
 TILE = 16  # half-size pixels: 32-pixel tiles of a 2x output
-FLOOR = 4.0  # score below which a change never counts: 4x4 pixels moved by 4/3 grey level in each channel
-K_NOISE = 2.5  # a change must stand this far above the noise score
-NOISE_MAX = 13.0  # the noise score of sigma 6: anything above is motion (a pan must not raise the threshold)
-SIGMA_SCORE = 2.2  # the noise score of per-pixel noise sigma (max over a tile of the 4x4-averaged difference)
+FLOOR = 1.0  # mean absolute difference (3 channels summed) below which a tile never counts as changed
+BOX_FLOOR = 12.0  # the same for the largest 4x4-averaged difference: 4 grey levels in every channel
+K_NOISE = np.array([1.5, 2.5])  # a change must stand this far above the noise level of each score
+NOISE_MAX = np.array([12.0, 13.0])  # the scores of noise sigma 6: above is motion (a pan must not raise them)
+SIGMA_SCORES = np.array([1.96, 2.2])  # the scores of per-pixel noise sigma (mean |N(0, 6 sigma^2)|; 4x4 max)
 FULL_SHARE = 0.7  # above this share of due tiles, one whole-frame call is cheaper than the tiles
 PLANES = 16  # output phase planes of the phase graphs (12 used)
 
@@ -70,48 +72,72 @@ def tile_halo(engine) -> int | None:
 
 
 class ChangeTest:
-    """Per-tile change scores of a ``(h, w)`` colour-sum image against its reference (see the module docstring).
+    """Per-tile change scores of a colour-sum image against its reference (see the module docstring).
+
+    Two scores per tile, both over the tile plus the network's halo (a change there alters the
+    tile's output too): the mean absolute difference, which follows the output's difference closely
+    (texture that shifts, a face that turns), and the largest 4x4-averaged difference, which catches
+    a small change the mean dilutes (an eye that blinks). Noise raises the mean by a near-constant
+    amount and barely touches the 4x4 averages; each threshold rises above its followed noise level.
 
     Args:
         shape: ``(rows, cols)`` of tiles; the images are ``(rows * tile, cols * tile)`` int16, zero
             outside the frame.
         tile, halo: tile size and the network's halo, in pixels.
+        floor: the mean-difference floor (:data:`FLOOR`).
     """
 
-    def __init__(self, shape: tuple[int, int], tile: int, halo: int) -> None:
+    def __init__(self, shape: tuple[int, int], tile: int, halo: int, floor: float = FLOOR,
+                 frame: tuple[int, int] | None = None) -> None:
         if tile % 2:
             raise ValueError(f"the tile size must be even, got {tile}")
         self.rows, self.cols = shape
-        self.tile = tile
-        # Computed at quarter size (4x4 means at a stride of 2): the halo rounds up to whole pixels there,
-        # and one dilation by the tile plus its halo, sampled once per tile, gives each tile's maximum.
+        self.tile, self.floor = tile, floor
+        # Computed at quarter size (2x2 means): the halo rounds up to whole pixels there, and one
+        # filter by the tile plus its halo, sampled once per tile, gives each tile's mean or maximum.
         q = -(-halo // 2)
-        self._kernel = np.ones((tile // 2 + 2 * q, tile // 2 + 2 * q), np.uint8)
+        self._size = tile // 2 + 2 * q
+        self._kernel = np.ones((self._size, self._size), np.uint8)
         self._anchor = (q, q)
-        self.noise: float | None = None  # the noise score followed from frame to frame
+        # the share of each window inside the frame (``frame``: its (h, w)), so border tiles' means are fair
+        inside = np.zeros((self.rows * tile // 2, self.cols * tile // 2), np.float32)
+        fh, fw = frame if frame is not None else (self.rows * tile, self.cols * tile)
+        inside[: fh // 2, : fw // 2] = 1.0
+        self._inside = np.maximum(self._window_mean(inside), 1e-3)
+        self.noise: np.ndarray | None = None  # the followed noise levels of the two scores
         self.sigma: float | None = None  # a noise sigma from a temporal stage, when one runs
 
-    def threshold(self) -> float:
-        noise = SIGMA_SCORE * self.sigma if self.sigma is not None else (self.noise or 0.0)
-        return max(FLOOR, K_NOISE * noise)
+    def thresholds(self) -> np.ndarray:
+        """``[mean, box]`` thresholds: each floor, or K times the noise level when that is higher."""
+        noise = SIGMA_SCORES * self.sigma if self.sigma is not None else \
+            (self.noise if self.noise is not None else np.zeros(2))
+        return np.maximum([self.floor, BOX_FLOOR], K_NOISE * noise)
+
+    def _window_mean(self, img: np.ndarray) -> np.ndarray:
+        """The mean of a quarter-size image over each tile's window (tile plus halo), one value per tile."""
+        q = self.tile // 2
+        return cv2.boxFilter(img, -1, (self._size, self._size), anchor=self._anchor,
+                             borderType=cv2.BORDER_CONSTANT)[::q, ::q]
 
     def scores(self, cur: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        """``(rows, cols)`` float32 scores: the largest 4x4-averaged absolute difference reaching each tile."""
+        """``(2, rows, cols)`` float32: each tile's mean absolute difference and largest 4x4-averaged one."""
         h, w = cur.shape
-        diff = cv2.resize(cv2.subtract(cur, ref, dtype=cv2.CV_32F), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        q, half = self.tile // 2, (w // 2, h // 2)
+        absd = cv2.resize(cv2.absdiff(cur, ref).astype(np.float32), half, interpolation=cv2.INTER_AREA)
+        mean = self._window_mean(absd) / self._inside
+        diff = cv2.resize(cv2.subtract(cur, ref, dtype=cv2.CV_32F), half, interpolation=cv2.INTER_AREA)
         diff = cv2.boxFilter(diff, -1, (2, 2), borderType=cv2.BORDER_REPLICATE)
         np.abs(diff, out=diff)
-        q = self.tile // 2
-        return cv2.dilate(diff, self._kernel, anchor=self._anchor)[::q, ::q]
+        return np.stack([mean, cv2.dilate(diff, self._kernel, anchor=self._anchor)[::q, ::q]])
 
     def changed(self, scores: np.ndarray) -> np.ndarray:
-        """Tiles whose score exceeds the threshold; follows the noise (down at once, up slowly)."""
-        level = min(float(np.percentile(scores, 10)), NOISE_MAX)
-        if self.noise is None or level < self.noise:
+        """Tiles with a score above its threshold; follows the noise (down at once, up slowly)."""
+        level = np.minimum(np.percentile(scores.reshape(2, -1), 10, axis=1), NOISE_MAX)
+        if self.noise is None:
             self.noise = level
         else:  # a cut or a pan raises the quiet tenth for a moment: never jump the threshold with it
-            self.noise += 0.05 * (level - self.noise)
-        return scores > self.threshold()
+            self.noise = np.where(level < self.noise, level, self.noise + 0.05 * (level - self.noise))
+        return (scores > self.thresholds()[:, None, None]).any(axis=0)
 
 
 class StaticReuse:
@@ -123,6 +149,7 @@ class StaticReuse:
         refresh_s: every tile is restored at least this often.
         full_share: run the whole frame when more than this share of the tiles is due.
         clock: seconds, for the refresh (tests pass a fake one).
+        floor: the change score below which a tile never counts as changed (:data:`FLOOR`).
 
     Attributes:
         share: the last frame's share of tiles restored (1.0 for a whole-frame call, 0.0 when none).
@@ -130,12 +157,12 @@ class StaticReuse:
     """
 
     def __init__(self, engine: TileEngine, tile: int = TILE, refresh_s: float = 1.0, full_share: float = FULL_SHARE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, floor: float = FLOOR) -> None:
         halo = tile_halo(engine)
         if halo is None:
             raise ValueError("this engine's model cannot be restored by tiles")
         self.engine, self.tile, self.halo = engine, tile, halo
-        self.refresh_s, self.full_share, self.clock = refresh_s, full_share, clock
+        self.refresh_s, self.full_share, self.clock, self.floor = refresh_s, full_share, clock, floor
         self.share = 1.0
         self.tiles_done = self.tiles_seen = 0
         self._shape: tuple[int, int, int] | None = None
@@ -160,7 +187,7 @@ class StaticReuse:
         t, hl = self.tile, self.halo
         rows, cols = -(-h // t), -(-w // t)
         self._shape, self._grid = (c, h, w), (rows, cols)
-        self._test = ChangeTest((rows, cols), t, hl)
+        self._test = ChangeTest((rows, cols), t, hl, self.floor, frame=(h, w))
         self._test.sigma = getattr(self, "_test_sigma", None)
         self._pad = np.empty((c, rows * t + 2 * hl, cols * t + 2 * hl), np.uint8)  # edge-padded input
         inside = np.zeros((1, rows * t + 2 * hl, cols * t + 2 * hl), np.float32)
@@ -282,6 +309,6 @@ class ReuseSlot:
         module docstring): the caller then runs the whole frame."""
         if engine is not self.engine:
             self.engine = engine
-            self.reuse = StaticReuse(engine) if tile_halo(engine) is not None else None
+            self.reuse = StaticReuse(engine, floor=FLOOR) if tile_halo(engine) is not None else None
         reuse = self.reuse
         return reuse if reuse is not None and reuse.supports(shape) else None
