@@ -67,6 +67,9 @@ def test_status_text():
     assert text.splitlines()[0] == "vcam-sharpen is running (pid 7): running, uptime 1h02m05s"
     assert "sharpening off" in text and "on /dev/video10, 2 app(s) reading" in text
     assert "capture 1.0, prep 2.0, inference 3.0, publish 4.0" in text
+    assert "skip static" not in text  # a daemon from before static-region reuse
+    assert "skip static on (42% of tiles restored)" in status_text({**st, "skip_static": True, "tiles_processed": 0.42})
+    assert "skip static off" in status_text({**st, "skip_static": False, "tiles_processed": None})
 
 
 def test_settings_text():

@@ -156,6 +156,16 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _skip_text(st: dict) -> str:
+    """Static-region reuse in ``status``: on or off, and the share of tiles restored lately."""
+    if "skip_static" not in st:
+        return ""
+    share = st.get("tiles_processed")
+    if not st["skip_static"]:
+        return ", skip static off"
+    return ", skip static on" + (f" ({share * 100:.0f}% of tiles restored)" if share is not None else "")
+
+
 def status_text(st: dict) -> str:
     """Human-readable ``status``."""
     if not st.get("running"):
@@ -167,7 +177,8 @@ def status_text(st: dict) -> str:
         f"  source:     {st.get('source_name', st.get('source', '?'))} {st.get('source_size', '')}"
         f" @ {st.get('source_fps', 0):g} fps",
         f"  model:      {st.get('model', '?')} ({st.get('engine', '?')}), {st.get('mode', '?')}, "
-        f"sharpening {'on' if st.get('sharpening', True) else 'off'}, strength {st.get('strength', 1.0):g}",
+        f"sharpening {'on' if st.get('sharpening', True) else 'off'}, strength {st.get('strength', 1.0):g}"
+        + _skip_text(st),
         f"  output:     {', '.join(st.get('outputs', []))} {st.get('output_size', '')}"
         + (f" on {st['device']}" if st.get("device") else "")
         + (f", {st['readers']} app(s) reading" if st.get("readers") is not None else ""),

@@ -42,9 +42,9 @@ from .layout import interleave_phases, split_phases
 TILE = 16  # half-size pixels: 32-pixel tiles of a 2x output
 FLOOR = 1.0  # mean absolute difference (3 channels summed) below which a tile never counts as changed
 BOX_FLOOR = 12.0  # the same for the largest 4x4-averaged difference: 4 grey levels in every channel
-K_NOISE = np.array([1.5, 2.5])  # a change must stand this far above the noise level of each score
-NOISE_MAX = np.array([12.0, 13.0])  # the scores of noise sigma 6: above is motion (a pan must not raise them)
-SIGMA_SCORES = np.array([1.96, 2.2])  # the scores of per-pixel noise sigma (mean |N(0, 6 sigma^2)|; 4x4 max)
+K_NOISE = np.array([1.6, 2.5])  # a change must stand this far above the noise level of each score
+NOISE_MAX = np.array([6.0, 13.0])  # the scores of noise sigma 6: above is motion (a pan must not raise them)
+SIGMA_SCORES = np.array([0.98, 2.2])  # the scores of per-pixel noise sigma (mean |N(0, 1.5 sigma^2)|; 4x4 max)
 FULL_SHARE = 0.7  # above this share of due tiles, one whole-frame call is cheaper than the tiles
 PLANES = 16  # output phase planes of the phase graphs (12 used)
 
@@ -122,13 +122,14 @@ class ChangeTest:
     def scores(self, cur: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """``(2, rows, cols)`` float32: each tile's mean absolute difference and largest 4x4-averaged one."""
         h, w = cur.shape
-        q, half = self.tile // 2, (w // 2, h // 2)
-        absd = cv2.resize(cv2.absdiff(cur, ref).astype(np.float32), half, interpolation=cv2.INTER_AREA)
-        mean = self._window_mean(absd) / self._inside
-        diff = cv2.resize(cv2.subtract(cur, ref, dtype=cv2.CV_32F), half, interpolation=cv2.INTER_AREA)
-        diff = cv2.boxFilter(diff, -1, (2, 2), borderType=cv2.BORDER_REPLICATE)
+        q = self.tile // 2
+        # one pass to quarter size: signed 2x2 means (a pixel's own noise halves; texture that moves stays)
+        diff = cv2.resize(cv2.subtract(cur, ref, dtype=cv2.CV_32F), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        box = cv2.boxFilter(diff, -1, (2, 2), borderType=cv2.BORDER_REPLICATE)  # 4x4 means
         np.abs(diff, out=diff)
-        return np.stack([mean, cv2.dilate(diff, self._kernel, anchor=self._anchor)[::q, ::q]])
+        np.abs(box, out=box)
+        mean = self._window_mean(diff) / self._inside
+        return np.stack([mean, cv2.dilate(box, self._kernel, anchor=self._anchor)[::q, ::q]])
 
     def changed(self, scores: np.ndarray) -> np.ndarray:
         """Tiles with a score above its threshold; follows the noise (down at once, up slowly)."""
@@ -167,6 +168,8 @@ class StaticReuse:
         self.tiles_done = self.tiles_seen = 0
         self._shape: tuple[int, int, int] | None = None
         self._hint_changed: np.ndarray | None = None
+        self._test_sigma: float | None = None
+        self._split: np.ndarray | None = None  # same-size frames' phase planes
 
     def supports(self, planes_shape: tuple[int, ...]) -> bool:
         """Whether a ``(C, h, w)`` input can go by tiles (at least one tile plus its halo each way)."""
@@ -188,7 +191,7 @@ class StaticReuse:
         rows, cols = -(-h // t), -(-w // t)
         self._shape, self._grid = (c, h, w), (rows, cols)
         self._test = ChangeTest((rows, cols), t, hl, self.floor, frame=(h, w))
-        self._test.sigma = getattr(self, "_test_sigma", None)
+        self._test.sigma = self._test_sigma
         self._pad = np.empty((c, rows * t + 2 * hl, cols * t + 2 * hl), np.uint8)  # edge-padded input
         inside = np.zeros((1, rows * t + 2 * hl, cols * t + 2 * hl), np.float32)
         inside[:, hl:hl + h, hl:hl + w] = 1.0
@@ -201,6 +204,7 @@ class StaticReuse:
         self._ref = np.zeros((rows * t, cols * t), np.int16)
         self._outs = [np.empty((2 * h, 2 * w, 3), np.uint8) for _ in range(2)]
         self._last: np.ndarray | None = None
+        self._whole: np.ndarray | None = None  # the last whole-frame result, while no tile has followed it
         self._next_refresh, self._last_t, self._credit = 0, None, 0.0
 
     def _colour_sum(self, planes: np.ndarray) -> None:
@@ -247,12 +251,17 @@ class StaticReuse:
         self._refresh(due)
         n = int(due.sum())
         self.tiles_seen += due.size
+        _, h, w = self._shape
         if first or n > self.full_share * due.size:
-            _, h, w = self._shape
-            self._phases[:, :h, :w] = self.engine.restore_phases(np.ascontiguousarray(planes)[None])
+            # The engine's own result is the kept picture: copied into the tile store only if tiles
+            # follow, so sustained motion costs no copy.
+            self._whole = self.engine.restore_phases(np.ascontiguousarray(planes)[None])
             self._cur, self._ref = self._ref, self._cur  # the reference is now this input everywhere
             n = due.size
         elif n:
+            if self._whole is not None:
+                self._phases[:, :h, :w] = self._whole
+                self._whole = None
             ys, xs = np.nonzero(due)
             self._pad_input(planes)
             done = self.engine.restore_tiles(self._tiles[ys, xs], self._inside[ys, xs])
@@ -265,8 +274,8 @@ class StaticReuse:
         if n == 0 and self._last is not None:
             return self._last  # nothing restored: the last picture is still exact, no copy
         out = self._outs[0] if self._last is not self._outs[0] else self._outs[1]
-        _, h, w = self._shape
-        self._last = interleave_phases(self._phases[:, :h, :w], out)
+        kept = self._whole if self._whole is not None else self._phases[:, :h, :w]
+        self._last = interleave_phases(kept, out)
         return self._last
 
     def _pad_input(self, planes: np.ndarray) -> None:
@@ -292,7 +301,7 @@ class StaticReuse:
         """A same-size model on an ``(H, W, 3)`` uint8 frame of even size: its phase planes
         (:func:`~vcam_sharpen.frames.layout.split_phases`) through :meth:`restore`."""
         shape = (12, frame.shape[0] // 2, frame.shape[1] // 2)
-        if getattr(self, "_split", None) is None or self._split.shape != shape:
+        if self._split is None or self._split.shape != shape:
             self._split = np.empty(shape, np.uint8)
         return self.restore(split_phases(frame, self._split))
 
