@@ -205,6 +205,7 @@ class StaticReuse:
         self._outs = [np.empty((2 * h, 2 * w, 3), np.uint8) for _ in range(2)]
         self._last: np.ndarray | None = None
         self._whole: np.ndarray | None = None  # the last whole-frame result, while no tile has followed it
+        self._moving = 0  # whole frames in a row since the test last found most tiles changed
         self._next_refresh, self._last_t, self._credit = 0, None, 0.0
 
     def _colour_sum(self, planes: np.ndarray) -> None:
@@ -241,7 +242,9 @@ class StaticReuse:
         else:
             first = False
         self._colour_sum(planes)
-        if first:  # nothing to compare with (and no noise level to learn from a comparison with nothing)
+        if first or self._moving % 2:
+            # First frame: nothing to compare with. In sustained motion (a pan) every other frame runs
+            # whole without the test: it would find the same, and full motion then costs half of it.
             due = np.ones(self._grid, bool)
         elif self._hint_changed is not None:
             due = self._hinted(self._hint_changed)
@@ -252,7 +255,9 @@ class StaticReuse:
         n = int(due.sum())
         self.tiles_seen += due.size
         _, h, w = self._shape
-        if first or n > self.full_share * due.size:
+        whole = first or n > self.full_share * due.size
+        self._moving = self._moving + 1 if whole and not first else 0
+        if whole:
             # The engine's own result is the kept picture: copied into the tile store only if tiles
             # follow, so sustained motion costs no copy.
             self._whole = self.engine.restore_phases(np.ascontiguousarray(planes)[None])
