@@ -94,7 +94,7 @@ def test_a_change_across_tile_borders_matches_whole_frame_inference(engine_name,
     clock.tick()
     out = reuse.restore(moved)
     full = layout.interleave_phases(engine.restore_phases(moved[None])[:, :100, :132])
-    assert reuse.engine.tiles and 0 < reuse.share < 0.7  # went by tiles, in one call
+    assert reuse.engine.tiles and 0 < reuse.share < 0.5  # went by tiles, in one call
     assert len(reuse.engine.tiles) == 1
     assert diff(out, full) <= 1  # changed tiles, their borders and the untouched rest alike
 

@@ -45,7 +45,7 @@ BOX_FLOOR = 12.0  # the same for the largest 4x4-averaged difference: 4 grey lev
 K_NOISE = np.array([1.6, 2.5])  # a change must stand this far above the noise level of each score
 NOISE_MAX = np.array([6.0, 13.0])  # the scores of noise sigma 6: above is motion (a pan must not raise them)
 SIGMA_SCORES = np.array([0.98, 2.2])  # the scores of per-pixel noise sigma (mean |N(0, 1.5 sigma^2)|; 4x4 max)
-FULL_SHARE = 0.7  # above this share of due tiles, one whole-frame call is cheaper than the tiles
+FULL_SHARE = 0.5  # above this share of due tiles one whole-frame call is cheaper (tiles cost ~1.7x per area)
 PLANES = 16  # output phase planes of the phase graphs (12 used)
 
 
