@@ -94,6 +94,11 @@ def inprocess(clips: list[str], args) -> None:
             if f is None:
                 break
             frames.append(f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA))
+            if args.still is not None:
+                rng = np.random.default_rng(0)
+                frames = [np.clip(frames[0] + rng.normal(0, args.still, frames[0].shape), 0, 255).astype(np.uint8)
+                          for _ in range(args.frames)]
+                break
         src.close()
         off, on, share = alternate(engine, frames, args)
         print(f"{Path(clip).name:24} {off:9.2f} {on:9.2f} {on / off:6.2f} {share * 100:7.0f}% "
@@ -115,6 +120,9 @@ def main() -> None:
                     help="time the clips' consecutive frames in this process (CPU ms per frame; steadier than "
                          "the paced bench on a busy machine)")
     ap.add_argument("--frames", type=int, default=60, help="frames per clip with --inprocess")
+    ap.add_argument("--still", type=float, default=None, metavar="SIGMA",
+                    help="with --inprocess: each clip's first frame held still, with fresh Gaussian noise of "
+                         "SIGMA grey levels in every frame (a webcam on a quiet scene)")
     args = ap.parse_args()
     if args.pan:
         return pan(args)
