@@ -31,10 +31,13 @@ def reencode(src: Path, dst: Path, every: int, fps: int) -> None:
         stream = out.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast"}
+        n = 0
         for i, frame in enumerate(inp.decode(video=0)):
             if i % every == 0:
-                frame.pts = None
-                for packet in stream.encode(frame.reformat(format="yuv420p")):
+                f = frame.reformat(format="yuv420p")
+                f.pts, f.time_base = n, Fraction(1, fps)
+                n += 1
+                for packet in stream.encode(f):
                     out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
