@@ -131,7 +131,10 @@ def test_a_temporal_stage_can_pass_its_noise_and_motion():
     reuse.restore(planes)
     moved = np.zeros(planes.shape[1:], bool)
     moved[36:40, 52:56] = True  # one spot: its tile, plus neighbours within the halo
-    reuse.hint(changed=moved)
+    slot = ReuseSlot()
+    slot.reuse = reuse
+    slot.hint(changed=moved)  # as the sharpener forwards it
+    ReuseSlot().hint(sigma=3.0)  # no reuse running yet: nothing to do
     clock.tick()
     reuse.restore(planes)
     assert reuse.engine.tiles == [1]

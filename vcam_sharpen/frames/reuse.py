@@ -326,3 +326,10 @@ class ReuseSlot:
             self.reuse = StaticReuse(engine, floor=FLOOR) if tile_halo(engine) is not None else None
         reuse = self.reuse
         return reuse if reuse is not None and reuse.supports(shape) else None
+
+    def hint(self, sigma: float | None = None, changed: np.ndarray | None = None) -> None:
+        """Pass a temporal stage's noise sigma and/or motion map (at the model input's size: the half-size
+        frame for ``--degrade 2``) to the reuse in use (:meth:`StaticReuse.hint`); nothing where none runs.
+        Called by the stage that runs before the model, for the frame about to be restored."""
+        if self.reuse is not None:
+            self.reuse.hint(sigma=sigma, changed=changed)
