@@ -463,3 +463,17 @@ def test_lockstep_still_publishes_every_processed_frame_once():
     stats = Pipeline(src, sharp, [sink], lockstep=True).run(frames=25)
     assert stats.frames_out == 25 and all(sink.intact)
     assert [int(f[0, 0, 0]) for _, f in sink.frames] == list(range(1, 26))
+
+
+def test_a_worker_slower_than_the_rate_keeps_one_frame_in_flight_and_never_overwrites_one_in_use():
+    class Slow(DoublingSharpener):
+        def process(self, frame):
+            time.sleep(0.03)  # slower than the 50 fps period: the worker runs one frame ahead
+            return super().process(frame)
+
+    src, sharp, sink = InstantSource(), Slow(), KeepingSink()
+    stats = Pipeline(src, sharp, [sink], fps=50).run(frames=30)
+    new = stats.frames_out - stats.repeated - stats.placeholders
+    assert all(sink.intact) and sharp.calls <= new + 2
+    values = [int(f[0, 0, 0]) for _, f in sink.frames if (f == f[0, 0]).all()]
+    assert values == sorted(values)

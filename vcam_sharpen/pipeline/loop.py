@@ -9,13 +9,16 @@ Two threads meet at a one-slot mailbox (the newest processed frame):
   ``exclusive_caps`` loopback device while it is being written, so it is never left
   without frames.
 
-The worker is rate-aware: it reads the next source frame only once the publisher has sent
-the previous result, so it never processes a frame that would not be published. A 60 fps
-camera costs what a 30 fps one does; each published frame is the newest the source had when
-the previous one went out. Processed frames are published as they are, without a copy: the
-worker writes into the sharpener's buffers, each of which stays valid for two
-:meth:`~vcam_sharpen.frames.sharpen.Sharpener.process` calls, and by the time the worker starts
-a frame the publisher is done with the one two frames back.
+The worker is rate-aware: while a frame takes less than the publishing period it reads the
+next source frame only once the publisher has sent the previous result, so it never processes
+a frame that would not be published: a 60 fps camera costs what a 30 fps one does, and each
+published frame is the newest the source had when the previous one went out. A worker slower
+than the period starts the next frame as soon as the one before the last is out (one frame in
+flight), so it keeps the rate it can; every frame it makes is still published, a period apart.
+Processed frames are published as they are, without a copy: the worker writes into the
+sharpener's buffers, each of which stays valid for two
+:meth:`~vcam_sharpen.frames.sharpen.Sharpener.process` calls, and it never starts a frame before
+the publisher is done with the one two frames back.
 
 While nobody reads the outputs (:class:`~vcam_sharpen.pipeline.pause.PauseGate`), the
 worker closes the source (the webcam light goes off) and the model idles; the publisher
@@ -112,6 +115,7 @@ class Pipeline:
     # -- worker thread
 
     def _work(self) -> None:
+        frame_s = 0.0  # seconds a frame takes the worker (read and process), smoothed
         try:
             while not self._stop.is_set():
                 if self._paused.is_set():
@@ -121,9 +125,10 @@ class Pipeline:
                     continue
                 if not self._source_open and not self._reopen_source():
                     continue
-                if not self.lockstep:  # rate-aware: the next frame only once the last one is out
+                if not self.lockstep:  # rate-aware: see the module docstring
+                    slow = frame_s > 0.9 / self.fps
                     with self._cond:
-                        self._cond.wait_for(lambda: self._seq == self._sent or self._stop.is_set()
+                        self._cond.wait_for(lambda: self._seq - self._sent <= slow or self._stop.is_set()
                                             or self._paused.is_set())
                     if self._stop.is_set() or self._paused.is_set():
                         continue
@@ -149,6 +154,7 @@ class Pipeline:
                 s.add_ms("capture", (t1 - t0) * 1e3)
                 for k, v in self.sharpener.timings.items():
                     s.add_ms(k, v)
+                frame_s += 0.2 * (time.perf_counter() - t0 - frame_s)  # read + process, smoothed
                 self._post(out)
         except BaseException as e:  # noqa: BLE001 - re-raised by run()
             self.error = e
