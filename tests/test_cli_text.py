@@ -75,6 +75,9 @@ def test_status_text():
     assert "switching" not in text and "failed" not in text
     assert "switching:  to unsharp, same (loading" in status_text({**st, "rebuilding": "unsharp, same"})
     assert "last switch failed: could not switch to x" in status_text({**st, "rebuild_error": "could not switch to x"})
+    assert "skip static" not in text  # a daemon from before static-region reuse
+    assert "skip static on (42% of tiles restored)" in status_text({**st, "skip_static": True, "tiles_processed": 0.42})
+    assert "skip static off" in status_text({**st, "skip_static": False, "tiles_processed": None})
 
 
 def test_sequence_rows_tables():

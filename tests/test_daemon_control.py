@@ -119,4 +119,6 @@ def test_set_changes_a_running_daemon_and_status_shows_it(daemons):  # noqa: F81
     assert read_state()["model"] == "unsharp" and "Traceback" not in r.stderr
     frames = read_state()["frames_out"]
     wait_for(lambda: read_state()["frames_out"] > frames, timeout=10)  # still publishing
+    r = vcam("set", "skip-static", "off")
+    assert r.returncode == 0 and r.stdout.strip() == "skip_static = False" and read_state()["skip_static"] is False
     assert vcam("stop").returncode == 0

@@ -62,10 +62,12 @@ def test_the_models_offered_per_mode():
 
 def test_live_changes_apply_at_once():
     c, states, _ = controller()
-    out = c.apply({"strength": 0.3, "split": True, "sharpening": False, "temporal": "on"})
+    out = c.apply({"strength": 0.3, "split": True, "sharpening": False, "temporal": "on", "skip_static": False})
     sharp = c.pipeline.sharpener
     assert sharp.strength == 0.3 and sharp.split is True and sharp.enabled is False and sharp.temporal.mode == "on"
-    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True, "temporal": "on"}
+    assert sharp.skip_static is False
+    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True, "temporal": "on",
+                   "skip_static": False}
     assert c.settings.temporal == "on"
     assert states[-1] == {"strength": 0.3, "split": True}
 

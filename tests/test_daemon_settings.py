@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from conftest_daemon import daemon_env  # noqa: F401
 
+from click.testing import CliRunner
+
+from vcam_sharpen.cli.app import cli
 from vcam_sharpen.cli.text import settings_text
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.paths import config_path
@@ -99,6 +102,19 @@ def test_pause_when_unused_defaults_on_and_the_config_file_can_turn_it_off():
     assert settings.pause_when_unused is False and origin["pause_when_unused"] == "config"
     assert "pause_when_unused = false  # config" in describe()
     assert "pause_when_unused = true  # flag" in describe({"pause_when_unused": True})
+
+
+def test_skip_static_defaults_on_reads_from_the_config_and_round_trips_as_on_off():
+    assert effective({})[0].skip_static is True
+    write_config("skip-static = false\n")
+    settings, origin = effective({})
+    assert settings.skip_static is False and origin["skip_static"] == "config"
+    args = settings.to_args()
+    assert args[args.index("--skip-static") + 1] == "off"
+    with pytest.raises(UserError, match="skip"):
+        effective({"skip_static": "maybe"})
+    r = CliRunner().invoke(cli, ["config", "--skip-static", "on"])
+    assert r.exit_code == 0 and "skip_static = true  # flag" in r.output
 
 
 def test_the_old_device_key_is_still_read_with_a_warning(caplog):

@@ -74,7 +74,9 @@ def test_bilinear_upscale_is_the_rounded_float_upscale(h, w):
     assert np.abs(up.astype(np.float64) - as_image(ref)).max() <= 0.5 + 1e-3
     upscaler = BilinearUpscaler()
     planar = upscaler.planar(np.ascontiguousarray(small.transpose(2, 0, 1)))
-    assert np.array_equal(planar, up) and upscaler.hwc(small) is planar  # one reused buffer
+    second = upscaler.hwc(small)
+    assert np.array_equal(planar, up) and np.array_equal(second, up)
+    assert second is not planar and upscaler.hwc(small) is planar  # two buffers used in turn
 
 
 @pytest.mark.parametrize("shape", [(481, 641, 3), (480, 640), (481, 641, 1), (480, 640, 4), (3, 5, 3)])

@@ -415,3 +415,77 @@ def test_odd_grey_and_bgra_camera_frames_reach_the_virtual_camera_at_its_size(re
     sink.close()
     assert stats.frames_processed >= 3
     assert [f.shape for _, f in recording_backend.frames] == [(240, 320, 3)] * 20
+
+
+class InstantSource(Source):
+    """A source faster than any output rate: a new frame (numbered in its pixels) at every read."""
+
+    name, size, fps, dropped = "video fast", (64, 48), 240.0, 0
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        return np.full((48, 64, 3), self.reads % 256, np.uint8)
+
+
+class KeepingSink(ListSink):
+    """A slow zero-copy consumer: reads the frame it is given at the start and at the end of a send
+    (an encoder taking its time) and records whether it stayed the same meanwhile."""
+
+    def __init__(self):
+        super().__init__()
+        self.intact = []
+
+    def send(self, frame):
+        before = frame.copy()
+        time.sleep(0.002)  # widens the window a writer would need; no assertion rests on it
+        self.intact.append(np.array_equal(frame, before))
+        super().send(frame)
+
+
+class DoublingSharpener(Sharpener):
+    """Writes every result into one of two buffers in turn, as the engines do (the no-copy contract)."""
+
+    def __init__(self):
+        super().__init__(None, degrade=1, size=(64, 48))
+        self.bufs, self.calls = [np.empty((48, 64, 3), np.uint8) for _ in range(2)], 0
+
+    def process(self, frame):
+        self.calls += 1
+        out = self.bufs[self.calls % 2]
+        np.copyto(out, frame)
+        return out
+
+
+def test_the_worker_processes_no_more_frames_than_are_published():
+    src, sharp, sink = InstantSource(), DoublingSharpener(), KeepingSink()
+    stats = Pipeline(src, sharp, [sink], fps=120).run(frames=40)
+    new = stats.frames_out - stats.repeated - stats.placeholders
+    # Before, the worker restored every frame it could get and most were thrown away.
+    assert sharp.calls <= new + 1 and src.reads <= sharp.calls + 1
+    assert new >= 1 and all(sink.intact)  # published without a copy, never overwritten while in use
+    values = [int(f[0, 0, 0]) for _, f in sink.frames if (f == f[0, 0]).all()]  # not the starting card
+    assert values == sorted(values)  # the newest frame each time, never an older one
+
+
+def test_lockstep_still_publishes_every_processed_frame_once():
+    src, sharp, sink = InstantSource(), DoublingSharpener(), KeepingSink()
+    stats = Pipeline(src, sharp, [sink], lockstep=True).run(frames=25)
+    assert stats.frames_out == 25 and all(sink.intact)
+    assert [int(f[0, 0, 0]) for _, f in sink.frames] == list(range(1, 26))
+
+
+def test_a_worker_slower_than_the_rate_keeps_one_frame_in_flight_and_never_overwrites_one_in_use():
+    class Slow(DoublingSharpener):
+        def process(self, frame):
+            time.sleep(0.03)  # slower than the 50 fps period: the worker runs one frame ahead
+            return super().process(frame)
+
+    src, sharp, sink = InstantSource(), Slow(), KeepingSink()
+    stats = Pipeline(src, sharp, [sink], fps=50).run(frames=30)
+    new = stats.frames_out - stats.repeated - stats.placeholders
+    assert all(sink.intact) and sharp.calls <= new + 2
+    values = [int(f[0, 0, 0]) for _, f in sink.frames if (f == f[0, 0]).all()]
+    assert values == sorted(values)

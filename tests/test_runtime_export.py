@@ -12,6 +12,7 @@ from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.models import create_model
 from vcam_sharpen.runtime.export import (OPSET, cache_dir, cached_bytes, export_bytes, export_file, parity,
                                          static_shape, weights_hash)
+from vcam_sharpen.runtime.graphs import graph_module
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 VIDEO = SHARED_DATA / "video" / "face_1280x720.mp4"
@@ -120,6 +121,23 @@ def test_phase_graph_ends_in_one_quantize_and_fixes_its_size():
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # a fused sum may round the other way
     with pytest.raises(ValueError):
         static_shape(data, (9, 11))
+
+
+def test_the_tile_graph_keeps_a_free_batch_and_matches_torch():
+    torch.manual_seed(0)
+    model = create_model("student").eval()
+    data = static_shape(cached_bytes(model, "tiles2x"), (None, 3, 20, 20), (None, 1, 20, 20))
+    inputs = onnx.load_from_string(data).graph.input
+    assert [i.name for i in inputs] == ["tiles", "inside"]
+    assert inputs[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    for n in (1, 5):  # one session, any number of tiles
+        tiles = np.stack([np.ascontiguousarray(rand_frame(20, 20, seed=i).transpose(2, 0, 1)) for i in range(n)])
+        inside = np.ones((n, 1, 20, 20), np.float32)
+        got = sess.run(None, {"tiles": tiles, "inside": inside})[0]
+        with torch.no_grad():
+            ref = graph_module(model, "tiles2x")(torch.from_numpy(tiles), torch.from_numpy(inside)).numpy()
+        assert got.shape == ref.shape == (n, 16, 16, 16) and np.abs(got.astype(int) - ref).max() <= 1
 
 
 def test_the_cache_is_keyed_by_the_weights(onnx_cache):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from vcam_sharpen.cli.text import bench_table
+from vcam_sharpen.cli.text import bench_markdown, bench_table
 from vcam_sharpen.core import loader
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.degrade import model_task
@@ -40,6 +40,19 @@ def test_bench_report_on_demo_frames(seed_weights):
     assert report["temporal"] == "on" and tiny["stages"]["temporal"]["p50"] > 0  # the stage's own column
     off = run_bench(source="demo", size=(64, 48), models="bilinear", frames=2, paced_frames=0, temporal="off")
     assert off["rows"][0]["stages"]["temporal"]["p50"] == 0
+
+
+def test_bench_skip_static_reports_the_share_of_tiles_restored():
+    clip = str(DEFAULT_VIDEO) if DEFAULT_VIDEO.is_file() else "demo"
+    for skip in (True, False):
+        report = run_bench(source=clip, size=(256, 144), models="student", frames=4, paced_frames=6,
+                           paced_fps=100.0, skip_static=skip)
+        row = report["rows"][0]
+        assert report["skip_static"] is skip and "cpu_cores" in row["paced"]
+        assert 0.0 <= row["tiles_processed"] <= 1.0 and 0.0 <= row["paced"]["tiles_processed"] <= 1.0
+        if not skip:
+            assert row["tiles_processed"] == row["paced"]["tiles_processed"] == 1.0  # whole frames only
+    assert "tiles" in bench_table(report) and "tiles processed" in bench_markdown(report)
 
 
 def test_bench_table_torch_engine_degrade_one(seed_weights):

@@ -111,11 +111,12 @@ def toggle_cmd() -> None:
 @click.argument("value", metavar="VALUE")
 def set_cmd(name: str, value: str) -> None:
     """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off,
-    temporal auto|on|off, model NAME (as --model), mode 2x|upscale|same-size (--degrade 2, --upscale, --degrade 1).
+    temporal auto|on|off, skip-static on|off, model NAME (as --model), mode 2x|upscale|same-size (--degrade 2, --upscale, --degrade 1).
 
     A model or mode change loads the new model in the background and swaps it in between two frames;
     the camera and the outputs keep running.
     """
+    name = name.replace("-", "_")  # set skip-static off
     parsed = control.parse(name, value)
     if name in control.SWITCHES:
         click.echo(f"switching {name} to {value} (the camera keeps running)...", err=True)

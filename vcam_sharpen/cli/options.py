@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..daemon.settings import Settings, table
+from .app import Finite
 
 
 def option_for(name: str, row: dict):
@@ -19,6 +20,9 @@ def option_for(name: str, row: dict):
     flag = "--" + name.replace("_", "-")
     default, lo, hi, choices = row["default"], row["lo"], row["hi"], row["choices"]
     kw = {"default": default, "show_default": True, "help": row["help"], "metavar": row["metavar"]}
+    if isinstance(default, bool) and row["metavar"] == "on|off":  # --skip-static on|off, as the issue reads
+        return click.option(flag, name, **{**kw, "type": click.Choice(["on", "off"]), "default": "on" if default
+                                           else "off", "metavar": None}, callback=_on_off)
     if isinstance(default, bool):
         return click.option(f"{flag}/--no-{flag[2:]}", name, **{**kw, "metavar": None})
     if choices is not None and isinstance(default, int) and list(choices) == list(range(min(choices),
@@ -29,7 +33,7 @@ def option_for(name: str, row: dict):
         kw["default"] = str(default)
         kw["metavar"] = None
     elif isinstance(default, float):
-        kw["type"] = click.FloatRange(lo, hi) if lo is not None else float
+        kw["type"] = Finite(lo, hi) if lo is not None else float  # nan and inf are no number in a range
     elif isinstance(default, int):
         kw["type"] = click.IntRange(lo, hi) if lo is not None else int
     elif isinstance(default, list):
@@ -39,6 +43,11 @@ def option_for(name: str, row: dict):
     elif row["path"]:
         kw["type"] = click.Path(path_type=Path, dir_okay=False)
     return click.option(flag, name, **kw)
+
+
+def _on_off(ctx, param, value):
+    """``on``/``off`` as the setting's boolean (a value from the config file passes as it is)."""
+    return value if isinstance(value, bool) or value is None else value == "on"
 
 
 def settings_options(f, settings_class=Settings):

@@ -146,7 +146,7 @@ def _cores_cell(paced: dict | None) -> str:
 def bench_markdown(report: dict) -> str:
     """The rows as GitHub markdown, one line per row (stage times p50 / p95 ms)."""
     head = ["size", "row", "GMAC", "fps", "model fps", "overhead", *STAGES, "CPU ms/frame", "latency p95 ms",
-            "cores @30 fps, median (window spread) (kept fps; threads)"]
+            "cores @30 fps, median (window spread) (kept fps; threads)", "tiles processed"]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -154,8 +154,15 @@ def bench_markdown(report: dict) -> str:
         rows.append([report["size"], r["label"], *_bench_cells(r)[:1], f"{r['fps']:.1f}", *_bench_cells(r)[1:],
                      *(f"{st[k]['p50']:.1f} / {st[k]['p95']:.1f}" for k in STAGES),
                      f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                     f"{_cores_cell(paced)} ({paced['fps']:.1f} fps; {paced['threads'] or '-'} thr)" if paced else "-"])
+                     f"{_cores_cell(paced)} ({paced['fps']:.1f} fps; {paced['threads'] or '-'} thr)" if paced else "-",
+                     _tiles_cell(r)])
     return markdown(head, rows)
+
+
+def _tiles_cell(r: dict) -> str:
+    """The share of tiles restored (paced run when there is one): static-region reuse's work."""
+    share = (r.get("paced") or r).get("tiles_processed")
+    return f"{share * 100:.0f}%" if share is not None else "-"
 
 
 def bench_table(report: dict) -> str:
@@ -166,7 +173,7 @@ def bench_table(report: dict) -> str:
              f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}")
     cols = [("row", -18), ("GMAC", 5), ("fps", 6), ("model", 6), ("ovh", 5), ("capture", 11), ("prep", 11),
             ("temporal", 10), ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6),
-            ("cores@30 (spread)", 18)]
+            ("cores@30 (spread)", 18), ("tiles", 5)]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -174,13 +181,14 @@ def bench_table(report: dict) -> str:
         rows.append([r["label"], gmac, f"{r['fps']:.1f}", model, ovh,
                      *(f"{st[k]['p50']:.1f}/{st[k]['p95']:.1f}" for k in STAGES),
                      f"{r['cpu_ms_per_frame']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                     _cores_cell(r.get("paced"))])
+                     _cores_cell(r.get("paced")), _tiles_cell(r)])
     lines = [title, fixed(cols, rows)]
     lines.append("GMAC: conv multiply-accumulates per frame; fps: end-to-end; model: engine alone on the same "
                  "frames; ovh: 1 - fps/model; stage columns: p50/p95 ms (prep: the frame work around the "
                  "network); temporal: the temporal noise reduction; cpu/fr: process CPU ms per frame; "
                  "lat95: capture->publish p95 ms; cores@30: CPU cores used with a 30 fps source (median of "
-                 "half-second windows; the lowest-highest window in brackets).")
+                 "half-second windows; the lowest-highest window in brackets); tiles: share of tiles restored "
+                 "(static-region reuse, --skip-static).")
     for r in report["rows"]:
         extra = [r["note"]] if r["note"] else []
         if "paced" in r and r["paced"]["fps"] < 0.95 * r["paced"]["fps_target"]:
@@ -206,6 +214,16 @@ def _temporal(st: dict) -> str:
     return f"{st.get('temporal', 'off')} ({'filtering' if st.get('temporal_active') else 'idle'}), {est}"
 
 
+def _skip_text(st: dict) -> str:
+    """Static-region reuse in ``status``: on or off, and the share of tiles restored lately."""
+    if "skip_static" not in st:
+        return ""
+    share = st.get("tiles_processed")
+    if not st["skip_static"]:
+        return ", skip static off"
+    return ", skip static on" + (f" ({share * 100:.0f}% of tiles restored)" if share is not None else "")
+
+
 def status_text(st: dict) -> str:
     """Human-readable ``status``."""
     if not st.get("running"):
@@ -217,7 +235,8 @@ def status_text(st: dict) -> str:
         f"  source:     {st.get('source_name', st.get('source', '?'))} {st.get('source_size', '')}"
         f" @ {st.get('source_fps', 0):g} fps",
         f"  model:      {st.get('model', '?')} ({st.get('engine', '?')}), {st.get('mode', '?')}, "
-        f"sharpening {'on' if st.get('sharpening', True) else 'off'}, strength {st.get('strength', 1.0):g}",
+        f"sharpening {'on' if st.get('sharpening', True) else 'off'}, strength {st.get('strength', 1.0):g}"
+        + _skip_text(st),
         f"  output:     {', '.join(st.get('outputs', []))} {st.get('output_size', '')}"
         + (f" on {st['device']}" if st.get("device") else "")
         + (f", {st['readers']} app(s) reading" if st.get("readers") is not None else ""),

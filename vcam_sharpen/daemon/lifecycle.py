@@ -76,6 +76,7 @@ def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> 
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,
                           size=settings.size, temporal=settings.temporal)
     sharpener.strength = settings.strength
+    sharpener.skip_static = settings.skip_static
     return sharpener, described
 
 

@@ -97,7 +97,7 @@ class PanelController:
     def current(self) -> dict:
         s, sharp = self.settings, self.pipeline.sharpener
         return {"model": s.model, "degrade": s.degrade, "upscale": s.upscale, "strength": float(sharp.strength),
-                "split": bool(sharp.split), "temporal": sharp.temporal.mode}
+                "split": bool(sharp.split), "temporal": sharp.temporal.mode, "skip_static": bool(sharp.skip_static)}
 
     def apply(self, changes: dict) -> dict:
         with self._lock:
@@ -136,10 +136,11 @@ class PanelController:
             old = self.pipeline.sharpener
             sharp.enabled, sharp.strength, sharp.split = old.enabled, old.strength, old.split
             sharp.temporal.mode = old.temporal.mode
+            sharp.skip_static = old.skip_static
             self.pipeline.sharpener = sharp  # the worker takes it for its next frame
             with self._lock:
                 self.settings = dataclasses.replace(new, strength=old.strength, split=old.split,
-                                                    temporal=old.temporal.mode)
+                                                    temporal=old.temporal.mode, skip_static=old.skip_static)
             self.info.update(described)
             self.error = None
             log.info("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),

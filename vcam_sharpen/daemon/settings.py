@@ -118,6 +118,9 @@ class Settings:
                                     "filter): auto turns it on only while the estimated camera noise warrants it; "
                                     "change it while running with: vcam-sharpen set temporal on",
                             choices=TEMPORAL_MODES)
+    skip_static: bool = setting(True, "Restore only the regions whose picture changed and reuse the last output "
+                                      "elsewhere (every region is refreshed at least once a second); change it "
+                                      "while running with: vcam-sharpen set skip-static off", metavar="on|off")
     cpu_budget: float = setting(CPU_BUDGET, "With --model auto: the most CPU cores the daemon may use at --fps (checked at start "
                                 "and while running).",
                                 lo=0.05, hi=64)
@@ -145,7 +148,9 @@ def settings_args(values: dict) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if value is None:
             continue
-        if isinstance(value, bool):
+        if name == "skip_static":  # an on|off option, like `vcam-sharpen set skip-static off`
+            args += [flag, "on" if value else "off"]
+        elif isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
         elif name == "size":
             args += [flag, value if isinstance(value, str) else f"{value[0]}x{value[1]}"]

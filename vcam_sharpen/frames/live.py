@@ -8,7 +8,9 @@ from .temporal import check_mode
 
 # What can change on a running Sharpener (``vcam-sharpen set``, the control panel): name -> attribute.
 # ``temporal`` is the mode of the Sharpener's temporal stage (off, on, auto).
-LIVE = {"strength": "strength", "sharpening": "enabled", "split": "split", "temporal": "temporal"}
+# ``skip_static`` restores only the tiles whose input changed (frames.reuse).
+LIVE = {"strength": "strength", "sharpening": "enabled", "split": "split", "temporal": "temporal",
+        "skip_static": "skip_static"}
 
 
 def check_live(name: str, value):

@@ -30,6 +30,8 @@ import numpy as np
 from ..core.degrade import check_mode
 from .live import LIVE, check_live  # noqa: F401 - the live settings' home, re-exported
 from .temporal import TemporalDenoiser
+from .layout import _interleave, interleave_phases, split_phases  # noqa: F401 - re-exported
+from .reuse import ReuseSlot
 
 
 class FrameEngine(Protocol):
@@ -72,13 +74,6 @@ def to_bgr(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty((h, w, 3), np.uint8)
     for c in range(3):  # per channel: numpy's inner loop then runs along rows, not over 3 values
         out[:, :, c] = src[:, :, min(c, src.shape[2] - 1)]
-    return out
-
-
-def _interleave(planes: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Planar ``(3, H, W)`` -> interleaved ``(H, W, 3)`` uint8 into ``out`` (one strided copy per channel)."""
-    for c in range(3):
-        out[:, :, c] = planes[c]
     return out
 
 
@@ -146,10 +141,10 @@ class BilinearUpscaler:
         self._rows = np.empty((3, 2 * h, w + 2), np.uint16)
         self._t2 = np.empty((3, 2 * h, w), np.uint16)
         self._acc = np.empty((3, 2 * h, 2 * w), np.uint16)
-        self._out = np.empty((2 * h, 2 * w, 3), np.uint8)
+        self._outs = [np.empty((2 * h, 2 * w, 3), np.uint8) for _ in range(2)]  # used in turn
 
     def planar(self, planes: np.ndarray) -> np.ndarray:
-        """``(3, h, w)`` uint8 -> ``(2h, 2w, 3)`` uint8 (a reused buffer)."""
+        """``(3, h, w)`` uint8 -> ``(2h, 2w, 3)`` uint8 (one of two buffers used in turn)."""
         _, h, w = planes.shape
         if self._shape != (h, w):
             self._alloc(h, w)
@@ -167,7 +162,8 @@ class BilinearUpscaler:
         np.add(t2, rows[:, :, 2:], out=acc[:, :, 1::2])
         np.add(acc, 8, out=acc)
         np.right_shift(acc, 4, out=acc)
-        return _interleave(acc, self._out)
+        self._outs.reverse()
+        return _interleave(acc, self._outs[0])
 
     def hwc(self, small: np.ndarray) -> np.ndarray:
         """``(h, w, 3)`` uint8 -> ``(2h, 2w, 3)`` uint8 (a reused buffer)."""
@@ -211,32 +207,6 @@ def fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``(12+, h, w)`` phase planes of a :class:`~vcam_sharpen.runtime.graphs.PhaseGraph` ->
-    ``(2h, 2w, 3)`` uint8 BGR frame (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels
-    ``(2i + py, 2j + px)``)."""
-    _, h, w = phases.shape
-    if out is None:
-        out = np.empty((2 * h, 2 * w, 3), np.uint8)
-    view = out.reshape(h, 2, w, 2, 3)
-    for py in range(2):
-        for px in range(2):
-            for c in range(3):
-                view[:, py, :, px, c] = phases[(2 * py + px) * 3 + c]
-    return out
-
-
-def split_phases(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``(H, W, 3)`` uint8 frame (H, W even) -> ``(12, H // 2, W // 2)`` phase planes, the inverse of
-    :func:`interleave_phases` (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels ``(2i + py, 2j + px)``)."""
-    h, w = frame.shape[0] // 2, frame.shape[1] // 2
-    if out is None:
-        out = np.empty((12, h, w), np.uint8)
-    view = frame[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3)  # (i, py, j, px, c)
-    np.copyto(out.reshape(2, 2, 3, h, w), view.transpose(1, 3, 4, 0, 2))  # one strided copy
-    return out
-
-
 class Sharpener:
     """BGR uint8 ``(H, W, 3)`` frame in -> BGR uint8 frame out (see the module docstring).
 
@@ -257,6 +227,9 @@ class Sharpener:
             where plain is the unsharpened picture (the bilinear upscale, or the frame itself for
             ``degrade=1``). 1 (default) is the model's output untouched (no extra work); 0 is exactly
             the plain picture.
+        skip_static: changeable at run time: restore only the tiles whose input changed and reuse the
+            last output elsewhere (:mod:`vcam_sharpen.frames.reuse`; engines whose model cannot run by
+            tiles, and frames too small for one tile, run whole frames as with it off).
         timings: the last frame's milliseconds, ``{"prep": ..., "temporal": ..., "inference": ...}``;
             ``prep`` is everything but the network and the temporal stage (downscale, interleave, split, fit).
     """
@@ -272,6 +245,9 @@ class Sharpener:
         self.enabled = True
         self.strength = 1.0
         self.temporal = TemporalDenoiser(temporal)  # its mode is the live setting ``temporal``
+        self.skip_static = True
+        self._reuse = ReuseSlot()               # static-region reuse of the engine in use
+        self._turn = 0                          # which of each pair of output buffers this frame writes
         self.timings: dict[str, float] = {"prep": 0.0, "temporal": 0.0, "inference": 0.0}
         # Decided once: which restoration runs, and in which layout the half-size frame is made
         # (planar planes are the cheapest for numpy and what the engines' planar graphs take).
@@ -295,19 +271,29 @@ class Sharpener:
         return (2 * width, 2 * height) if self.upscale else (width, height)
 
     def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        buf = getattr(self, name)
-        if buf is None or buf.shape != shape:
-            buf = np.empty(shape, np.uint8)
-            setattr(self, name, buf)
-        return buf
+        """Two buffers per name, used in turn (see :meth:`process` on how long a result stays valid)."""
+        bufs = getattr(self, name)
+        if bufs is None or bufs[0].shape != shape:
+            bufs = [np.empty(shape, np.uint8) for _ in range(2)]
+            setattr(self, name, bufs)
+        return bufs[self._turn]
+
+    @property
+    def tile_counts(self) -> tuple[int, int]:
+        """``(tiles restored, tiles seen)`` by static-region reuse so far ((0, 0) while it never ran)."""
+        r = self._reuse.reuse
+        return (r.tiles_done, r.tiles_seen) if r is not None else (0, 0)
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Process one frame.
 
-        The result may be an internal buffer (reused by a later call) or, for
-        ``degrade=1`` without a model, the input itself: copy it to keep it.
+        Who owns the result: the sharpener (or its engine). Every buffer it may return is one of
+        two used in turn, so the result stays valid, unchanged, until the second following call
+        returns (the pipeline publishes it meanwhile, without a copy); for ``degrade=1`` without a
+        model it is the input frame itself. Copy it to keep it longer.
         """
         t0 = time.perf_counter()
+        self._turn ^= 1
         if frame.ndim != 3 or frame.shape[2] != 3 or not frame.flags.c_contiguous:
             frame = to_bgr(frame, self._buffer("_bgr", (frame.shape[0], frame.shape[1], 3)))
         out, inference = self._restore(frame, self.engine if self.enabled else None)
@@ -324,7 +310,9 @@ class Sharpener:
         if engine is None:
             return frame, 0.0
         t = time.perf_counter()
-        restored = engine.restore_full(frame)
+        reuse = self._reuse.get(engine, (12, frame.shape[0] // 2, frame.shape[1] // 2)) \
+            if self.skip_static and not (frame.shape[0] % 2 or frame.shape[1] % 2) else None
+        restored = reuse.restore_frame(frame) if reuse is not None else engine.restore_full(frame)
         inference = time.perf_counter() - t
         restored = self._blend(frame, restored)
         if not self.split:
@@ -362,7 +350,12 @@ class Sharpener:
         inference = 0.0
         if engine is not None:
             t = time.perf_counter()
-            core = engine.restore_planar(small) if self._planar else engine.restore_half(small)
+            planes = small if self._planar else small.transpose(2, 0, 1)
+            reuse = self._reuse.get(engine, planes.shape) if self.skip_static else None
+            if reuse is not None:
+                core = reuse.restore(planes)
+            else:
+                core = engine.restore_planar(small) if self._planar else engine.restore_half(small)
             inference = time.perf_counter() - t
             core = self._blend(plain, core)
         else:

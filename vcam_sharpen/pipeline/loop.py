@@ -9,6 +9,17 @@ Two threads meet at a one-slot mailbox (the newest processed frame):
   ``exclusive_caps`` loopback device while it is being written, so it is never left
   without frames.
 
+The worker is rate-aware: while a frame takes less than the publishing period it reads the
+next source frame only once the publisher has sent the previous result, so it never processes
+a frame that would not be published: a 60 fps camera costs what a 30 fps one does, and each
+published frame is the newest the source had when the previous one went out. A worker slower
+than the period starts the next frame as soon as the one before the last is out (one frame in
+flight), so it keeps the rate it can; every frame it makes is still published, a period apart.
+Processed frames are published as they are, without a copy: the worker writes into the
+sharpener's buffers, each of which stays valid for two
+:meth:`~vcam_sharpen.frames.sharpen.Sharpener.process` calls, and it never starts a frame before
+the publisher is done with the one two frames back.
+
 While nobody reads the outputs (:class:`~vcam_sharpen.pipeline.pause.PauseGate`), the
 worker closes the source (the webcam light goes off) and the model idles; the publisher
 keeps writing a plain card. When an app reads again the source is reopened at once.
@@ -76,7 +87,9 @@ class Pipeline:
         # the mailbox: the newest processed frame and its sequence number
         self._cond = threading.Condition()
         self._latest: np.ndarray | None = None
-        self._seq = self._taken = 0
+        self._seq = self._taken = 0  # frames posted / taken by the publisher
+        self._sent = 0  # the last posted frame the publisher is done with (sent, or dropped)
+        self._tiles_last = (0, 0)  # the sharpener's tile counts at the last state()
         self._lost_since: float | None = None
         self._card: tuple[str, np.ndarray] | None = None
         self._last_good: np.ndarray | None = None
@@ -102,6 +115,7 @@ class Pipeline:
     # -- worker thread
 
     def _work(self) -> None:
+        frame_s = 0.0  # seconds a frame takes the worker (read and process), smoothed
         try:
             while not self._stop.is_set():
                 if self._paused.is_set():
@@ -112,6 +126,13 @@ class Pipeline:
                     continue
                 if not self._source_open and not self._reopen_source():
                     continue
+                if not self.lockstep:  # rate-aware: see the module docstring
+                    slow = frame_s > 0.9 / self.fps
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._seq - self._sent <= slow or self._stop.is_set()
+                                            or self._paused.is_set())
+                    if self._stop.is_set() or self._paused.is_set():
+                        continue
                 t0 = time.perf_counter()
                 frame = self.source.read()
                 t1 = time.perf_counter()
@@ -128,15 +149,15 @@ class Pipeline:
                     continue
                 if self._lost_since is not None:  # back after a loss: maybe another camera or clip
                     self.sharpener.temporal.reset()
+                # The sharpener's own buffer, valid for two process() calls: the publisher sends
+                # it before the worker processes again (see the module docstring), so no copy.
                 out = self.sharpener.process(frame)
-                # The sharpener may hand back its own reusable buffer (or the input frame):
-                # the publisher needs a frame nobody writes to any more.
-                out = out.copy()
                 self.preview = (frame, out)  # two references, no copy: the panel encodes in its own thread
                 s = self.stats
                 s.add_ms("capture", (t1 - t0) * 1e3)
                 for k, v in self.sharpener.timings.items():
                     s.add_ms(k, v)
+                frame_s += 0.2 * (time.perf_counter() - t0 - frame_s)  # read + process, smoothed
                 self._post(out)
         except BaseException as e:  # noqa: BLE001 - re-raised by run()
             self.error = e
@@ -145,8 +166,8 @@ class Pipeline:
     def _post(self, out: np.ndarray) -> None:
         """Put a processed frame in the mailbox (in lockstep, once the previous one was taken)."""
         with self._cond:
-            if self.lockstep:
-                self._cond.wait_for(lambda: self._seq == self._taken or self._stop.is_set())
+            if self.lockstep:  # the previous frame fully sent: its buffer is the next one written
+                self._cond.wait_for(lambda: self._seq == self._sent or self._stop.is_set())
             if self._paused.is_set():  # paused meanwhile: this picture would be stale at resume
                 return
             self._latest, self._seq = out, self._seq + 1
@@ -202,6 +223,8 @@ class Pipeline:
             self.stats.pauses += 1
             with self._cond:  # never show a picture from before the pause once it ends
                 self._latest, self._taken = None, self._seq
+                self._sent = self._seq
+                self._cond.notify_all()
             self._last_good = None
         return action is not None
 
@@ -221,6 +244,8 @@ class Pipeline:
             self._taken = seq
             return latest, kind
         if lost:
+            with self._cond:  # a frame made before the loss is not shown: the worker need not wait for it
+                self._taken = self._seq
             what = "camera" if "camera" in self.source.name else "video source"
             msg, self.status = f"{what} unavailable - reconnecting...", "source lost"
         elif self.stats.pauses:  # resumed; the first picture is on its way
@@ -270,10 +295,10 @@ class Pipeline:
                             continue
                 switched = self._check_usage(time.monotonic())
                 frame, kind = self._frame_to_send()
-                if self.lockstep:
-                    with self._cond:
-                        self._cond.notify_all()
                 self._publish(frame, kind)
+                with self._cond:  # done with the taken frame: the worker may write its buffer again
+                    self._sent = self._taken
+                    self._cond.notify_all()
                 if frames is not None and self.stats.frames_out >= frames:
                     break
                 now = time.monotonic()
@@ -301,6 +326,13 @@ class Pipeline:
             raise self.error
         return self.stats
 
+    def _tile_share(self) -> float | None:
+        """The share of tiles static-region reuse restored since the last state (None: it did not run)."""
+        counts = getattr(self.sharpener, "tile_counts", (0, 0))
+        last, self._tiles_last = self._tiles_last, counts
+        seen = counts[1] - last[1]
+        return round((counts[0] - last[0]) / seen, 3) if seen > 0 else None
+
     def state(self) -> dict:
         """The loop's figures for ``status`` (the daemon adds what it knows: source, model, mode)."""
         s, src = self.stats, self.source
@@ -314,6 +346,8 @@ class Pipeline:
             "strength": self.sharpener.strength,
             "split": bool(self.sharpener.split),
             **self.sharpener.temporal.state(),
+            "skip_static": bool(getattr(self.sharpener, "skip_static", False)),
+            "tiles_processed": self._tile_share(),
             "control_seq": self.control_seq,
             "started": s.started,
             "updated": time.time(),

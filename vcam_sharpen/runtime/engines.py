@@ -31,7 +31,7 @@ from ..core.degrade import check_mode, model_scale, model_task
 from ..core.errors import UserError
 from ..frames.sharpen import BilinearUpscaler, interleave_phases, split_phases
 from .export import cached_bytes, static_shape
-from .graphs import PHASE_KINDS, graph_module, phase_capable
+from .graphs import PHASE_KINDS, TILE_KINDS, graph_module, phase_capable, tile_halo
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,24 @@ class Engine:
         out = self._interleave(self._run("phase1x", split_phases(even, self._planes)[None])[0])
         return out if even is frame else out[:fh, :fw]
 
-    def _run(self, kind: str, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    def tile_halo(self) -> int | None:
+        """The halo :meth:`restore_tiles` needs (:func:`~vcam_sharpen.runtime.graphs.tile_halo`), or None
+        when this model cannot be run by tiles (static-region reuse then runs whole frames)."""
+        return tile_halo(self.model) if self.phases else None
+
+    def restore_phases(self, planes: np.ndarray) -> np.ndarray:
+        """The whole frame as output phase planes, not interleaved: ``(1, C, h, w)`` uint8 -> ``(16, h, w)``
+        uint8 (C = 3 half-size BGR planes for a 2x model, or the frame's 12 phase planes from
+        :func:`~vcam_sharpen.frames.sharpen.split_phases` for a same-size one). A new array per call."""
+        return self._run("phase1x" if self.input_scale == 1 else "phaseplanar2x", planes)[0]
+
+    def restore_tiles(self, tiles: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        """A batch of tiles in one call (:class:`~vcam_sharpen.runtime.graphs.TileGraph`): ``(N, C, s, s)``
+        uint8 tiles cut with :meth:`tile_halo` pixels around them and their ``(N, 1, s, s)`` float32
+        inside-the-frame mask -> ``(N, 16, s - 2 halo, s - 2 halo)`` uint8 phase planes."""
+        return self._run("tiles1x" if self.input_scale == 1 else "tiles2x", tiles, inside)
+
+    def _run(self, kind: str, *inputs: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -211,9 +228,10 @@ class OrtEngine(Engine):
         self.blocked = prefers_blocked_layout(model) if layout == "auto" else layout == "nchwc"
         self._sessions: dict[tuple, tuple] = {}
 
-    def _session(self, kind: str, shape: tuple[int, ...] | None) -> tuple:
-        """``(session, input name)``, cached: the per-frame call does no lookups beyond this one."""
-        key = (kind, shape)
+    def _session(self, kind: str, shapes: tuple[tuple, ...] | None) -> tuple:
+        """``(session, input names)``, cached: the per-frame call does no lookups beyond this one.
+        ``shapes``: one per input, fixed in the graph (None: the exported free sizes)."""
+        key = (kind, shapes)
         entry = self._sessions.get(key)
         if entry is None:
             ort = self._ort
@@ -232,8 +250,8 @@ class OrtEngine(Engine):
 
             def create(refresh: bool = False):
                 data = cached_bytes(self.model, kind, refresh=refresh)
-                if shape is not None:
-                    data = static_shape(data, shape)
+                if shapes is not None:
+                    data = static_shape(data, *shapes)
                 return ort.InferenceSession(data, so, providers=providers, disabled_optimizers=disabled)
 
             try:
@@ -243,12 +261,16 @@ class OrtEngine(Engine):
                 sess = create(refresh=True)
             if len(self._sessions) >= 6:  # sizes seen once (tests, a resized source) are not kept forever
                 self._sessions.pop(next(iter(self._sessions)))
-            entry = self._sessions[key] = (sess, sess.get_inputs()[0].name)
+            entry = self._sessions[key] = (sess, [i.name for i in sess.get_inputs()])
         return entry
 
-    def _run(self, kind: str, x: np.ndarray) -> np.ndarray:
-        sess, name = self._session(kind, x.shape if kind in PHASE_KINDS else None)
-        return sess.run(None, {name: x})[0]
+    def _run(self, kind: str, *inputs: np.ndarray) -> np.ndarray:
+        if kind in TILE_KINDS:  # a free batch: one session for any number of tiles
+            shapes = tuple((None, *x.shape[1:]) for x in inputs)
+        else:
+            shapes = (inputs[0].shape,) if kind in PHASE_KINDS else None
+        sess, names = self._session(kind, shapes)
+        return sess.run(None, dict(zip(names, inputs)))[0]
 
 
 class TorchEngine(Engine):
@@ -278,9 +300,9 @@ class TorchEngine(Engine):
         return mod
 
     @torch.inference_mode()
-    def _run(self, kind: str, x: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(x).to(self.device, non_blocking=True)
-        return self._module(kind)(t).contiguous().cpu().numpy()
+    def _run(self, kind: str, *inputs: np.ndarray) -> np.ndarray:
+        ts = [torch.from_numpy(x).to(self.device, non_blocking=True) for x in inputs]
+        return self._module(kind)(*ts).contiguous().cpu().numpy()
 
 
 class UnsharpEngine:

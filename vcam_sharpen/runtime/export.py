@@ -22,7 +22,7 @@ from ..core.errors import UserError
 from ..core.files import atomic_write
 from ..core.files import kind as kind_of
 from ..core.paths import cache_home
-from .graphs import PHASE_KINDS, graph_module
+from .graphs import PHASE_KINDS, TILE_KINDS, graph_module
 
 OPSET = 17
 # Bump when the exported graphs change, so cached files are rebuilt.
@@ -66,8 +66,12 @@ def _quantize_tail(onnx_model) -> None:
     graph.node.extend(nodes + [quant])
 
 
-def static_shape(data: bytes, shape: tuple[int, ...]) -> bytes:
-    """The graph ``data`` with its (single) input fixed to ``shape``; outputs are inferred again.
+def static_shape(data: bytes, shape: tuple[int | None, ...], *more: tuple[int | None, ...]) -> bytes:
+    """The graph ``data`` with its first input fixed to ``shape`` (the next ones to ``more``); outputs
+    are inferred again.
+
+    A ``None`` dimension stays free (named ``batch``): the tile graphs keep a free batch, so one
+    session serves any number of tiles (ONNX Runtime runs it as fast as a fixed one).
 
     With every size known, ONNX Runtime's shape inference proves the bilinear and the
     correction terms of a :class:`PhaseGraph` equal in shape and fuses their sum into the
@@ -76,12 +80,15 @@ def static_shape(data: bytes, shape: tuple[int, ...]) -> bytes:
     import onnx  # lazy: see _quantize_tail
 
     proto = onnx.load_from_string(data)
-    (value,) = proto.graph.input
-    dims = value.type.tensor_type.shape.dim
-    if len(dims) != len(shape):
-        raise ValueError(f"graph input has {len(dims)} dimensions, shape {shape} has {len(shape)}")
-    for d, n in zip(dims, shape):
-        d.dim_value = int(n)
+    for value, fixed in zip(proto.graph.input, (shape, *more)):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != len(fixed):
+            raise ValueError(f"graph input has {len(dims)} dimensions, shape {fixed} has {len(fixed)}")
+        for d, n in zip(dims, fixed):
+            if n is None:
+                d.dim_param = "batch"
+            else:
+                d.dim_value = int(n)
     for out in proto.graph.output:
         for d in out.type.tensor_type.shape.dim:
             if d.dim_param:
@@ -134,6 +141,12 @@ def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> b
         axes = {"input": {0: "batch", 2: "height", 3: "width"},
                 "output": {0: "batch", 2: f"height*{scale}" if scale > 1 else "height",
                            3: f"width*{scale}" if scale > 1 else "width"}}
+    elif kind in TILE_KINDS:  # (N, C, s, s) tiles and their (N, 1, s, s) inside-the-frame mask
+        example = (torch.randint(0, 256, (2, 12 if kind == "tiles1x" else 3, 20, 20), dtype=torch.uint8),
+                   torch.ones(2, 1, 20, 20))
+        names, outs = ["tiles", "inside"], ["restored"]
+        free = {0: "batch", 2: "height", 3: "width"}
+        axes = {"tiles": free, "inside": free, "restored": {0: "batch", 2: "out_height", 3: "out_width"}}
     else:
         planar = kind in ("planar2x", "phaseplanar2x", "phase1x")
         shape = (1, 12 if kind == "phase1x" else 3, 16, 16) if planar else (1, 16, 16, 3)
@@ -144,11 +157,11 @@ def export_bytes(model: nn.Module, kind: str = "model", opset: int = OPSET) -> b
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), buf, dynamo=False, opset_version=opset, input_names=names,
+        torch.onnx.export(module, example if isinstance(example, tuple) else (example,), buf, dynamo=False, opset_version=opset, input_names=names,
                           output_names=outs, dynamic_axes=axes, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
     _fix_resize(proto)
-    if kind in PHASE_KINDS:
+    if kind in PHASE_KINDS or kind in TILE_KINDS:
         _constant_pads(proto)
         proto = _prune(proto)
         _quantize_tail(proto)

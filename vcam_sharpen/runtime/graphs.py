@@ -16,6 +16,8 @@ Graph kinds (:func:`graph_module`):
   :func:`vcam_sharpen.frames.sharpen.interleave_phases`.
 * ``phase1x`` (engines only): a same-size :class:`~vcam_sharpen.core.models.EnhanceNet` as a
   :class:`PhaseGraph` on the frame's phase planes (:func:`vcam_sharpen.frames.sharpen.split_phases`).
+* ``tiles2x`` / ``tiles1x`` (engines only): the same on a batch of tiles cut with a halo
+  (:class:`TileGraph`), for static-region reuse (:mod:`vcam_sharpen.frames.reuse`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..frames.sharpen import interleave_phases, split_phases
 KINDS = ("model", "frame2x", "planar2x", "frame")
 # Internal graphs of the engines (not offered by ``vcam-sharpen export``): see PhaseGraph.
 PHASE_KINDS = ("phase2x", "phaseplanar2x", "phase1x")
+TILE_KINDS = ("tiles2x", "tiles1x")
 # Bilinear 2x upscale (align_corners=False) in phase form: output row 2i+p blends small rows
 # i-1, i, i+1 with these weights (edge rows replicated), the same along columns.
 _PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
@@ -263,6 +266,71 @@ class PhaseGraph(nn.Module):
         return (base + y).round().clamp(0.0, 255.0).to(torch.uint8)
 
 
+def tile_halo(model: nn.Module) -> int | None:
+    """Half-size pixels of context one output phase pixel of ``model``'s :class:`PhaseGraph` reads on
+    each side: the sum of ``(k - 1) / 2`` over its convolutions, at least the bilinear term's 1 (0 for a
+    same-size model, whose residual is the pixel itself). ``student`` (3x3, 3x3): 2; ``student-wide``: 3.
+
+    None when a tile cannot be computed from its neighbourhood alone: not a phase-graph model, or a
+    global gate (``enhance``'s gate reads the mean of the whole frame).
+    """
+    if not phase_capable(model) or getattr(model, "gate", None) is not None:
+        return None
+    convs = [getattr(c, "expand", c) for c in model.convs]  # ExpandedConv: its kxk part sets the reach
+    if not all(isinstance(c, nn.Conv2d) for c in convs):
+        return None
+    reach = sum((c.kernel_size[0] - 1) // 2 for c in convs)
+    return max(reach, 0 if model_scale(model) == 1 else 1)
+
+
+class TileGraph(nn.Module):
+    """A :class:`PhaseGraph` on a batch of tiles, each cut from the frame with ``halo`` pixels around it.
+
+    Inputs ``tiles (N, C, t + 2 halo, t + 2 halo)`` uint8 (C = 3 BGR half-size planes, or the 12 phase
+    planes for a same-size model) cut from the frame edge-padded by ``halo`` (so the bilinear term sees
+    the replicated border it sees in the whole frame), and ``inside (N, 1, t + 2 halo, t + 2 halo)``
+    float32, 1 on pixels inside the frame and 0 outside. Output ``(N, 16, t, t)`` uint8 phase planes of
+    the tiles' centres, as :class:`PhaseGraph` would give them for the whole frame.
+
+    The convolutions run unpadded ("valid"), so no work is spent on the halo beyond what the centre
+    needs; before every convolution wider than 1x1 its input is multiplied by ``inside``, which makes
+    the zero padding the whole-frame graph applies at the frame's border exact for border tiles too.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        halo = tile_halo(model)
+        if halo is None:
+            raise ValueError("TileGraph needs a phase-graph model without a global gate")
+        phase = PhaseGraph(model)
+        self.convs, self.act, self.same_size, self.halo = phase.convs, phase.act, phase.same_size, halo
+        self.register_buffer("base", phase.base)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, tiles: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        x, h = tiles.float(), self.halo
+
+        def crop(t: torch.Tensor, m: int) -> torch.Tensor:  # constant slices: no shape ops in the graph
+            return t[:, :, m:-m, m:-m] if m else t
+
+        if self.same_size:
+            base = F.pad(crop(x, h), (0, 0, 0, 0, 0, PHASE_PLANES - 12))
+        else:
+            base = F.conv2d(crop(x, h - 1), self.base)
+        y, done = x, 0
+        for i, conv in enumerate(self.convs):
+            k = conv.kernel_size[0]
+            if k > 1:
+                y = y * crop(inside, done)
+            y = F.conv2d(y, conv.weight, conv.bias, groups=conv.groups)
+            done += (k - 1) // 2
+            if i < len(self.convs) - 1:
+                y = self.act(y)
+        y = crop(y, h - done)
+        return (base + y).round().clamp(0.0, 255.0).to(torch.uint8)
+
+
 def graph_module(model: nn.Module, kind: str) -> nn.Module:
     """The module exported for ``kind`` (see the module docstring)."""
     if kind == "model":
@@ -273,4 +341,8 @@ def graph_module(model: nn.Module, kind: str) -> nn.Module:
         if (kind == "phase1x") != (model_scale(model) == 1):
             raise ValueError(f"graph kind {kind} does not fit a model with input scale {model_scale(model)}")
         return PhaseGraph(model, planar=kind == "phaseplanar2x")
+    if kind in TILE_KINDS:
+        if (kind == "tiles1x") != (model_scale(model) == 1):
+            raise ValueError(f"graph kind {kind} does not fit a model with input scale {model_scale(model)}")
+        return TileGraph(model)
     raise ValueError(f"unknown graph kind {kind!r}; choose from {', '.join(KINDS)}")

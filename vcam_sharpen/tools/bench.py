@@ -19,7 +19,10 @@ and we report:
 * ``paced``: the same loop fed at a fixed rate (default 30 fps, a webcam): the CPU it
   uses in cores (process CPU time / wall time; ``cpu_cores`` is the median over windows of half
   a second, ``cpu_cores_spread`` the lowest and highest window: :mod:`vcam_sharpen.runtime.budget`,
-  the estimator ``--model auto`` uses) and the rate it kept up.
+  the estimator ``--model auto`` uses) and the rate it kept up; the frames are the source's
+  consecutive frames (``--source CLIP``), so static-region reuse sees real content;
+* ``tiles_processed`` (per row and in ``paced``): the share of tiles static-region reuse restored
+  (``--skip-static on``, the daemon's default; 1.0 when off or where reuse cannot apply).
 """
 
 from __future__ import annotations
@@ -125,13 +128,14 @@ def _stats(values: list[float]) -> dict:
 
 def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: int = 2, warmup: int = 5,
               paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0,
-              pick_threads: bool = True, temporal: str = "on") -> dict:
+              pick_threads: bool = True, temporal: str = "on", skip_static: bool = True) -> dict:
     """Measure one row; see the module docstring for the fields.
 
     ``pick_threads``: the paced run uses the threads the daemon would pick for ``paced_fps``
     (false when ``--threads`` fixed them). ``temporal``: the temporal stage's mode (on: its cost counted).
     """
     sharp = Sharpener(row.engine, degrade=degrade, temporal=temporal)
+    sharp.skip_static = skip_static
     feed = _FrameFeed(spec, size)
     w, h = size
     out_w, out_h = sharp.output_size(w, h)
@@ -149,6 +153,7 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
         keep = min(frames, 30)
         deadline = time.perf_counter() + max_seconds
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        tiles0 = sharp.tile_counts
         n = 0
         while n < frames:
             t0 = time.perf_counter()
@@ -185,16 +190,26 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
             "stages": {k: _stats(v) for k, v in ms.items()},
             "cpu_ms_per_frame": round(cpu / n * 1e3, 2),
             "latency_p95_ms": round(_pct(latency, 95), 2),
+            "tiles_processed": _tile_share(tiles0, sharp.tile_counts),
         }
         if paced_frames > 0:
             # the paced run uses the engine the daemon would pick for that rate (see engine_for_rate)
             paced_engine = _engine_for_rate(row, paced_fps, (out_w, out_h), degrade) if pick_threads else row.engine
             paced_sharp = Sharpener(paced_engine, degrade=degrade, temporal=temporal)
+            paced_sharp.skip_static = skip_static
+            tiles0 = paced_sharp.tile_counts
             result["paced"] = _paced(paced_sharp, feed, publish_buf, paced_frames, paced_fps, max_seconds)
+            result["paced"]["tiles_processed"] = _tile_share(tiles0, paced_sharp.tile_counts)
             result["paced"]["threads"] = getattr(paced_sharp.engine, "threads", None)
         return result
     finally:
         feed.close()
+
+
+def _tile_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of tiles restored between two :attr:`Sharpener.tile_counts` (1.0: whole frames only)."""
+    seen = after[1] - before[1]
+    return round((after[0] - before[0]) / seen, 3) if seen > 0 else 1.0
 
 
 def _engine_for_rate(row: Row, fps: float, size: tuple[int, int], degrade: int):
@@ -275,7 +290,7 @@ def _cpu_name() -> str:
 def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), models: str = "bilinear,unsharp,default",
               frames: int = 120, engine: str = "auto", device: str = "auto", threads: int | None = None,
               degrade: int = 2, paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0,
-              warmup: int = 5, progress=None, temporal: str = "on") -> dict:
+              warmup: int = 5, progress=None, temporal: str = "on", skip_static: bool = True) -> dict:
     """Benchmark every row; returns ``{"machine", "source", "size", "degrade", "frames", "rows": [...]}``."""
     if frames < 1:
         raise UserError("--frames must be >= 1")
@@ -288,7 +303,7 @@ def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), mo
             progress(row.label)
         results.append(bench_row(row, spec, size, frames, degrade=degrade, warmup=warmup,
                                  paced_frames=paced_frames, paced_fps=paced_fps, max_seconds=max_seconds,
-                                 pick_threads=threads is None, temporal=temporal))
+                                 pick_threads=threads is None, temporal=temporal, skip_static=skip_static))
     return {"machine": machine(), "source": spec, "size": f"{size[0]}x{size[1]}", "degrade": degrade,
-            "temporal": temporal,
+            "temporal": temporal, "skip_static": skip_static,
             "frames": frames, "rows": results}

@@ -1,0 +1,42 @@
+"""Frame layouts: planar planes, interleaved BGR, and the 2x2 phase planes of the phase graphs.
+
+Plain numpy copies into caller-given buffers; shared by :mod:`vcam_sharpen.frames.sharpen`,
+:mod:`vcam_sharpen.frames.reuse` and the engines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _interleave(planes: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Planar ``(3, H, W)`` -> interleaved ``(H, W, 3)`` uint8 into ``out`` (one strided copy per channel)."""
+    for c in range(3):
+        out[:, :, c] = planes[c]
+    return out
+
+
+def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``(12+, h, w)`` phase planes of a :class:`~vcam_sharpen.runtime.graphs.PhaseGraph` ->
+    ``(2h, 2w, 3)`` uint8 BGR frame (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels
+    ``(2i + py, 2j + px)``)."""
+    _, h, w = phases.shape
+    if out is None:
+        out = np.empty((2 * h, 2 * w, 3), np.uint8)
+    view = out.reshape(h, 2, w, 2, 3)
+    for py in range(2):
+        for px in range(2):
+            for c in range(3):
+                view[:, py, :, px, c] = phases[(2 * py + px) * 3 + c]
+    return out
+
+
+def split_phases(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``(H, W, 3)`` uint8 frame (H, W even) -> ``(12, H // 2, W // 2)`` phase planes, the inverse of
+    :func:`interleave_phases` (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels ``(2i + py, 2j + px)``)."""
+    h, w = frame.shape[0] // 2, frame.shape[1] // 2
+    if out is None:
+        out = np.empty((12, h, w), np.uint8)
+    view = frame[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3)  # (i, py, j, px, c)
+    np.copyto(out.reshape(2, 2, 3, h, w), view.transpose(1, 3, 4, 0, 2))  # one strided copy
+    return out
