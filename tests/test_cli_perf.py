@@ -57,7 +57,7 @@ def test_bench_json_on_demo_frames(seed_weights):
     report = json.loads(r.stdout)
     assert report["size"] == "64x48" and report["source"] == "demo" and report["degrade"] == 2
     assert [row["label"] for row in report["rows"]] == ["bilinear", "unsharp", "tiny"]
-    assert all(set(row["stages"]) == {"capture", "prep", "inference", "publish"} for row in report["rows"])
+    assert all(set(row["stages"]) == {"capture", "prep", "temporal", "inference", "publish"} for row in report["rows"])
 
 
 def test_bench_errors():
