@@ -45,3 +45,15 @@ def test_a_non_editable_install_ships_the_pages(tmp_path):
                     "--target", str(tmp_path / "site"), str(REPO)], check=True, cwd=tmp_path, timeout=300)
     static = tmp_path / "site" / "vcam_sharpen" / "web" / "static"
     assert sorted(p.name for p in static.iterdir()) == sorted([*ASSETS, "panel.html", "mos.html"])
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b"[" * 30_000 + b"]" * 30_000, "nests deeper than 8"), (b'{"a": ' + b"1" * 19 + b"}", "at most 18"),
+    (b'{"a": 1e400}', "too large"), (b'{"a": -Infinity}', "not JSON"), (b'{"a": NaN}', "not JSON"),
+])
+def test_bodies_are_bounded_before_python_parses_them(raw, words):
+    with pytest.raises(BadRequest, match=words):
+        pages.parse_json(raw)
+    brackets_in_strings = b'{"a": "' + b"[" * 100 + b'"}'
+    assert pages.parse_json(brackets_in_strings) == {"a": "[" * 100}  # only real nesting counts
+    assert pages.parse_json(b'{"a": [[[[[[[1]]]]]]], "b": ' + b"9" * 18 + b"}")["b"] == int("9" * 18)

@@ -107,7 +107,7 @@ def parse_json(raw: bytes):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8 JSON") from None
+        raise BadRequest("the body is not JSON (not UTF-8 text)") from None
     if _depth(text) > MAX_DEPTH:
         raise BadRequest(f"the JSON nests deeper than {MAX_DEPTH} levels")
     try:
