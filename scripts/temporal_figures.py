@@ -52,7 +52,8 @@ def cost(frames: int = 60, rounds: int = 5) -> None:
     box = BoxDownscaler()
     smalls = [np.clip(box.planar(f) + rng.normal(0, 5, (3, 360, 640)), 0, 255).astype(np.uint8) for f in full]
     fulls = [np.clip(f + rng.normal(0, 5, f.shape), 0, 255).astype(np.uint8) for f in full]
-    for name, seq, call in (("640x360 planar (--degrade 2)", smalls, "planar"), ("1280x720 (--degrade 1)", fulls, "hwc")):
+    for name, seq, call in (("640x360 planar (--degrade 2)", smalls, "planar"),
+                            ("1280x720 (--degrade 1)", fulls, "hwc")):
         best = (1e9, 1e9)
         for _ in range(rounds):
             td = TemporalDenoiser("on")
