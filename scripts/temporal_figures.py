@@ -1,7 +1,7 @@
 """The figures of docs/temporal.md that are not one eval command.
 
     python scripts/temporal_figures.py noise             # the noise estimate on clean and noisy frames
-    python scripts/temporal_figures.py cost [FRAMES ROUNDS]  # the stage's ms per frame, 640x360 and 1280x720
+    python scripts/temporal_figures.py cost [FRAMES ROUNDS THREADS]  # the stage's ms per frame, 640x360, 1280x720
     python scripts/temporal_figures.py crop OUT.png      # before/after crop, face clip, noise:5, frame 30
     python scripts/temporal_figures.py tables DIR        # markdown tables + target checks from eval JSON files
 
@@ -45,14 +45,18 @@ def noise() -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def cost(frames: int = 60, rounds: int = 5) -> None:
-    """Best-of-``rounds`` mean ms (wall and process CPU) per frame of the stage in mode on, noise:5 frames."""
+def cost(frames: int = 60, rounds: int = 5, threads: int = 0) -> None:
+    """Best-of-``rounds`` mean ms (wall and process CPU) per frame of the stage in mode on, noise:5 frames;
+    ``threads`` > 0 sets OpenCV's thread count (0: its default)."""
+    if threads > 0:
+        cv2.setNumThreads(threads)
     full = read_consecutive(FACE, frames)
     rng = np.random.default_rng(0)
     box = BoxDownscaler()
     smalls = [np.clip(box.planar(f) + rng.normal(0, 5, (3, 360, 640)), 0, 255).astype(np.uint8) for f in full]
     fulls = [np.clip(f + rng.normal(0, 5, f.shape), 0, 255).astype(np.uint8) for f in full]
-    for name, seq, call in (("640x360 planar (--degrade 2)", smalls, "planar"), ("1280x720 (--degrade 1)", fulls, "hwc")):
+    for name, seq, call in (("640x360 planar (--degrade 2)", smalls, "planar"),
+                            ("1280x720 (--degrade 1)", fulls, "hwc")):
         best = (1e9, 1e9)
         for _ in range(rounds):
             td = TemporalDenoiser("on")

@@ -106,8 +106,8 @@ class TemporalDenoiser:
         ms: milliseconds the last call took.
 
     :meth:`planar` and :meth:`hwc` return a reused buffer (or the input itself when inactive).
-    State is dropped on :meth:`reset`, on a size change and on a cut (a mean luma change far above
-    the noise); the caller resets on a source switch and on resume after a pause.
+    State is dropped on :meth:`reset`, on a size change and on a cut (the means of ~8x8 blocks move by
+    8 grey levels on average); the caller resets on a source switch and on resume after a pause.
     """
 
     def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8) -> None:
@@ -119,7 +119,7 @@ class TemporalDenoiser:
         # The method's constants (docs/temporal.md): weight of the new frame where only noise changed it, the
         # normalised change where the weight starts to rise and where it reaches 1, the box of the motion test.
         self.kmin, self.z0, self.z1, self.ksize = 1.0 - 0.8 * self.strength, 1.0, 2.2, 5
-        self.cut, self.chroma_floor, self.cw = _CUT, 0.5, 1.0
+        self.cut, self.chroma_floor = _CUT, 0.5  # the cut threshold; chroma noise never below half the luma's
         self._lut = weight_lut(self.kmin, self.z0, self.z1)
         self.ms = 0.0
         self.reset()
@@ -244,7 +244,7 @@ class TemporalDenoiser:
         sy = max(0.8 * math.sqrt(6.0) / 4.0 * luma * math.sqrt(resid), 0.25)
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
-        sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25) / self.cw
+        sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
         cv2.absdiff(dy, 0.0, dst=m)
         box = (self.ksize, self.ksize)
         cv2.blur(m, box, dst=m)
