@@ -159,11 +159,10 @@ def test_the_panel_in_a_browser(daemons, page, tmp_path):  # noqa: F811
     page.locator("#mode").select_option("degrade")
     until(page, lambda: status().get("model") == "student" and not status().get("rebuilding"), timeout=90)
     until(page, lambda: page.locator("#model").input_value() == "student", timeout=15)
-    # a setting this daemon does not have (yet) is shown as unavailable, the rest of the page goes on
-    for name in ("temporal", "skip_static"):
-        missing = name not in status_live(url)
-        assert page.locator(f"#{name}").is_disabled() == missing
-        assert ("Not available" in page.locator(f"#msg-{name}").text_content()) == missing  # said next to it
+    page.locator("#temporal").select_option("on")  # the temporal stage and static-region reuse, live
+    until(page, lambda: status().get("temporal") == "on", timeout=15)
+    page.locator("#skip_static").uncheck()
+    until(page, lambda: status().get("skip_static") is False, timeout=15)
 
     page.locator("#strength").fill("0.4")  # the slider: an input event, posted to the daemon
     until(page, lambda: status().get("strength") == 0.4, timeout=15)
@@ -196,10 +195,6 @@ def test_the_panel_in_a_browser(daemons, page, tmp_path):  # noqa: F811
     assert page.locator("#figures").text_content() == figures
     assert float(page.locator("#figures").evaluate("e => getComputedStyle(e).opacity")) < 0.6
     until(page, lambda: "last update" in page.locator("#stale").text_content(), timeout=5)
-
-
-def status_live(url: str) -> list[str]:
-    return json.loads(urlopen(url + "api/status", timeout=10).read())["panel"]["live"]
 
 
 def test_a_paused_daemon_page_loads_and_says_so(page, tmp_path, monkeypatch, recording_backend):  # noqa: F811

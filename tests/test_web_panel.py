@@ -97,14 +97,6 @@ def test_the_models_of_each_mode(panel):
     assert c.get("/api/models?mode=fast").status_code == 404
 
 
-def test_an_optional_setting_the_daemon_lacks_is_named_as_unavailable(panel):
-    c, h, hooks, _ = panel
-    r = c.post("/api/settings", json={"temporal": "auto"}, headers=h)
-    assert r.status_code == 400 and r.json()["unavailable"] == "temporal"
-    assert r.json()["error"].startswith("Temporal noise reduction is not available")
-    assert not hooks.applied
-
-
 @pytest.mark.parametrize("body, status, words", [
     ({"strength": 1.5}, 400, "strength"), ({"strength": "0.5"}, 400, "strength"), ({"strength": True}, 400, "strength"),
     ({"strength": float("nan")}, 400, "NaN"), ({"split": "yes"}, 400, "true or false"),

@@ -47,8 +47,7 @@ def error(status: int, message: str, **extra: str) -> JSONResponse:
 
 
 class BadRequest(Exception):
-    """A request to answer with ``status`` and ``message`` (and ``extra`` fields for the page, e.g. which
-    setting is unavailable)."""
+    """A request to answer with ``status`` and ``message`` (and ``extra`` fields for the page)."""
 
     def __init__(self, message: str, status: int = 400, **extra: str) -> None:
         super().__init__(message)

@@ -10,9 +10,8 @@ preview) and :class:`PanelHooks` (its status, how to apply changes, how to save 
                                     (``panel.models``: mode -> the models offered in it)
 ``/api/models?mode=M``      GET     the models offered in mode M, and the one a change to M picks
 ``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false, "temporal": "auto",
-                                    "model": "student", "mode": "degrade|upscale|same"}`` (any subset;
-                                    a live setting the daemon does not have is a 400 naming it in
-                                    ``unavailable``)
+                                    "skip_static": true, "model": "student", "mode": "degrade|upscale|same"}``
+                                    (any subset)
 ``/api/save``               POST    ``{}``: write the panel's settings to the config file
 ``/api/preview/SIDE.jpg``   GET     the latest JPEG, SIDE ``before``/``after``, ``?view=fit|crop`` (what
                                     the page polls: a page whose pictures are plain requests always
@@ -48,7 +47,6 @@ MODES = {"degrade": (2, False), "upscale": (1, True), "same": (1, False)}
 # what the page and its messages call them
 MODE_LABELS = {"degrade": "simulated 2x link", "upscale": "upscale 2x", "same": "same size"}
 # live settings the page offers that a daemon may not have yet: their names in the user's words
-OPTIONAL = {"temporal": "Temporal noise reduction", "skip_static": "Skip unchanged regions"}
 
 
 def mode_name(degrade: int, upscale: bool) -> str:
@@ -94,9 +92,6 @@ def check_changes(body: dict, models: dict[str, list[str]], current: dict | None
     unknown = [k for k in body if k not in allowed]
     if unknown:
         name = str(unknown[0])[:40]
-        if name in OPTIONAL:
-            raise BadRequest(f"{OPTIONAL[name]} is not available in this version of the daemon (unknown setting "
-                             f"{name!r})", unavailable=name)
         raise BadRequest(f"unknown setting {name!r}; use {', '.join(allowed)}")
     if not body:
         raise BadRequest("no setting given")

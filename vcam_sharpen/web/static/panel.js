@@ -5,7 +5,6 @@ const token = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
 const PREVIEW_MS = 250;   // a preview pair about four times a second while the camera runs
 const HOLD_MS = 3000;     // a control the user just changed keeps its value until the status agrees, at most this
-const OPTIONAL = ["temporal", "skip_static"];  // live settings a daemon may not have yet
 const MODE_HINTS = {
   degrade: "Halves the picture and restores it: shows what sharpening does for a poor link",
   upscale: "The camera sends half size; the model restores the full size",
@@ -35,7 +34,6 @@ let connected = null;     // true/false once known
 let lastSeen = 0;
 let editing = false;      // the strength slider is being dragged
 let offered = {};         // mode -> models
-let live = null;          // the live settings the daemon accepts
 let prevDropped = null;
 
 async function post(path, body) {
@@ -76,18 +74,9 @@ async function change(body, field) {
     if (field === "mode" && !r.note) say("msg-model", "");
   } catch (e) {
     for (const k of Object.keys(body)) delete held[k];
-    const bad = e.data && e.data.unavailable;
-    if (bad) markUnavailable(bad);
-    say(`msg-${bad || field}`, e.message);
+    say(`msg-${field}`, e.message);
     refresh();
   }
-}
-
-function markUnavailable(name) {
-  const field = $(name).closest(".field");
-  field.classList.add("unavailable");
-  $(name).disabled = true;
-  say(`msg-${name}`, "Not available in this version of the daemon");
 }
 
 function fillModels(mode, chosen) {
@@ -281,10 +270,6 @@ async function refresh() {
   const p = st.panel || {};
   const s = p.settings || {};
   offered = p.models || offered;
-  if (live === null && p.live) {
-    live = p.live;
-    for (const name of OPTIONAL) if (!live.includes(name)) markUnavailable(name);
-  }
   if (document.activeElement !== $("mode")) show("mode", s.mode, () => { $("mode").value = s.mode; });
   if (document.activeElement !== $("model")) {
     show("model", s.model, () => fillModels($("mode").value, s.model));
