@@ -19,7 +19,6 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import cv2
 import numpy as np
