@@ -272,6 +272,8 @@ class Sharpener:
         self.enabled = True
         self.strength = 1.0
         self.temporal = TemporalDenoiser(temporal)  # its mode is the live setting ``temporal``
+        if hasattr(engine, "watch"):  # a noise-aware engine chooses its model from the stage's noise estimate
+            engine.watch(self.temporal)
         self.timings: dict[str, float] = {"prep": 0.0, "temporal": 0.0, "inference": 0.0}
         # Decided once: which restoration runs, and in which layout the half-size frame is made
         # (planar planes are the cheapest for numpy and what the engines' planar graphs take).
