@@ -38,6 +38,7 @@ from .engines import create_engine
 
 CHOICES = ("clean", "noisy")
 CLEAN_MODEL, NOISY_MODEL = "student-clean", "student-temporal"  # the shipped pair
+NOISE_AWARE = "noise-aware"  # the row name eval --consecutive gives it
 
 
 class NoiseAwareEngine:
