@@ -87,3 +87,26 @@ def test_a_grid_that_cannot_be_written_is_a_one_line_error(tiny_cifar, tmp_path)
                "--grid", str(tmp_path / "grid.notanimage"), "--json")
     assert r.exit_code == 2 and r.stderr.startswith("error: --grid") and "grid.png" in r.stderr, r.output
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_eval_consecutive_frames_of_a_video(tmp_path):
+    """--consecutive N scores the first N frames in order through the daemon's path; rows add flicker."""
+    from conftest_daemon import write_numbered_video
+
+    clip = write_numbered_video(tmp_path / "clip.avi", n=8, size=(64, 48))
+    r = invoke("eval", "--dataset", str(clip), "--consecutive", "5", "--models", "bilinear,auto,atadenoise",
+               "--corrupt", "noise:5", "--temporal", "on", "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [row["label"] for row in rows] == ["bilinear", "auto", "atadenoise"]
+    assert rows[0]["temporal"] == "on" and rows[1]["temporal"] == "auto" and rows[1]["kind"] == "auto"
+    assert rows[1]["model"] not in ("auto", None)  # the resolved model is named
+    assert all(row["n"] == 5 and row["flicker"] >= 0 and len(row["frames_ssim"]) == 5 for row in rows)
+    text = invoke("eval", "--dataset", str(clip), "--consecutive", "3", "--models", "bilinear")
+    assert text.exit_code == 0 and "flicker" in text.stdout and "auto" in text.stdout  # temporal defaults to auto
+    for args in (["--dataset", "set5", "--temporal", "on"],
+                 ["--dataset", str(tmp_path), "--consecutive", "3", "--models", "bilinear"],
+                 ["--dataset", str(clip), "--consecutive", "3", "--models", "all"],
+                 ["--dataset", str(clip), "--consecutive", "3", "--models", "bilinear", "--factor", "3"]):
+        bad = invoke("eval", *args)
+        assert bad.exit_code == 2 and bad.stderr.startswith("error:") and bad.stderr.count("\n") == 1, bad.output

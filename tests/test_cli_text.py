@@ -62,11 +62,27 @@ def test_status_text():
           "source_size": "64x48", "source_fps": 30, "model": "student", "engine": "e", "mode": "m",
           "sharpening": False, "outputs": ["vcam"], "output_size": "64x48", "device": "/dev/video10",
           "readers": 2, "fps_out": 30, "fps_target": 30, "fps_processed": 29.5,
-          "ms": {"capture": 1.0, "prep": 2.0, "inference": 3.0, "publish": 4.0}}
+          "ms": {"capture": 1.0, "prep": 2.0, "temporal": 0.8, "inference": 3.0, "publish": 4.0},
+          "temporal": "auto", "temporal_active": True, "noise": [3.04, 2.5]}
     text = status_text(st)
     assert text.splitlines()[0] == "vcam-sharpen is running (pid 7): running, uptime 1h02m05s"
     assert "sharpening off" in text and "on /dev/video10, 2 app(s) reading" in text
-    assert "capture 1.0, prep 2.0, inference 3.0, publish 4.0" in text
+    assert "capture 1.0, prep 2.0, temporal 0.8, inference 3.0, publish 4.0" in text
+    assert "temporal:   auto (filtering), noise 3.0 luma / 2.5 chroma grey levels" in text
+    assert "temporal:   off (idle), noise not measured yet" in status_text({**st, "temporal": "off", "noise": None,
+                                                                           "temporal_active": False})
+
+
+def test_sequence_rows_tables():
+    rows = [{"label": "auto", "model": "student", "temporal": "auto", "condition": "noise:5", "ssim": 0.9, "psnr": 37.1,
+             "flicker": 1.234, "n": 60},
+            {"label": "atadenoise", "filter": "atadenoise=s=9", "temporal": "off", "condition": "noise:5",
+             "ssim": 0.8, "psnr": 36.0, "flicker": 2.0, "ms": 1.5, "n": 60}]
+    md = eval_markdown(rows)
+    assert "**condition: noise:5**" in md and "| auto | student | auto | 0.9000 | 37.10 | 1.23 | - | 60 |" in md
+    assert "| atadenoise | atadenoise=s=9 | off | 0.8000 | 36.00 | 2.00 | 1.5 | 60 |" in md
+    table = eval_table(rows)
+    assert table.startswith("condition: noise:5") and "flicker" in table
 
 
 def test_settings_text():

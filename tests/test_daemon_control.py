@@ -16,13 +16,15 @@ from vcam_sharpen.frames.sharpen import Sharpener
 
 
 @pytest.mark.parametrize("name, text, value", [("strength", "0.6", 0.6), ("strength", "0", 0.0),
-                                               ("sharpening", "off", False), ("split", "ON", True)])
+                                               ("sharpening", "off", False), ("split", "ON", True),
+                                               ("temporal", "On", "on"), ("temporal", "auto", "auto")])
 def test_parse(name, text, value):
     assert control.parse(name, text) == value
 
 
 @pytest.mark.parametrize("name, text, words", [("strength", "2", "out of range"), ("strength", "x", "number"),
-                                               ("split", "maybe", "on or off"), ("fps", "3", "restart")])
+                                               ("split", "maybe", "on or off"), ("fps", "3", "restart"),
+                                               ("temporal", "yes", "off, on, auto")])
 def test_parse_refuses(name, text, words):
     with pytest.raises(UserError, match=words):
         control.parse(name, text)
@@ -32,9 +34,9 @@ def test_apply_sets_the_sharpener_and_ignores_nonsense():
     sharp = Sharpener(None)
     path = paths()["state"].with_name(control.CONTROL_FILE)
     path.write_text(json.dumps({"seq": 7, "changes": {"strength": 0.25, "split": True, "sharpening": "yes",
-                                                      "fps": 3}}))
+                                                      "fps": 3, "temporal": "on"}}))
     assert control.apply(sharp) == 7
-    assert sharp.strength == 0.25 and sharp.split is True and sharp.enabled is True
+    assert sharp.strength == 0.25 and sharp.split is True and sharp.enabled is True and sharp.temporal.mode == "on"
     path.write_text("{not json")
     assert control.apply(sharp) is None
 

@@ -48,21 +48,23 @@ def test_the_models_offered():
 
 def test_live_changes_apply_at_once():
     c, states, _ = controller()
-    out = c.apply({"strength": 0.3, "split": True, "sharpening": False})
+    out = c.apply({"strength": 0.3, "split": True, "sharpening": False, "temporal": "on"})
     sharp = c.pipeline.sharpener
-    assert sharp.strength == 0.3 and sharp.split is True and sharp.enabled is False
-    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True}
+    assert sharp.strength == 0.3 and sharp.split is True and sharp.enabled is False and sharp.temporal.mode == "on"
+    assert out == {"model": "none", "degrade": 2, "upscale": False, "strength": 0.3, "split": True, "temporal": "on"}
+    assert c.settings.temporal == "on"
     assert states[-1] == {"strength": 0.3, "split": True}
 
 
 def test_a_model_change_swaps_the_sharpener_between_frames_and_keeps_the_live_values():
     c, states, info = controller()
-    c.apply({"strength": 0.4})
+    c.apply({"strength": 0.4, "temporal": "off"})
     old = c.pipeline.sharpener
     c.apply({"model": "seed-student", "mode": "same"})
     c.thread.join(10)
     new = c.pipeline.sharpener
-    assert new is not old and new.degrade == 1 and new.strength == 0.4
+    assert new is not old and new.degrade == 1 and new.strength == 0.4 and new.temporal.mode == "off"
+    assert c.settings.temporal == "off"
     assert c.current()["model"] == "seed-student" and info["model"] == "seed-student" and c.rebuilding is None
     assert c.status()["panel_error"] is None
 

@@ -11,6 +11,7 @@ from conftest_daemon import daemon_env  # noqa: F401
 from vcam_sharpen.cli.text import settings_text
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.paths import config_path
+from vcam_sharpen.daemon.lifecycle import build_sharpener
 from vcam_sharpen.daemon.settings import RENAMED, Settings, effective, parse_size, read_config, settings_args
 
 
@@ -45,6 +46,7 @@ def test_config_file_then_flags():
     ('model = "nope"\n', ["key 'model'", "unknown model"]),
     ('output = ["vcam", "x.mov"]\n', ["key 'output'"]),
     ('pause_when_unused = "no"\n', ["key 'pause_when_unused'", "true or false"]),
+    ('temporal = "yes"\n', ["key 'temporal'", "auto, on, off"]),
     ("fps = = 3\n", ["config.toml"]),
 ])
 def test_bad_config_is_one_line_naming_file_and_key_and_never_rewritten(text, words):
@@ -55,6 +57,16 @@ def test_bad_config_is_one_line_naming_file_and_key_and_never_rewritten(text, wo
     msg = str(e.value)
     assert "\n" not in msg and str(path) in msg and all(w in msg for w in words), msg
     assert path.read_text() == text and path.stat().st_mtime_ns == before
+
+
+def test_temporal_defaults_to_auto_and_reaches_the_sharpener():
+    settings, origin = effective({})
+    assert settings.temporal == "auto" and origin["temporal"] == "default"
+    write_config('temporal = "off"\n')
+    settings, origin = effective({})
+    assert settings.temporal == "off" and origin["temporal"] == "config"
+    settings, _ = effective({"temporal": "on", "model": "none"})
+    assert "--temporal" in settings.to_args() and build_sharpener(settings)[0].temporal.mode == "on"
 
 
 def test_bad_flags_name_the_option():

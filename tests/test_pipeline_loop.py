@@ -141,6 +141,15 @@ def test_source_loss_gives_placeholders_then_the_picture_again():
     assert stats.placeholders >= 15
 
 
+def test_the_temporal_stage_starts_again_after_a_source_loss(monkeypatch):
+    src, sink, sharp = FlakySource(), ListSink(), Sharpener(None, degrade=1, size=(64, 48), temporal="on")
+    resets = []
+    real = sharp.temporal.reset
+    monkeypatch.setattr(sharp.temporal, "reset", lambda: resets.append(1) or real())
+    Pipeline(src, sharp, [sink], fps=30).run(frames=75)
+    assert src.back is not None and len(resets) >= 1  # once the source is back
+
+
 def test_camera_lost_flag_switches_to_placeholder_even_mid_processing():
     class Src(FlakySource):
         lost = False
@@ -290,11 +299,14 @@ def test_pauses_while_nobody_reads_the_virtual_camera_and_resumes(monkeypatch):
         assert all(np.array_equal(f, paused[0]) for f in paused) and np.median(paused[0]) < 100
         assert (paused[0] > 32).any()  # a grey card with its message
 
+        resets = []
+        monkeypatch.setattr(sharp.temporal, "reset", lambda: resets.append(1))
         mon.count, t_back = 1, time.monotonic()
         wait_for(lambda: any(tt > t_back and np.median(f) == 200 for tt, f in sink.frames), timeout=10)
         first_live = next(tt for tt, f in sink.frames if tt > t_back and np.median(f) == 200)
         assert first_live - t_back < 1.0  # one tick to notice, the source's first frame, one tick to show
         assert len(reopened) == 1 and reopened[0].reads > 0 and sharp.calls > calls
+        assert resets  # the temporal stage started again: the picture before the pause is stale
         assert not p.paused and p.state()["status"] == "running" and p.stats.pauses == 1
         # nothing from before the pause was shown after it: placeholders, then live frames only
         after = [np.median(f) for tt, f in sink.frames if tt > t_back]

@@ -6,7 +6,7 @@ from vcam_sharpen.pipeline.stats import STAGES, RateMeter, Stats
 
 
 def test_stages_are_shared_by_status_and_bench():
-    assert STAGES == ("capture", "prep", "inference", "publish")
+    assert STAGES == ("capture", "prep", "temporal", "inference", "publish")
 
 
 def test_running_mean_of_a_stage():

@@ -33,6 +33,9 @@ def test_bench_report_on_demo_frames(seed_weights):
     assert bilinear["gmac_per_frame"] is None and unsharp["gmac_per_frame"] is None
     assert "onnxruntime" in tiny["engine"] and "opencv" in unsharp["engine"]
     assert tiny["paced"]["threads"] in (1, 2)  # what the daemon would pick for that rate
+    assert report["temporal"] == "on" and tiny["stages"]["temporal"]["p50"] > 0  # the stage's own column
+    off = run_bench(source="demo", size=(64, 48), models="bilinear", frames=2, paced_frames=0, temporal="off")
+    assert off["rows"][0]["stages"]["temporal"]["p50"] == 0
 
 
 def test_bench_table_torch_engine_degrade_one(seed_weights):

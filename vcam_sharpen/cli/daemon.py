@@ -45,6 +45,10 @@ def settings_options(f):
         click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
                      help="0..1: output = plain + strength x the model's correction (0: unsharpened); "
                           "change it while running with: vcam-sharpen set strength 0.6"),
+        click.option("--temporal", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="Temporal noise reduction before the model (a motion-adaptive recursive filter): auto "
+                          "turns it on only while the estimated camera noise warrants it; change it while running "
+                          "with: vcam-sharpen set temporal on"),
         click.option("--split/--no-split", default=False, show_default=True,
                      help="Left half before, right half after (for judging the effect)."),
         click.option("--size", default="1280x720", show_default=True, metavar="WxH",
@@ -160,7 +164,8 @@ def toggle_cmd() -> None:
 @click.argument("name", metavar="NAME")
 @click.argument("value", metavar="VALUE")
 def set_cmd(name: str, value: str) -> None:
-    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off."""
+    """Change a running daemon without a restart: strength 0..1, sharpening on|off, split on|off,
+    temporal auto|on|off."""
     state = control.request({name: control.parse(name, value)})
     click.echo(f"{name} = {state.get(name)}")
 

@@ -71,14 +71,16 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
 @click.option("--paced-fps", type=click.FloatRange(min=1.0), default=30.0, help="Rate of the paced run.")
 @click.option("--max-seconds", type=click.FloatRange(min=1.0), default=30.0,
               help="Time cap per row and phase (slow models measure fewer frames).")
+@click.option("--temporal", type=click.Choice(["on", "off", "auto"]), default="on", show_default=True,
+              help="The temporal stage (its own column): on counts its cost whatever the noise; auto as the daemon.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the rows as markdown (the README's table).")
 def bench_cmd(source, size, models, frames, degrade, engine, device, threads, paced_frames, paced_fps,
-              max_seconds, as_json, markdown) -> None:
+              max_seconds, temporal, as_json, markdown) -> None:
     """Measure end-to-end fps, per-stage latency, model-only fps and CPU use of each row."""
     progress = None if as_json else (lambda label: click.echo(f"benchmarking {label} ...", err=True))
     report = run_bench(source=source, size=parse_size(size), models=models, frames=frames, engine=engine,
                        device=device, threads=threads, degrade=int(degrade), paced_frames=paced_frames,
-                       paced_fps=paced_fps, max_seconds=max_seconds, progress=progress)
+                       paced_fps=paced_fps, max_seconds=max_seconds, progress=progress, temporal=temporal)
     click.echo(json.dumps(report, indent=2) if as_json else bench_markdown(report) if markdown
                else bench_table(report))

@@ -48,6 +48,8 @@ def _eval_blocks(rows: list[dict]) -> list[tuple[str | None, list[dict]]]:
 
 def eval_table(rows: list[dict]) -> str:
     """Fixed-width eval table; rows with a ``condition`` (``eval --corrupt``) get one block per condition."""
+    if rows and "flicker" in rows[0]:
+        return _sequence_text(rows, md=False)
     cols = [("method", -22), ("SSIM", 7), ("PSNR", 7), ("params", 8), ("GMAC/720p", 10), ("images", 7)]
     parts = []
     for cond, block in _eval_blocks(rows):
@@ -60,12 +62,32 @@ def eval_table(rows: list[dict]) -> str:
 def eval_markdown(rows: list[dict]) -> str:
     """The eval table as GitHub markdown (what the README shows); with conditions, each block is headed by a
     ``**condition: SPEC**`` line."""
+    if rows and "flicker" in rows[0]:
+        return _sequence_text(rows, md=True)
     head = ["method", "SSIM", "PSNR (dB)", "params", "GMAC/720p", "images"]
     parts = []
     for cond, block in _eval_blocks(rows):
         table = markdown(head, [[r["label"], f"{r['ssim']:.4f}", f"{r['psnr']:.2f}", *_eval_cells(r),
                                  f"{r['n']:,}"] for r in block], right={1, 2, 3, 4, 5})
         parts.append(table if cond is None else f"**condition: {cond}**\n\n{table}")
+    return "\n\n".join(parts)
+
+
+def _sequence_text(rows: list[dict], md: bool) -> str:
+    """``eval --consecutive`` rows: model and temporal stage per row, flicker, a peer's CPU ms per frame."""
+    head = ["method", "model", "temporal", "SSIM", "PSNR (dB)", "flicker", "CPU ms/frame", "frames"]
+    parts = []
+    for cond, block in _eval_blocks(rows):
+        cells = [[r["label"], str(r.get("model") or r.get("filter", "-")), r.get("temporal", "-"), f"{r['ssim']:.4f}",
+                  f"{r['psnr']:.2f}", f"{r['flicker']:.2f}", f"{r['ms']:.1f}" if "ms" in r else "-", str(r["n"])]
+                 for r in block]
+        if md:
+            table = markdown(head, cells, right={3, 4, 5, 6, 7})
+        else:
+            widths = [-12, -24, -9, 7, 10, 8, 13, 7]
+            table = fixed(list(zip(head, widths)), cells)
+        title = cond if cond is None else (f"**condition: {cond}**" if md else f"condition: {cond}")
+        parts.append(table if cond is None else f"{title}\n\n{table}" if md else f"{title}\n{table}")
     return "\n\n".join(parts)
 
 
@@ -114,9 +136,10 @@ def bench_table(report: dict) -> str:
     """The report as a fixed-width table (times in ms, p50/p95)."""
     m = report["machine"]
     title = (f"source {report['source']}  size {report['size']}  degrade {report['degrade']}  "
+             f"temporal {report.get('temporal', 'off')}  "
              f"{m['cpus']} CPUs ({m['processor']})  load {m.get('loadavg_1m', '?')}")
     cols = [("row", -18), ("GMAC", 5), ("fps", 6), ("model", 6), ("ovh", 5), ("capture", 11), ("prep", 11),
-            ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30", 8)]
+            ("temporal", 10), ("inference", 13), ("publish", 9), ("cpu/fr", 7), ("lat95", 6), ("cores@30", 8)]
     rows = []
     for r in report["rows"]:
         st = r["stages"]
@@ -128,7 +151,7 @@ def bench_table(report: dict) -> str:
     lines = [title, fixed(cols, rows)]
     lines.append("GMAC: conv multiply-accumulates per frame; fps: end-to-end; model: engine alone on the same "
                  "frames; ovh: 1 - fps/model; stage columns: p50/p95 ms (prep: the frame work around the "
-                 "network); cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
+                 "network); temporal: the temporal noise reduction; cpu/fr: process CPU ms per frame; lat95: capture->publish p95 ms; "
                  "cores@30: CPU cores used with a 30 fps source.")
     for r in report["rows"]:
         extra = [r["note"]] if r["note"] else []
@@ -146,6 +169,13 @@ def bench_table(report: dict) -> str:
 def _duration(s: float) -> str:
     s = int(s)
     return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _temporal(st: dict) -> str:
+    """The temporal stage's line of ``status``: its mode, whether it filters now, the noise estimate."""
+    noise = st.get("noise")
+    est = (f"noise {noise[0]:.1f} luma / {noise[1]:.1f} chroma grey levels" if noise else "noise not measured yet")
+    return f"{st.get('temporal', 'off')} ({'filtering' if st.get('temporal_active') else 'idle'}), {est}"
 
 
 def status_text(st: dict) -> str:
@@ -167,6 +197,7 @@ def status_text(st: dict) -> str:
         f"{st.get('fps_processed', 0):.1f} processed"
         + (f", CPU {st['cpu_cores']:.2f} core" if st.get("cpu_cores") is not None else ""),
         f"  ms/frame:   {stages or 'n/a'}",
+        f"  temporal:   {_temporal(st)}",
         f"  frames:     {st.get('frames_out', 0)} out, {st.get('frames_processed', 0)} processed, "
         f"{st.get('dropped', 0)} dropped, {st.get('repeated', 0)} repeated, {st.get('placeholders', 0)} placeholder",
     ]

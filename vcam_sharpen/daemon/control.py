@@ -29,7 +29,9 @@ def parse(name: str, text: str):
     if name not in LIVE:
         raise UserError(f"cannot change {name!r} while running; use one of: {', '.join(LIVE)} "
                         "(others need a restart: vcam-sharpen stop, then start with the new option)")
-    if name == "strength":
+    if name == "temporal":
+        value = str(text).lower()
+    elif name == "strength":
         try:
             value = float(text)
         except ValueError:

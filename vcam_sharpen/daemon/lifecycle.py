@@ -69,7 +69,7 @@ def build_sharpener(settings: Settings) -> tuple[Sharpener, str]:
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
     sharpener = Sharpener(engine, degrade=settings.degrade, upscale=settings.upscale, split=settings.split,
-                          size=settings.size)
+                          size=settings.size, temporal=settings.temporal)
     sharpener.strength = settings.strength
     return sharpener, described
 
@@ -93,6 +93,7 @@ def warm_up(sharpener, size: tuple[int, int]) -> None:
         return
     w, h = size
     sharpener.process(np.zeros((max(2, h), max(2, w), 3), np.uint8))
+    sharpener.temporal.reset()  # the black frame is no camera picture: no noise estimate from it
 
 
 def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool = False) -> Stats:

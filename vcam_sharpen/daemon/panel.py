@@ -4,13 +4,13 @@
 error before any device opens), then serves :func:`vcam_sharpen.web.panel_app.create_panel` in a
 background thread, with :class:`PanelController` as its hooks:
 
-* strength, sharpening and split are set on the running :class:`~vcam_sharpen.frames.sharpen.Sharpener`
+* strength, sharpening, split and temporal are set on the running :class:`~vcam_sharpen.frames.sharpen.Sharpener`
   at once (as ``vcam-sharpen set`` does);
 * a model or mode change builds a new sharpener in a background thread (model loaded, engine
   picked and warmed up; ``auto`` measures the students), then swaps it in between two frames.
   The camera, the virtual camera and the frame rate stay as they are; until the swap the old
   sharpener keeps running. What restarts is the sharpener only;
-* Save writes model, mode (``degrade``/``upscale``), strength and split to the config file
+* Save writes model, mode (``degrade``/``upscale``), strength, split and temporal to the config file
   (:mod:`vcam_sharpen.daemon.config_edit`). Sharpening on/off is not a setting and is not saved.
 """
 
@@ -71,7 +71,7 @@ class PanelController:
     def current(self) -> dict:
         s, sharp = self.settings, self.pipeline.sharpener
         return {"model": s.model, "degrade": s.degrade, "upscale": s.upscale, "strength": float(sharp.strength),
-                "split": bool(sharp.split)}
+                "split": bool(sharp.split), "temporal": sharp.temporal.mode}
 
     def apply(self, changes: dict) -> dict:
         with self._lock:
@@ -109,9 +109,11 @@ class PanelController:
             sharp, described = self.build(new)
             old = self.pipeline.sharpener
             sharp.enabled, sharp.strength, sharp.split = old.enabled, old.strength, old.split
+            sharp.temporal.mode = old.temporal.mode
             self.pipeline.sharpener = sharp  # the worker takes it for its next frame
             with self._lock:
-                self.settings = dataclasses.replace(new, strength=old.strength, split=old.split)
+                self.settings = dataclasses.replace(new, strength=old.strength, split=old.split,
+                                                    temporal=old.temporal.mode)
             self.info.update(described)
             self.error = None
             log.warning("panel: now %s, %s (sharpener rebuilt; camera and outputs kept)", described.get("model"),

@@ -30,6 +30,7 @@ else:  # pragma: no cover - tomllib is stdlib from 3.11; tomli is the same parse
 
 from ..core import loader
 from ..core.errors import UserError
+from ..frames.temporal import check_mode as check_temporal
 from ..core.paths import config_path
 from ..io.outputs import check_output
 from ..runtime.engines import ENGINES
@@ -72,6 +73,7 @@ class Settings:
     engine: str = "auto"
     pause_when_unused: bool = True
     strength: float = 1.0
+    temporal: str = "auto"  # the temporal stage: on only when the noise estimate warrants it
     cpu_budget: float = CPU_BUDGET
     panel: bool = False  # serve the control panel (vcam_sharpen.web) while running
     panel_port: int = 8717
@@ -127,6 +129,11 @@ def check_value(name: str, value):
             except UserError as e:
                 raise ValueError(str(e)) from None
         return value
+    if name == "temporal":
+        try:
+            return check_temporal(value)
+        except ValueError:
+            raise ValueError("must be one of auto, on, off") from None
     if name in ("weights", "vcam_device", "backend"):
         if value is None:
             return None

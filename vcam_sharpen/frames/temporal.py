@@ -5,7 +5,7 @@ the noise explains, the filter keeps a running average of it over frames; where 
 (motion, a cut), it takes the new frame. Per pixel, with the previous *estimate* as reference:
 
     d  = x - E                                   (frame minus the previous estimate, per channel)
-    zy = box3(|dY|) / sy,  zc = box3(|dB - dY| + |dR - dY|) / sc    (luma and chroma apart)
+    zy = box5(|dY|) / sy,  zc = box5(|dB - dY| + |dR - dY|) / sc    (luma and chroma apart)
     k  = K(max(zy, zc))                          (weight of the new frame, kmin .. 1)
     E  = E + k d,    out = round(E)
 
@@ -37,10 +37,10 @@ import numpy as np
 MODES = ("off", "on", "auto")
 # Immerkaer's operator: the difference of two Laplacians; zero on planes and ramps, 36 sigma^2 on noise.
 _N = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-_EDGE_FRACTION = 0.1      # share of highest-gradient pixels left out of the noise estimate (Tai & Yang)
+_EDGE_FRACTION = 0.5      # share of highest-gradient pixels left out of the noise estimate (Tai & Yang: 0.1)
 _LUT_STEPS = 32           # LUT entries per unit of normalised change
 _AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
-_CUT = 6.0                # a frame whose mean normalised luma change is above this is a cut: reset
+_CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
 
 
 def check_mode(value) -> str:
@@ -61,7 +61,7 @@ def estimate_noise(planes: np.ndarray, step: int = 2) -> tuple[float, float]:
         Per-channel-equivalent sigmas: independent Gaussian noise of sigma s in each channel gives
         ``(s, s)``. Luma is ``B + 2G + R`` (scaled by 1/sqrt(6)), chroma ``B - R`` (by 1/sqrt(2)).
         Immerkaer's estimator (mean |I * N| sqrt(pi/2) / 6) over the pixels whose luma gradient is
-        below its 90th percentile, so edges and texture are not taken for noise.
+        below their median, so edges and texture are not taken for noise.
     """
     b, g, r = (np.asarray(p, np.float32) for p in planes)
     y = b + 2.0 * g + r
@@ -78,7 +78,7 @@ def estimate_noise(planes: np.ndarray, step: int = 2) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def weight_lut(kmin: float, z0: float = 1.2, z1: float = 3.0) -> np.ndarray:
+def weight_lut(kmin: float, z0: float = 1.0, z1: float = 2.2) -> np.ndarray:
     """``(256,)`` float32 LUT: normalised change ``z = index / 32`` -> weight of the new frame.
 
     ``kmin`` up to ``z0`` (noise only), 1 from ``z1`` on (a real change), a smooth step between.
@@ -114,23 +114,30 @@ class TemporalDenoiser:
             raise ValueError(f"strength {strength:g} is out of range: use 0 to 1")
         self.strength = float(strength)
         self.every = max(1, int(every))
-        self._lut = weight_lut(1.0 - 0.8 * self.strength)
+        # The method's constants (docs/temporal.md): weight of the new frame where only noise changed it, the
+        # normalised change where the weight starts to rise and where it reaches 1, the box of the motion test.
+        self.kmin, self.z0, self.z1, self.ksize = 1.0 - 0.8 * self.strength, 1.0, 2.2, 5
+        self.cut, self.chroma_floor, self.cw = _CUT, 0.5, 1.0
+        self._lut = weight_lut(self.kmin, self.z0, self.z1)
         self.ms = 0.0
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything: the running estimate, the noise estimate and the auto decision."""
+        """Forget everything: the running estimate, the noise estimates and the auto decision."""
         self.noise: tuple[float, float] | None = None
         self.active = False
         self._auto_on = False
         self._count = 0
+        self._shape: tuple | None = None
+        self._prev_y: np.ndarray | None = None
         self._drop()
 
     def _drop(self) -> None:
         """Forget the running estimate (the next frame passes through and starts a new one)."""
         self._state: np.ndarray | None = None
 
-    def _update_noise(self, planes: np.ndarray) -> None:
+    def _observe(self, planes: np.ndarray) -> bool:
+        """Update the noise estimates from a frame; True when it is a cut (its coarse picture changed)."""
         if self._count % self.every == 0 or self.noise is None:
             est = estimate_noise(planes)
             if self.noise is None:
@@ -138,6 +145,19 @@ class TemporalDenoiser:
             else:  # smoothed over time: a single odd frame (a cut, a flash) moves it little
                 self.noise = tuple(math.sqrt(0.7 * a * a + 0.3 * b * b) for a, b in zip(self.noise, est))
         self._count += 1
+        # A cut: the coarse picture (means of ~8x8 blocks, from a 4x-subsampled luma grid) changed.
+        sub = planes[:, ::4, ::4].astype(np.float32)
+        y = cv2.addWeighted(cv2.addWeighted(sub[0], 0.25, sub[2], 0.25, 0.0), 1.0, sub[1], 0.5, 0.0)
+        prev, self._prev_y = self._prev_y, y
+        if prev is None or prev.shape != y.shape:
+            return False
+        coarse = cv2.resize(y - prev, (max(1, y.shape[1] // 2), max(1, y.shape[0] // 2)), interpolation=cv2.INTER_AREA)
+        return float(np.mean(np.abs(coarse))) > self.cut
+
+    def state(self) -> dict:
+        """What ``status`` shows: the mode, whether the last frame was filtered, the noise estimate (grey levels)."""
+        noise = None if self.noise is None else [round(self.noise[0], 2), round(self.noise[1], 2)]
+        return {"temporal": self.mode, "temporal_active": bool(self.active), "noise": noise}
 
     def wanted(self) -> bool:
         """Whether the stage filters now (its mode, strength and, for auto, the noise estimate)."""
@@ -154,13 +174,15 @@ class TemporalDenoiser:
         t0 = time.perf_counter()
         if planes.dtype != np.uint8 or planes.ndim != 3 or planes.shape[0] != 3:
             raise ValueError(f"expected (3, h, w) uint8 planes, got {planes.dtype} {planes.shape}")
-        if self._state is not None and self._state.shape != planes.shape:
-            self.reset()  # size change: nothing carries over
         if self.mode == "off" or self.strength <= 0.0:
             self._drop()
             self.active, self.ms = False, 0.0  # not run: nothing to count
             return planes
-        self._update_noise(planes)
+        if self._shape != planes.shape:
+            self.reset()  # size change: nothing carries over
+            self._shape = planes.shape
+        if self._observe(planes):
+            self._drop()  # a cut: start again from this frame
         self.active = self.wanted()
         if not self.active:
             self._drop()
@@ -216,20 +238,20 @@ class TemporalDenoiser:
         cv2.addWeighted(d[0], 0.25, d[2], 0.25, 0.0, dst=dy)
         cv2.scaleAdd(d[1], 0.5, dy, dst=dy)
         luma, chroma = self.noise
-        resid = 1.0 + (1.0 - 0.8 * self.strength) / 2.0  # the estimate's own noise adds to the difference
+        resid = 1.0 + self.kmin / (2.0 - self.kmin)  # the estimate's own noise adds to the difference
         sy = max(0.8 * math.sqrt(6.0) / 4.0 * luma * math.sqrt(resid), 0.25)
-        sc = max(1.6 * math.sqrt(0.5) * chroma * math.sqrt(resid), 0.25)
+        # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
+        # frame: the chroma test's noise floor is never below half the luma noise.
+        sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25) / self.cw
         cv2.absdiff(dy, 0.0, dst=m)
-        if float(cv2.mean(m)[0]) > _CUT * sy:  # a cut: the whole picture changed
-            self._drop()
-            return self._step(planes)
-        cv2.blur(m, (3, 3), dst=m)
+        box = (self.ksize, self.ksize)
+        cv2.blur(m, box, dst=m)
         cv2.subtract(d[0], dy, dst=t)
         cv2.absdiff(t, 0.0, dst=t)
         cv2.subtract(d[2], dy, dst=zc)
         cv2.absdiff(zc, 0.0, dst=zc)
         cv2.add(zc, t, dst=zc)
-        cv2.blur(zc, (3, 3), dst=zc)
+        cv2.blur(zc, box, dst=zc)
         cv2.max(cv2.multiply(m, _LUT_STEPS / sy, dst=m), cv2.multiply(zc, _LUT_STEPS / sc, dst=zc), dst=m)
         cv2.convertScaleAbs(m, dst=idx)
         cv2.LUT(idx, self._lut, dst=k)

@@ -108,6 +108,7 @@ class Pipeline:
                     self._release_source()
                     with self._cond:
                         self._cond.wait_for(lambda: not self._paused.is_set() or self._stop.is_set())
+                    self.sharpener.temporal.reset()  # a resume: the picture before the pause is stale
                     continue
                 if not self._source_open and not self._reopen_source():
                     continue
@@ -125,6 +126,8 @@ class Pipeline:
                     if t1 - t0 < 0.01:  # a source that does not wait by itself: never spin
                         self._stop.wait(0.05)
                     continue
+                if self._lost_since is not None:  # back after a loss: maybe another camera or clip
+                    self.sharpener.temporal.reset()
                 out = self.sharpener.process(frame)
                 # The sharpener may hand back its own reusable buffer (or the input frame):
                 # the publisher needs a frame nobody writes to any more.
@@ -310,6 +313,7 @@ class Pipeline:
             "sharpening": bool(self.sharpener.enabled),
             "strength": self.sharpener.strength,
             "split": bool(self.sharpener.split),
+            **self.sharpener.temporal.state(),
             "control_seq": self.control_seq,
             "started": s.started,
             "updated": time.time(),

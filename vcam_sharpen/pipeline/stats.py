@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 # Stage names, shared by the daemon's status and ``bench``: reading the source, the frame work
-# around the network (downscale, interleave, split, fit), the network itself, and the sinks.
-STAGES = ("capture", "prep", "inference", "publish")
+# around the network (downscale, interleave, split, fit), the temporal stage, the network itself, and the sinks.
+STAGES = ("capture", "prep", "temporal", "inference", "publish")
 
 
 @dataclass

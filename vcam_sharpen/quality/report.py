@@ -21,7 +21,7 @@ from ..core.models import count_macs, count_parameters, create_model, get_spec, 
 from ..runtime.tuning import resolve_spec
 from .datasets import load_eval_set
 from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
-from .sequence import load_sequence, sequence_rows
+from .sequence import check_rows, load_sequence, sequence_rows
 
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -139,8 +139,8 @@ def run_eval(dataset: str = "cifar10", data: Path | None = None, models: str = "
     if consecutive is not None:
         if degradation != "2x" or factor != 2 or grid is not None or extra:
             raise UserError("--consecutive scores the 2x task (--factor 2), without --grid or --weights")
+        rows_n = len(check_rows(models, temporal or "auto")) * len(conds or [None])
         frames = load_sequence(dataset, consecutive)
-        rows_n = len([m for m in models.split(",") if m.strip()]) * len(conds or [None])
         with tqdm(total=len(frames) * rows_n, desc=f"eval {dataset}", unit="frame", disable=not progress) as bar:
             return sequence_rows(frames, models, temporal or "auto", conds, seed, bar.update, dataset)
     if grid is not None and not Path(grid).parent.is_dir():  # before minutes of scoring, not after

@@ -10,7 +10,7 @@ degraded frame, and any models) the same frames go through the daemon's loop::
 and we report:
 
 * ``fps``: end-to-end frames per second, as fast as the source gives frames;
-* ``stages``: p50/p95 milliseconds of capture, degrade, inference, publish;
+* ``stages``: p50/p95 milliseconds of capture, degrade, the temporal stage, inference, publish;
 * ``model_fps``: the engine alone on the same (already degraded) frames;
 * ``overhead``: share of the end-to-end time spent outside the model,
   ``1 - model time / end-to-end time``;
@@ -116,13 +116,13 @@ def _stats(values: list[float]) -> dict:
 
 def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: int = 2, warmup: int = 5,
               paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0,
-              pick_threads: bool = True) -> dict:
+              pick_threads: bool = True, temporal: str = "on") -> dict:
     """Measure one row; see the module docstring for the fields.
 
     ``pick_threads``: the paced run uses the threads the daemon would pick for ``paced_fps``
-    (false when ``--threads`` fixed them).
+    (false when ``--threads`` fixed them). ``temporal``: the temporal stage's mode (on: its cost counted).
     """
-    sharp = Sharpener(row.engine, degrade=degrade)
+    sharp = Sharpener(row.engine, degrade=degrade, temporal=temporal)
     feed = _FrameFeed(spec, size)
     w, h = size
     out_w, out_h = sharp.output_size(w, h)
@@ -151,6 +151,7 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
             t3 = time.perf_counter()
             ms["capture"].append((t1 - t0) * 1e3)
             ms["prep"].append(sharp.timings["prep"])
+            ms["temporal"].append(sharp.timings["temporal"])
             ms["inference"].append(sharp.timings["inference"])
             ms["publish"].append((t3 - t2) * 1e3)
             latency.append((t3 - t0) * 1e3)
@@ -179,7 +180,7 @@ def bench_row(row: Row, spec: str, size: tuple[int, int], frames: int, degrade: 
         if paced_frames > 0:
             # the paced run uses the engine the daemon would pick for that rate (see engine_for_rate)
             paced_engine = _engine_for_rate(row, paced_fps, (out_w, out_h), degrade) if pick_threads else row.engine
-            paced_sharp = Sharpener(paced_engine, degrade=degrade)
+            paced_sharp = Sharpener(paced_engine, degrade=degrade, temporal=temporal)
             result["paced"] = _paced(paced_sharp, feed, publish_buf, paced_frames, paced_fps, max_seconds)
             result["paced"]["threads"] = getattr(paced_sharp.engine, "threads", None)
         return result
@@ -279,7 +280,7 @@ def _cpu_name() -> str:
 def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), models: str = "bilinear,unsharp,default",
               frames: int = 120, engine: str = "auto", device: str = "auto", threads: int | None = None,
               degrade: int = 2, paced_frames: int = 90, paced_fps: float = 30.0, max_seconds: float = 30.0,
-              warmup: int = 5, progress=None) -> dict:
+              warmup: int = 5, progress=None, temporal: str = "on") -> dict:
     """Benchmark every row; returns ``{"machine", "source", "size", "degrade", "frames", "rows": [...]}``."""
     if frames < 1:
         raise UserError("--frames must be >= 1")
@@ -292,6 +293,7 @@ def run_bench(source: str | None = None, size: tuple[int, int] = (1280, 720), mo
             progress(row.label)
         results.append(bench_row(row, spec, size, frames, degrade=degrade, warmup=warmup,
                                  paced_frames=paced_frames, paced_fps=paced_fps, max_seconds=max_seconds,
-                                 pick_threads=threads is None))
+                                 pick_threads=threads is None, temporal=temporal))
     return {"machine": machine(), "source": spec, "size": f"{size[0]}x{size[1]}", "degrade": degrade,
+            "temporal": temporal,
             "frames": frames, "rows": results}

@@ -7,7 +7,7 @@ preview) and :class:`PanelHooks` (its status, how to apply changes, how to save 
 ``/``                       GET     the page (with the per-start CSRF token)
 ``/static/NAME``            GET     its script and style sheet
 ``/api/status``             GET     what ``vcam-sharpen status --json`` shows, plus the choices
-``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false,
+``/api/settings``           POST    ``{"strength": 0.6, "sharpening": true, "split": false, "temporal": "auto",
                                     "model": "student", "mode": "degrade|upscale|same"}`` (any subset)
 ``/api/save``               POST    ``{}``: write the panel's settings to the config file
 ``/api/preview/SIDE.mjpg``  GET     MJPEG stream, SIDE ``before``/``after``, ``?view=fit|crop``
@@ -57,7 +57,8 @@ class PanelHooks:
         status: the daemon's state (what ``status --json`` shows).
         apply: validated changes (see :func:`check_changes`) -> the resulting settings; raises
             UserError for a refused combination, :class:`Busy` while a model change runs.
-        current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split.
+        current: the settings the panel edits, as applied now: model, degrade, upscale, strength, split,
+            temporal.
         save_settings: writes such a dict to the config file; returns the file.
         models: the model names the panel offers (never a file path).
     """

@@ -53,7 +53,9 @@ function figures(st) {
   const rows = [
     ["status", st.running === false ? "not running" : st.status],
     ["fps", `${(st.fps_out || 0).toFixed(1)} out (target ${st.fps_target}), ${(st.fps_processed || 0).toFixed(1)} processed`],
-    ["ms/frame", `capture ${ms(st, "capture")}, prep ${ms(st, "prep")}, inference ${ms(st, "inference")}, publish ${ms(st, "publish")}`],
+    ["ms/frame", `capture ${ms(st, "capture")}, prep ${ms(st, "prep")}, temporal ${ms(st, "temporal")}, inference ${ms(st, "inference")}, publish ${ms(st, "publish")}`],
+    ["temporal", `${st.temporal || "off"} (${st.temporal_active ? "filtering" : "idle"}), ` +
+      (st.noise ? `noise ${st.noise[0].toFixed(1)} luma / ${st.noise[1].toFixed(1)} chroma grey levels` : "noise not measured yet")],
     ["CPU", st.cpu_cores !== undefined && st.cpu_cores !== null ? `${st.cpu_cores.toFixed(2)} core` : "-"],
     ["model", `${st.model} (${st.engine})`],
     ["mode", st.mode],
@@ -100,6 +102,9 @@ async function refresh() {
   if (document.activeElement !== $("mode")) show("mode", s.mode, () => { $("mode").value = s.mode; });
   show("sharpening", !!st.sharpening, () => { $("sharpening").checked = !!st.sharpening; });
   show("split", !!st.split, () => { $("split").checked = !!st.split; });
+  if (document.activeElement !== $("temporal") && st.temporal) {
+    show("temporal", st.temporal, () => { $("temporal").value = st.temporal; });
+  }
   if (!editing) {
     show("strength", st.strength, () => {
       $("strength").value = st.strength;
@@ -120,6 +125,7 @@ $("strength").addEventListener("input", () => {
 $("sharpening").addEventListener("change", () => change({sharpening: $("sharpening").checked}));
 $("split").addEventListener("change", () => change({split: $("split").checked}));
 $("model").addEventListener("change", () => change({model: $("model").value}));
+$("temporal").addEventListener("change", () => change({temporal: $("temporal").value}));
 $("mode").addEventListener("change", () => change({mode: $("mode").value}));
 $("zoom").addEventListener("change", previews);
 $("save").addEventListener("click", async () => {

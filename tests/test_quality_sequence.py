@@ -1,0 +1,110 @@
+"""eval on consecutive frames (quality/sequence.py): the corruption protocol, flicker, peers, the pan-and-cut test."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vcam_sharpen.core.corrupt import corrupt_batch, parse_corruption
+from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.frames.sharpen import BoxDownscaler
+from vcam_sharpen.quality.metrics import ssim
+from vcam_sharpen.quality.report import run_eval
+from vcam_sharpen.quality.sequence import (HalfSizeCorruption, fast_ssim, load_sequence, pan_sequence,
+                                           peer_outputs, score_sequence, sequence_rows)
+
+PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "hr" / "strecha_fountain-P11_0000.png"
+
+
+def _photo(h=200, w=560, seed=0):
+    """A picture with edges, smooth shading and texture (BGR uint8)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 110 + 50 * np.sin(x / 13.0) * np.cos(y / 17.0) + 50 * ((x // 24 + y // 24) % 2)
+    base += cv2.GaussianBlur(rng.normal(0, 25, (h, w)).astype(np.float32), (0, 0), 1.2)
+    return np.stack([base, base * 0.7 + 40, 255 - base], axis=2).clip(0, 255).astype(np.uint8)
+
+
+def test_half_size_corruption_is_eval_corrupts():
+    """Frame i's half-size picture gets what eval --corrupt gives image i: generator [seed, i], RGB order."""
+    frames = [_photo(64, 96, s) for s in range(3)]
+    cond = parse_corruption("noise:5+jpeg:60")
+    box, plain = HalfSizeCorruption(cond, seed=3), BoxDownscaler()
+    smalls_rgb = [np.ascontiguousarray(plain.planar(f)[::-1].transpose(1, 2, 0)) for f in frames]
+    expected = corrupt_batch(smalls_rgb, cond, seed=3)
+    for f, e in zip(frames, expected):
+        got = box.planar(f)
+        assert np.array_equal(got[::-1].transpose(1, 2, 0), e)
+
+
+def test_fast_ssim_is_the_metric():
+    rng = np.random.default_rng(0)
+    for shape in ((40, 56, 3), (33, 71, 3)):
+        a = rng.random(shape).astype(np.float32)
+        b = np.clip(a + rng.normal(0, 0.05, shape), 0, 1).astype(np.float32)
+        assert fast_ssim(a, b) == pytest.approx(ssim(a, b), abs=1e-6)
+    photo = _photo(64, 96).astype(np.float32) / 255
+    assert fast_ssim(photo, photo) == pytest.approx(1.0)
+
+
+def test_score_sequence_flicker():
+    clean = [_photo(48, 64, s) for s in range(4)]
+    same = score_sequence(clean, [c.copy() for c in clean])
+    assert same["flicker"] == 0 and same["psnr"] == 100.0 and same["n"] == 4
+    shifted = [c.astype(np.int16) + (5 if i % 2 else 0) for i, c in enumerate(clean)]
+    out = score_sequence(clean, [np.clip(s, 0, 255).astype(np.uint8) for s in shifted])
+    assert 4.0 < out["flicker"] <= 5.0  # every step adds or removes 5 grey levels (a few clip at 255)
+    assert len(out["frames_ssim"]) == 4
+
+
+def test_pan_sequence_moves_and_cuts():
+    photo = _photo()
+    frames = pan_sequence(photo, 10, step=8)
+    assert len(frames) == 10 and frames[0].shape == (200, 560 - 40, 3)
+    assert np.array_equal(frames[1][:, :-8], frames[0][:, 8:])  # 8 px per frame
+    assert not np.array_equal(frames[5][:, :-8], frames[4][:, 8:])  # the cut
+    with pytest.raises(UserError, match="too small"):
+        pan_sequence(photo[:, :100], 20)
+
+
+@pytest.mark.parametrize("cond", [None, "noise:5"])
+def test_no_ghosting_on_a_fast_pan_and_a_cut(cond):
+    """The temporal row is never more than 0.005 SSIM below the single-frame row after the cut's first frame."""
+    photo = cv2.imread(str(PHOTO)) if PHOTO.is_file() else _photo()
+    frames = pan_sequence(photo, 16, step=8)
+    conds = None if cond is None else [parse_corruption(cond)]
+    off = sequence_rows(frames, "bilinear", "off", conds)[0]["frames_ssim"]
+    on = sequence_rows(frames, "bilinear", "on", conds)[0]["frames_ssim"]
+    cut = len(frames) // 2
+    worst = min(b - a for i, (a, b) in enumerate(zip(off, on)) if i != cut)
+    assert worst >= -0.005, (off, on)
+    if cond is not None:  # and under noise the stage helps where the picture stays
+        assert np.mean(on) > np.mean(off)
+
+
+def test_peers_give_one_frame_per_input():
+    frames = [_photo(64, 96, s) for s in range(6)]
+    for name in ("atadenoise", "fftdnoiz"):
+        timing = {}
+        outs = peer_outputs(frames, name, parse_corruption("noise:5"), 0, timing)
+        assert len(outs) == 6 and outs[0].shape == frames[0].shape and timing["ms"] >= 0
+
+
+def test_rows_and_errors(tmp_path):
+    frames = [_photo(64, 96, s) for s in range(4)]
+    rows = sequence_rows(frames, "bilinear,atadenoise", "on", [parse_corruption("noise:3")], dataset="x")
+    assert [r["label"] for r in rows] == ["bilinear", "atadenoise"]
+    assert rows[0]["temporal"] == "on" and rows[1]["kind"] == "peer" and "ms" in rows[1]
+    assert all(r["condition"] == "noise:3" and r["consecutive"] == 4 for r in rows)
+    with pytest.raises(UserError, match="--models"):
+        sequence_rows(frames, "all", "on", None)
+    with pytest.raises(UserError, match="--temporal"):
+        sequence_rows(frames, "bilinear", "maybe", None)
+    with pytest.raises(UserError, match="needs --consecutive"):
+        run_eval(dataset="set5", models="bilinear", temporal="on", progress=False)
+    with pytest.raises(UserError, match="video file"):
+        load_sequence(str(tmp_path), 5)
+    pic = tmp_path / "p.png"
+    cv2.imwrite(str(pic), _photo())
+    assert len(load_sequence(str(pic), 6)) == 6
