@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from vcam_sharpen.core.corrupt import parse_corruption
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.frames.temporal import TemporalDenoiser
-from vcam_sharpen.runtime.noiseaware import NoiseAwareEngine
+from vcam_sharpen.quality.sequence import pan_sequence, sequence_rows
+from vcam_sharpen.runtime.noiseaware import CLEAN_MODEL, NOISE_AWARE, NOISY_MODEL, NoiseAwareEngine
 
 
 class Flat:
@@ -141,3 +144,12 @@ def test_state_describe_and_bad_arguments():
     other.input_scale = 1
     with pytest.raises(ValueError, match="input_scale"):
         NoiseAwareEngine(Flat(1, "y"), other)
+
+
+def test_eval_row_is_student_clean_on_a_clean_picture_and_the_noise_trained_one_on_a_noisy_one():
+    rng = np.random.default_rng(2)
+    photo = cv2.resize(rng.integers(0, 256, (12, 30, 3), dtype=np.uint8), (240, 96), interpolation=cv2.INTER_CUBIC)
+    frames = pan_sequence(photo, 6, step=2)
+    for cond, other in (("clean", CLEAN_MODEL), ("noise:8", NOISY_MODEL)):
+        rows = sequence_rows(frames, f"{NOISE_AWARE},{other}", "auto", [parse_corruption(cond)])
+        assert rows[0]["label"] == NOISE_AWARE and rows[0]["frames_ssim"] == rows[1]["frames_ssim"], cond
