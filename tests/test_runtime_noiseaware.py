@@ -57,8 +57,8 @@ def test_first_frame_picks_directly_without_a_fade():
 
 
 def test_hysteresis_between_the_thresholds_holds_either_choice():
-    eng = wrapper(smooth=1, hold=1, fade=1)
-    run(eng, [0.5] + [1.7] * 20)  # between clean_below 1.4 and noisy_above 2.0: stays clean
+    eng = wrapper(smooth=1, hold=1, fade=1, clean_below=1.4, noisy_above=2.0)
+    run(eng, [0.5] + [1.7] * 20)  # between clean_below and noisy_above: stays clean
     assert eng.choice == "clean" and eng.switches == 0
     run(eng, [2.5])
     assert eng.choice == "noisy" and eng.switches == 1
@@ -69,11 +69,11 @@ def test_hysteresis_between_the_thresholds_holds_either_choice():
 
 
 def test_a_wandering_level_cannot_make_the_choice_flap():
-    eng = wrapper(smooth=1, hold=60, fade=15)
+    eng = wrapper(smooth=1, hold=60, fade=15, clean_below=1.4, noisy_above=2.0)
     levels = [0.5] + [3.0 if i % 2 else 0.5 for i in range(600)]  # crosses both thresholds every frame
     run(eng, levels)
     assert eng.switches <= 600 // 60 + 1
-    smooth = wrapper()  # the default smoothing alone keeps a level that jumps frame to frame from switching
+    smooth = wrapper(clean_below=1.4, noisy_above=2.0)  # the default smoothing alone keeps a level that jumps frame to frame from switching
     run(smooth, [1.7] + [1.2 if i % 2 else 2.1 for i in range(600)])
     assert smooth.switches == 0
 
@@ -101,11 +101,11 @@ def test_the_level_comes_from_the_watched_temporal_stage_or_an_own_estimate():
     assert own.noise == pytest.approx(6.0, rel=0.2) and own.choice == "noisy"
     assert own.state()["source"] == "own"
     stage = TemporalDenoiser("on")
-    stage.noise = (0.7, 0.7)
+    stage.noise = (0.3, 0.3)
     watched = wrapper()
     watched.watch(stage)
     watched.restore_planar(noisy)  # the stage says the raw frame is clean: the stage wins
-    assert watched.noise == pytest.approx(0.7) and watched.choice == "clean"
+    assert watched.noise == pytest.approx(0.3) and watched.choice == "clean"
     stage.mode = "off"  # a stage that is off has no current estimate: the engine's own takes over
     watched.reset()
     watched.restore_planar(noisy)
