@@ -73,7 +73,8 @@ def test_a_wandering_level_cannot_make_the_choice_flap():
     levels = [0.5] + [3.0 if i % 2 else 0.5 for i in range(600)]  # crosses both thresholds every frame
     run(eng, levels)
     assert eng.switches <= 600 // 60 + 1
-    smooth = wrapper(clean_below=1.4, noisy_above=2.0)  # the default smoothing alone keeps a level that jumps frame to frame from switching
+    # the default smoothing alone keeps a level that jumps from frame to frame from switching
+    smooth = wrapper(clean_below=1.4, noisy_above=2.0)
     run(smooth, [1.7] + [1.2 if i % 2 else 2.1 for i in range(600)])
     assert smooth.switches == 0
 
