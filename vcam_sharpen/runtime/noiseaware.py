@@ -54,6 +54,7 @@ class NoiseAwareEngine:
         noisy_above, clean_below: the hysteresis thresholds, luma noise sigma in grey levels.
         fade: frames of a cross-fade (>= 1; 1 is a cut); hold: frames after a switch before the next (>= fade).
         smooth: frames of the level's exponential average (1: none); every: frames between own estimates.
+        names: what :meth:`state` calls the two models (default: the engines' model names).
 
     Attributes:
         noise: the smoothed luma noise level the choice reads (grey levels), None before the first frame.
@@ -63,7 +64,7 @@ class NoiseAwareEngine:
     """
 
     def __init__(self, clean, noisy, noisy_above: float = NOISY_ABOVE, clean_below: float = CLEAN_BELOW, fade: int = 15,
-                 hold: int = 60, smooth: int = 8, every: int = 8) -> None:
+                 hold: int = 60, smooth: int = 8, every: int = 8, names: tuple[str, str] | None = None) -> None:
         if getattr(clean, "input_scale", 1) != getattr(noisy, "input_scale", 1):
             raise ValueError("the clean and the noisy engine must take the same frames (input_scale differs)")
         if not 0.0 <= clean_below < noisy_above:
@@ -72,6 +73,7 @@ class NoiseAwareEngine:
             raise ValueError(f"need fade >= 1, hold >= fade, smooth >= 1 and every >= 1, got {fade}, {hold}, "
                              f"{smooth}, {every}")
         self.engines = {"clean": clean, "noisy": noisy}
+        self.names = dict(zip(CHOICES, names or (_name(clean), _name(noisy))))  # what status calls the models
         self.input_scale = getattr(clean, "input_scale", 1)
         self.noisy_above, self.clean_below = float(noisy_above), float(clean_below)
         self.fade, self.hold, self.smooth, self.every = int(fade), int(hold), int(smooth), int(every)
@@ -133,16 +135,15 @@ class NoiseAwareEngine:
     def state(self) -> dict:
         """What ``status`` and the panel show: the level, the choice, both models and the fade."""
         return {"noise": None if self.noise is None else round(self.noise, 2), "choice": self.choice,
-                "model": _name(self.engines[self.choice]),
-                "models": {k: _name(e) for k, e in self.engines.items()},
+                "model": self.names[self.choice], "models": dict(self.names),
                 "mix": round(self.mix, 3), "fading": 0.0 < self.mix < 1.0, "switches": self.switches,
                 "thresholds": {"clean_below": self.clean_below, "noisy_above": self.noisy_above},
                 "source": "temporal" if self._denoiser is not None and self._denoiser.mode != "off" else "own"}
 
     def describe(self) -> str:
         level = "?" if self.noise is None else f"{self.noise:.1f}"
-        return (f"noise-aware: {self.engines['clean'].describe()} | {self.engines['noisy'].describe()} "
-                f"(noise {level}, {self.choice})")
+        each = self.engines["clean"].describe()
+        return f"noise-aware: {self.names['clean']} | {self.names['noisy']} (each as {each}; noise {level}, {self.choice})"
 
     # ------------------------------------------------------------------ frames
 
@@ -187,7 +188,8 @@ def create_noise_aware(clean: str = CLEAN_MODEL, noisy: str = NOISY_MODEL, engin
     """A :class:`NoiseAwareEngine` over two loadable model specs (tags or checkpoint paths), each on its own
     engine (:func:`~vcam_sharpen.runtime.engines.create_engine`); ``options`` go to the wrapper."""
     return NoiseAwareEngine(create_engine(loader.load(clean), engine, device, threads),
-                            create_engine(loader.load(noisy), engine, device, threads), **options)
+                            create_engine(loader.load(noisy), engine, device, threads),
+                            names=(loader.label(clean), loader.label(noisy)), **options)
 
 
 def _name(engine) -> str:
