@@ -143,7 +143,8 @@ class NoiseAwareEngine:
     def describe(self) -> str:
         level = "?" if self.noise is None else f"{self.noise:.1f}"
         each = self.engines["clean"].describe()
-        return f"noise-aware: {self.names['clean']} | {self.names['noisy']} (each as {each}; noise {level}, {self.choice})"
+        pair = f"{self.names['clean']} | {self.names['noisy']}"
+        return f"noise-aware: {pair} (each as {each}; noise {level}, {self.choice})"
 
     # ------------------------------------------------------------------ frames
 
