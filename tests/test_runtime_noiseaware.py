@@ -149,7 +149,7 @@ def test_state_describe_and_bad_arguments():
 
 def test_eval_row_is_student_clean_on_a_clean_picture_and_the_noise_trained_one_on_a_noisy_one():
     rng = np.random.default_rng(2)
-    photo = cv2.resize(rng.integers(0, 256, (12, 30, 3), dtype=np.uint8), (240, 96), interpolation=cv2.INTER_CUBIC)
+    photo = cv2.resize(rng.integers(0, 256, (6, 15, 3), dtype=np.uint8), (240, 96), interpolation=cv2.INTER_CUBIC)
     frames = pan_sequence(photo, 6, step=2)
     for cond, other in (("clean", CLEAN_MODEL), ("noise:8", NOISY_MODEL)):
         rows = sequence_rows(frames, f"{NOISE_AWARE},{other}", "auto", [parse_corruption(cond)])
