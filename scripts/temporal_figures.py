@@ -1,0 +1,146 @@
+"""The figures of docs/temporal.md that are not one eval command.
+
+    python scripts/temporal_figures.py noise             # the noise estimate on clean and noisy frames
+    python scripts/temporal_figures.py cost [FRAMES ROUNDS THREADS]  # the stage's ms per frame, 640x360, 1280x720
+    python scripts/temporal_figures.py crop OUT.png      # before/after crop, face clip, noise:5, frame 30
+    python scripts/temporal_figures.py tables DIR        # markdown tables + target checks from eval JSON files
+
+``tables`` reads ``DIR/CLIP-off.json`` (--temporal off rows), ``DIR/CLIP-auto.json`` (auto and the peers) and
+``DIR/CLIP-on.json`` (--temporal on rows), written by the eval commands in docs/temporal.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam_sharpen.core.corrupt import parse_corruption
+from vcam_sharpen.frames.sharpen import BoxDownscaler
+from vcam_sharpen.frames.temporal import TemporalDenoiser, estimate_noise
+from vcam_sharpen.quality.sequence import read_consecutive, sharpener_outputs
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FACE = DATA / "video" / "face_1280x720.mp4"
+CLIPS = ["face_1280x720", "liveportrait_d10", "liveportrait_d12", "liveportrait_d13", "liveportrait_d3"]
+CONDS = ["noise:5", "camera", "clean"]
+
+
+def noise() -> None:
+    pics = {"face_1280x720 frame 0": read_consecutive(FACE, 2)[0],
+            "liveportrait_d10 frame 0": read_consecutive(DATA / "people/clips/liveportrait_d10.mp4", 2)[0],
+            "hr/bsds500train_100080": cv2.imread(str(DATA / "hr/bsds500train_100080.png"))[:480],
+            "hr/strecha_fountain-P11_0000": cv2.imread(str(DATA / "hr/strecha_fountain-P11_0000.png"))}
+    rng = np.random.default_rng(0)
+    for name, img in pics.items():
+        small = BoxDownscaler().planar(img).copy()
+        cells = []
+        for s in (0, 2, 5):
+            x = np.clip(small + rng.normal(0, s, small.shape), 0, 255).round().astype(np.uint8) if s else small
+            cells.append("%.2f / %.2f" % estimate_noise(x))
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def cost(frames: int = 60, rounds: int = 5, threads: int = 0) -> None:
+    """Best-of-``rounds`` mean ms (wall and process CPU) per frame of the stage in mode on, noise:5 frames;
+    ``threads`` > 0 sets OpenCV's thread count (0: its default)."""
+    if threads > 0:
+        cv2.setNumThreads(threads)
+    full = read_consecutive(FACE, frames)
+    rng = np.random.default_rng(0)
+    box = BoxDownscaler()
+    smalls = [np.clip(box.planar(f) + rng.normal(0, 5, (3, 360, 640)), 0, 255).astype(np.uint8) for f in full]
+    fulls = [np.clip(f + rng.normal(0, 5, f.shape), 0, 255).astype(np.uint8) for f in full]
+    for name, seq, call in (("640x360 planar (--degrade 2)", smalls, "planar"),
+                            ("1280x720 (--degrade 1)", fulls, "hwc")):
+        best = (1e9, 1e9)
+        for _ in range(rounds):
+            td = TemporalDenoiser("on")
+            fn = getattr(td, call)
+            w, c = time.perf_counter(), time.process_time()
+            for f in seq:
+                fn(f)
+            best = min(best, ((time.perf_counter() - w) / len(seq) * 1e3, (time.process_time() - c) / len(seq) * 1e3))
+        print(f"{name}: {best[0]:.2f} ms wall, {best[1]:.2f} ms CPU per frame (OpenCV threads: "
+              f"{cv2.getNumThreads()}, load {open('/proc/loadavg').read().split()[0]})")
+
+
+def crop(path: str) -> None:
+    frames = read_consecutive(FACE, 31)
+    cond = parse_corruption("noise:5")
+    x, y, w, h = 520, 120, 240, 200
+    panels = []
+    for label, spec, mode in (("bilinear, single frame", None, "off"), ("student, single frame", "student", "off"),
+                              ("default: student + temporal", "student", "auto"),
+                              ("student-wide + temporal", "student-wide", "on")):
+        panels.append((label, list(sharpener_outputs(frames, spec, mode, cond, 0))[-1][y:y + h, x:x + w]))
+    panels.append(("clean frame", frames[-1][y:y + h, x:x + w]))
+    tiles = []
+    for label, img in panels:
+        head = np.full((22, w, 3), 255, np.uint8)
+        cv2.putText(head, label, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(np.vstack([head, img]))
+    cv2.imwrite(path, np.hstack(tiles), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+def tables(folder: str) -> None:
+    def load(n, kind):
+        p = Path(folder) / f"{n}-{kind}.json"
+        return json.loads(p.read_text()) if p.is_file() and p.stat().st_size else []
+
+    order = ["bilinear (single frame)", "student (single frame)", "student-clean (single frame)", "auto",
+             "atadenoise", "fftdnoiz", "bilinear + temporal on", "student + temporal on",
+             "student-clean + temporal on", "student-wide + temporal on"]
+    checks = []
+    for n in CLIPS:
+        rows: dict = {}
+        for kind, suffix in (("off", " (single frame)"), ("auto", ""), ("on", " + temporal on")):
+            for r in load(n, kind):
+                rows.setdefault(r["label"] + suffix, {})[r["condition"]] = r
+        if not rows:
+            continue
+        print(f"\n**{n}.mp4**, 60 consecutive frames: SSIM / PSNR dB / flicker (grey levels)\n")
+        print("| row | model | " + " | ".join(CONDS) + " | CPU ms/frame |")
+        print("|---|---|" + "---:|" * len(CONDS) + "---:|")
+        for key in order:
+            if key not in rows:
+                continue
+            any_row = next(iter(rows[key].values()))
+            cells = [f"{r['ssim']:.4f} / {r['psnr']:.2f} / {r['flicker']:.2f}" if (r := rows[key].get(c)) else "-"
+                     for c in CONDS]
+            ms = ", ".join(f"{rows[key][c]['ms']:.1f}" for c in CONDS if c in rows[key] and "ms" in rows[key][c])
+            print(f"| {key} | {any_row.get('model') or any_row['label']} | " + " | ".join(cells) + f" | {ms or '-'} |")
+
+        def g(key, cond, field):
+            return rows.get(key, {}).get(cond, {}).get(field)
+
+        try:
+            line = [n]
+            for c, ds, dp in (("noise:5", 0.05, 2.0), ("camera", 0.02, 1.0)):
+                s = g("auto", c, "ssim") - g("bilinear (single frame)", c, "ssim")
+                p = g("auto", c, "psnr") - g("bilinear (single frame)", c, "psnr")
+                line.append(f"{c} {s:+.4f} SSIM {p:+.2f} dB ({'met' if s >= ds and p >= dp else 'not met'})")
+            d = g("auto", "clean", "ssim") - g("student-clean (single frame)", "clean", "ssim")
+            line.append(f"clean vs student-clean {d:+.4f} ({'met' if d >= -0.002 else 'not met'})")
+            f1, f2 = g("auto", "noise:5", "flicker"), g("student (single frame)", "noise:5", "flicker")
+            line.append(f"flicker {f1:.2f} vs student's {f2:.2f} ({'met' if f1 <= f2 / 2 else 'not met'})")
+            a_s, a_p = g("auto", "noise:5", "ssim"), g("auto", "noise:5", "psnr")
+            line.append(f"vs atadenoise {a_s - g('atadenoise', 'noise:5', 'ssim'):+.4f} SSIM "
+                        f"{a_p - g('atadenoise', 'noise:5', 'psnr'):+.2f} dB")
+            line.append(f"vs fftdnoiz {a_p - g('fftdnoiz', 'noise:5', 'psnr'):+.2f} dB")
+            checks.append(" | ".join(line))
+        except TypeError:  # a file not written yet
+            pass
+    print("\nTargets (the auto row against single-frame bilinear, noise:5 for the peers):\n")
+    print("\n".join(f"- {c}" for c in checks))
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "cost":
+        args = [int(a) for a in args]
+    {"noise": noise, "cost": cost, "crop": crop, "tables": tables}[cmd](*args)
