@@ -30,6 +30,7 @@ RANGES = {
     "patch_size": (16, 1024),
     "patches": (0, 10_000_000),
     "corrupt_workers": (0, 64),
+    "sequence": (0, 64),  # frames per training clip; 0: single frames
     "threads": (0, 1024),  # 0: torch's default
     "seed": (0, 2**32 - 1),
 }

@@ -27,6 +27,8 @@ HELP = {
     "patch_dirs": "comma-separated photo folders to crop; empty: sr/t91, hr, people beside the CIFAR-10 folder",
     "patch_size": "crop side at full size (64: a 2x model reads 32x32)",
     "patches": "crops per epoch; 0: a quarter of the CIFAR-10 training images (as many pixels)",
+    "sequence": "K > 0: each input is the daemon's temporal stage output at the end of a K-frame clip with motion "
+                "and per-frame corruption (train/sequence.py); 0: single frames",
     "corrupt": "webcam corruption of each half-size input: clean, noise:SIGMA, pg:A,B, jpeg:Q, h264:CRF, "
                "blur:SIGMA, camera, soft-train, or terms joined with '+'",
     "corrupt_workers": "threads that corrupt each batch (same result); 0: the training thread",

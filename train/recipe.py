@@ -55,7 +55,7 @@ from vcam_sharpen.core.models import KERNELS, count_parameters, create_model, li
 from vcam_sharpen.quality import cifar
 from vcam_sharpen.quality.evaluate import score_arrays
 
-from . import dist
+from . import dist, sequence
 from .data import MIXES, Plan, load_patch_images, patch_dirs, teacher_targets
 from .limits import Parser, check_out, check_ranges, with_range
 from .losses import distillation_loss, ssim
@@ -92,6 +92,7 @@ class Config:
     patches: int = 0  # crops per epoch; 0: a quarter of the CIFAR-10 training images (as many pixels)
     corrupt: str = "clean"  # webcam corruption of each sample's half-size input (vcam_sharpen.core.corrupt)
     corrupt_workers: int = 0  # threads that corrupt a batch (same result; for machines with idle cores)
+    sequence: int = 0  # K > 0: inputs are the temporal stage's output at the end of K-frame clips (train/sequence.py)
     seed: int = 0
     threads: int = 0  # torch threads; 0: torch's default
     device: str = "cpu"  # cpu | cuda (cuda runs are fast, not bit-reproducible)
@@ -165,6 +166,8 @@ def check(cfg: Config) -> None:
         raise UserError(f"--data-mix {cfg.data_mix!r}: choose from {', '.join(MIXES)}")
     if cfg.data_mix != "cifar" and (cfg.patch_size < 16 or cfg.patch_size % cfg.factor or cfg.patches < 0):
         raise UserError(f"--patch-size must be >= 16 and a multiple of --factor {cfg.factor}, --patches >= 0")
+    if cfg.sequence < 0 or (cfg.sequence and cfg.factor < 2):
+        raise UserError(f"--sequence {cfg.sequence}: use 0 (single frames) or K >= 1 frames with --factor 2")
     if parse_corruption(cfg.corrupt).needs_h264 and not h264_available():  # a bad spec: a one-line UserError
         raise UserError(f"--corrupt {cfg.corrupt}: the h264 corruption needs PyAV with libx264 (pip install av)")
 
@@ -281,11 +284,12 @@ def _train(cfg: Config, dd: dist.Dist, device: torch.device, corruption, say) ->
 
     extra = (f" + {n_patches:,} crops of {len(photos)} photos per epoch" if photos is not None else "") + \
         ("" if corruption.is_clean else f", inputs corrupted: {corruption}") + \
+        (sequence.describe(cfg.sequence) if cfg.sequence else "") + \
         (f", {dd.world} processes" if dd.enabled else "")
     say(f"{cfg.model}: {count_parameters(model):,} parameters, {n_cifar:,} training / {len(val_x):,} "
         f"validation images{extra}, epochs {start_epoch + 1}..{cfg.epochs} -> {out}")
     targets = None
-    if teacher is not None and not cfg.rot90 and cifar_x is not None and not corruption.is_random:
+    if teacher is not None and not cfg.rot90 and cifar_x is not None and not corruption.is_random and not cfg.sequence:
         t0 = time.time()
         targets = teacher_targets(teacher, train_x, cfg.factor, cfg.flip, progress=dd.main,
                                   corrupt=None if corruption.is_clean else corruption, workers=cfg.corrupt_workers)
@@ -310,7 +314,8 @@ def _train(cfg: Config, dd: dist.Dist, device: torch.device, corruption, say) ->
                 lo, hi, weight = dist.share(lo, hi, dd)  # the whole batch, weight 1, in one process
                 batch = plan.take(kind, lo, hi, cfg.flip)
                 x = batch.x
-                small, degraded = degrade_pair(x, cfg.factor, corruption, cfg.seed, batch.offset, cfg.corrupt_workers)
+                small, degraded = sequence.pair_function(cfg.sequence, degrade_pair)(
+                    x, cfg.factor, corruption, cfg.seed, batch.offset, cfg.corrupt_workers)
                 y = net(model_input(model, small, degraded))
                 if targets is not None and batch.ids is not None:
                     idx, flip = batch.ids, batch.flips

@@ -67,6 +67,8 @@ _ROWS = (
         "fine-tuned on camera-train corruptions"),
     Tag("student", "student", TASK_2X, 2, "the default 2x student: two 3x3 convs of 16 channels, "
         "distilled on camera-train corruptions"),
+    Tag("student-temporal", "student", TASK_2X, None, "student fine-tuned on the temporal stage's output of "
+        "noisy clips (train --sequence 8): the noisy half of the noise-aware choice"),
     Tag("student-nokd", "student", TASK_2X, None, "ablation: student without distillation"),
     Tag("student-clean", "student", TASK_2X, None, "student trained on clean downscales only"),
     Tag("student-clean-nokd", "student", TASK_2X, None, "ablation: clean student without distillation"),

@@ -248,6 +248,8 @@ class Sharpener:
         self.skip_static = True
         self._reuse = ReuseSlot()               # static-region reuse of the engine in use
         self._turn = 0                          # which of each pair of output buffers this frame writes
+        if hasattr(engine, "watch"):  # a noise-aware engine chooses its model from the stage's noise estimate
+            engine.watch(self.temporal)
         self.timings: dict[str, float] = {"prep": 0.0, "temporal": 0.0, "inference": 0.0}
         # Decided once: which restoration runs, and in which layout the half-size frame is made
         # (planar planes are the cheapest for numpy and what the engines' planar graphs take).

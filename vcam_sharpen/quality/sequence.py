@@ -31,6 +31,7 @@ from ..frames.sharpen import BilinearUpscaler, BoxDownscaler, Sharpener
 from ..frames.temporal import MODES
 from ..io.sources import check_video_file
 from ..runtime.engines import create_engine
+from ..runtime.noiseaware import NOISE_AWARE, create_noise_aware
 from ..runtime.tuning import resolve
 from .datasets import IMAGE_SUFFIXES
 from .metrics import psnr
@@ -119,7 +120,7 @@ def sharpener_outputs(frames: Iterable[np.ndarray], spec: str | None, temporal: 
                       corruption: Corruption | None, seed: int = 0) -> Iterable[np.ndarray]:
     """The daemon's outputs for ``frames`` (BGR uint8) with model ``spec`` (None: no network) and the temporal
     stage in mode ``temporal``; each yielded frame is a copy."""
-    engine = create_engine(loader.load(spec)) if spec is not None else None
+    engine = create_noise_aware() if spec == NOISE_AWARE else create_engine(loader.load(spec)) if spec else None
     sharpener = Sharpener(engine, degrade=2, temporal=temporal)
     sharpener._box = HalfSizeCorruption(corruption, seed)  # the corruption enters where the camera's would
     for frame in frames:
@@ -209,7 +210,7 @@ def check_rows(models: str, temporal: str) -> list[str]:
     if not wanted or "all" in wanted:
         raise UserError("--consecutive scores named rows: pass --models, e.g. bilinear,student,auto,atadenoise")
     for m in wanted:
-        if m not in PEERS and m != loader.AUTO:
+        if m not in PEERS and m not in (loader.AUTO, NOISE_AWARE):
             loader.check(m)
     return wanted
 

@@ -1,0 +1,197 @@
+"""Noise-aware model choice: a clean-trained and a noise-trained 2x student behind one engine interface.
+
+A two-layer student sees a 5x5 window and cannot tell sensor noise from fine texture, so no single
+set of weights suits both a good camera and a noisy one: the clean-trained student (``student-clean``)
+is the sharpest on a clean picture and sharpens noise into grain; a student trained on what the
+temporal stage leaves of the noise (``student-temporal``, ``train --sequence``) is the better one on a
+noisy camera. :class:`NoiseAwareEngine` runs one of them, chosen from the noise estimate of the picture:
+
+* **The level** is the temporal stage's luma noise sigma (grey levels, on the raw half-size frame, before
+  filtering; :attr:`TemporalDenoiser.noise <vcam_sharpen.frames.temporal.TemporalDenoiser.noise>`) when
+  the engine watches a stage that is not off (:meth:`NoiseAwareEngine.watch`; the Sharpener does this),
+  else its own estimate of the frames it is given, with the same estimator every ``every`` frames. Either
+  is smoothed once more here (an exponential average over ~``smooth`` frames), so one odd frame moves it
+  little.
+* **Hysteresis:** the noise-trained model is chosen above ``noisy_above`` (0.8 grey levels), the clean one
+  again below ``clean_below`` (0.65), and never within ``hold`` frames (60: 2 s at 30 fps) of the last
+  switch, so a level that wanders around a threshold cannot make the choice flap. The first frame picks
+  directly, without a fade.
+* **Cross-fade:** a switch does not jump. For the next ``fade`` frames (15: 0.5 s at 30 fps) both models
+  run and their outputs are blended, the new one's weight rising linearly from 1/fade to 1; outside a fade
+  only the chosen model runs, so it costs what one student costs.
+
+Frame counts rather than clock time keep a recorded clip's output reproducible; the daemon at another
+frame rate may scale them. The Sharpener's ``strength`` (a blend of the output with the plain upscale)
+applies to this engine's output as to any engine's: nothing here changes its meaning.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from ..core import loader
+from ..frames.temporal import TemporalDenoiser, estimate_noise
+from .engines import create_engine
+
+CHOICES = ("clean", "noisy")
+# Hysteresis thresholds, luma noise sigma in grey levels as the temporal stage estimates it on the half-size
+# frame: clean compressed video measures 0.27-0.65 (the repository's five clips), a webcam's sensor noise ~0.8 and up
+# (the `camera` preset 0.75-1.2 after its codec hid most of it; noise sigma 2 measures 2.0-2.2).
+NOISY_ABOVE, CLEAN_BELOW = 0.8, 0.65
+CLEAN_MODEL, NOISY_MODEL = "student-clean", "student-temporal"  # the shipped pair
+NOISE_AWARE = "noise-aware"  # the row name eval --consecutive gives it
+
+
+class NoiseAwareEngine:
+    """Two engines with the same ``input_scale`` (see the module docstring), one engine interface.
+
+    Args:
+        clean, noisy: the engines (:func:`~vcam_sharpen.runtime.engines.create_engine`) of the clean- and the
+            noise-trained model.
+        noisy_above, clean_below: the hysteresis thresholds, luma noise sigma in grey levels.
+        fade: frames of a cross-fade (>= 1; 1 is a cut); hold: frames after a switch before the next (>= fade).
+        smooth: frames of the level's exponential average (1: none); every: frames between own estimates.
+        names: what :meth:`state` calls the two models (default: the engines' model names).
+
+    Attributes:
+        noise: the smoothed luma noise level the choice reads (grey levels), None before the first frame.
+        choice: ``"clean"`` or ``"noisy"``, the model chosen (the one faded to, during a fade).
+        mix: the noisy model's weight in the output, 0..1 (0 or 1 outside a fade).
+        switches: how many times the choice changed.
+    """
+
+    def __init__(self, clean, noisy, noisy_above: float = NOISY_ABOVE, clean_below: float = CLEAN_BELOW, fade: int = 15,
+                 hold: int = 60, smooth: int = 8, every: int = 8, names: tuple[str, str] | None = None) -> None:
+        if getattr(clean, "input_scale", 1) != getattr(noisy, "input_scale", 1):
+            raise ValueError("the clean and the noisy engine must take the same frames (input_scale differs)")
+        if not 0.0 <= clean_below < noisy_above:
+            raise ValueError(f"thresholds: need 0 <= clean_below < noisy_above, got {clean_below:g}, {noisy_above:g}")
+        if fade < 1 or hold < fade or smooth < 1 or every < 1:
+            raise ValueError(f"need fade >= 1, hold >= fade, smooth >= 1 and every >= 1, got {fade}, {hold}, "
+                             f"{smooth}, {every}")
+        self.engines = {"clean": clean, "noisy": noisy}
+        self.names = dict(zip(CHOICES, names or (_name(clean), _name(noisy))))  # what status calls the models
+        self.input_scale = getattr(clean, "input_scale", 1)
+        self.noisy_above, self.clean_below = float(noisy_above), float(clean_below)
+        self.fade, self.hold, self.smooth, self.every = int(fade), int(hold), int(smooth), int(every)
+        self._denoiser: TemporalDenoiser | None = None
+        self._outs: dict[tuple, list] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the level and the choice (a new source): the next frame picks again, without a fade."""
+        self.noise: float | None = None
+        self.choice = "clean"
+        self.mix = 0.0
+        self._pos = 0           # the fade's position, 0 (clean) .. fade (noisy)
+        self.switches = 0
+        self._since = 0         # frames since the last switch
+        self._count = 0         # frames seen (own estimates)
+        self._own: float | None = None
+
+    def watch(self, denoiser: TemporalDenoiser | None) -> None:
+        """Read the noise level from ``denoiser`` (the Sharpener's temporal stage) while it is not off."""
+        self._denoiser = denoiser
+
+    # ------------------------------------------------------------------ the choice
+
+    def _raw_level(self, planes) -> float | None:
+        """The luma noise sigma of this frame's source: the watched stage's, or an own estimate."""
+        d = self._denoiser
+        if d is not None and d.mode != "off" and d.strength > 0.0 and d.noise is not None:
+            return float(d.noise[0])
+        if self._count % self.every == 0 or self._own is None:
+            self._own = estimate_noise(planes)[0]
+        self._count += 1
+        return self._own
+
+    def observe(self, level: float | None) -> None:
+        """One frame's level (grey levels; None: unknown, the choice holds): smooth it, decide, advance the fade."""
+        if level is not None and math.isfinite(level):
+            if self.noise is None:  # the first frame: pick directly
+                self.noise = float(level)
+                self.choice = "noisy" if self.noise > self.noisy_above else "clean"
+                self._pos = self.fade if self.choice == "noisy" else 0
+                self.mix, self._since = self._pos / self.fade, self.hold
+                return
+            a = 1.0 / self.smooth
+            self.noise = math.sqrt((1.0 - a) * self.noise ** 2 + a * float(level) ** 2)
+        self._since += 1
+        if self.noise is not None and self._since >= self.hold:
+            want = self.choice
+            if self.choice == "clean" and self.noise > self.noisy_above:
+                want = "noisy"
+            elif self.choice == "noisy" and self.noise < self.clean_below:
+                want = "clean"
+            if want != self.choice:
+                self.choice, self._since, self.switches = want, 0, self.switches + 1
+        # the fade in whole steps of 1/fade (no rounding drift: it ends exactly on 0 or 1)
+        self._pos = min(self._pos + 1, self.fade) if self.choice == "noisy" else max(self._pos - 1, 0)
+        self.mix = self._pos / self.fade
+
+    def state(self) -> dict:
+        """What ``status`` and the panel show: the level, the choice, both models and the fade."""
+        return {"noise": None if self.noise is None else round(self.noise, 2), "choice": self.choice,
+                "model": self.names[self.choice], "models": dict(self.names),
+                "mix": round(self.mix, 3), "fading": 0.0 < self.mix < 1.0, "switches": self.switches,
+                "thresholds": {"clean_below": self.clean_below, "noisy_above": self.noisy_above},
+                "source": "temporal" if self._denoiser is not None and self._denoiser.mode != "off" else "own"}
+
+    def describe(self) -> str:
+        level = "?" if self.noise is None else f"{self.noise:.1f}"
+        each = self.engines["clean"].describe()
+        pair = f"{self.names['clean']} | {self.names['noisy']}"
+        return f"noise-aware: {pair} (each as {each}; noise {level}, {self.choice})"
+
+    # ------------------------------------------------------------------ frames
+
+    def _run(self, method: str, frame: np.ndarray, planes) -> np.ndarray:
+        self.observe(self._raw_level(planes))
+        m = self.mix
+        if m <= 0.0:
+            return getattr(self.engines["clean"], method)(frame)
+        if m >= 1.0:
+            return getattr(self.engines["noisy"], method)(frame)
+        a = getattr(self.engines["noisy"], method)(frame)
+        b = getattr(self.engines["clean"], method)(frame)
+        return cv2.addWeighted(a, m, b, 1.0 - m, 0.0, dst=self._buffer(a.shape))
+
+    def _buffer(self, shape: tuple) -> np.ndarray:
+        bufs = self._outs.get(shape)
+        if bufs is None:  # two buffers, alternated as the engines do: the previous result stays valid
+            self._outs.clear()
+            bufs = self._outs[shape] = [np.empty(shape, np.uint8) for _ in range(2)]
+        out = bufs.pop(0)
+        bufs.append(out)
+        return out
+
+    def restore_planar(self, planes: np.ndarray) -> np.ndarray:
+        """``(3, h, w)`` uint8 BGR half-size frame -> ``(2h, 2w, 3)`` uint8 BGR (engines without a planar
+        path get the interleaved frame)."""
+        if all(hasattr(e, "restore_planar") for e in self.engines.values()):
+            return self._run("restore_planar", planes, planes)
+        return self._run("restore_half", np.ascontiguousarray(planes.transpose(1, 2, 0)), planes)
+
+    def restore_half(self, small: np.ndarray) -> np.ndarray:
+        """``(h, w, 3)`` uint8 BGR half-size frame -> ``(2h, 2w, 3)`` uint8 BGR."""
+        return self._run("restore_half", small, small.transpose(2, 0, 1))
+
+    def restore_full(self, frame: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 BGR frame -> same-size uint8 BGR (same-size models)."""
+        return self._run("restore_full", frame, frame.transpose(2, 0, 1))
+
+
+def create_noise_aware(clean: str = CLEAN_MODEL, noisy: str = NOISY_MODEL, engine: str = "auto",
+                       device: str = "auto", threads: int | None = None, **options) -> NoiseAwareEngine:
+    """A :class:`NoiseAwareEngine` over two loadable model specs (tags or checkpoint paths), each on its own
+    engine (:func:`~vcam_sharpen.runtime.engines.create_engine`); ``options`` go to the wrapper."""
+    return NoiseAwareEngine(create_engine(loader.load(clean), engine, device, threads),
+                            create_engine(loader.load(noisy), engine, device, threads),
+                            names=(loader.label(clean), loader.label(noisy)), **options)
+
+
+def _name(engine) -> str:
+    return str(getattr(engine, "model_name", type(engine).__name__))
