@@ -270,8 +270,8 @@ CASES = [
     ("mos-prepare-out-fifo", ["mos", "prepare", "--out", "{d}/pipe.mp4", "--video", "none", "--set5", "none",
                               "--images", "{d}/tiny3"], ["pipe.mp4", "not a study folder"]),
     ("mos-import-fifo", ["mos", "import", "{d}/pipe.mp4", "--db", "{d}/new.sqlite"], ["pipe.mp4", "FIFO"]),
-    ("compare-2x-same-size", ["compare", "--source", "{d}/tiny3/a.png", "--models", "student", "--out",
-                              "{d}/c.png"], ["2x", "--degrade 2"]),
+    ("compare-2x-same-size", ["compare", "--source", "{d}/tiny3/a.png", "--models", "student", "--degrade", "1",
+                              "--out", "{d}/c.png"], ["2x", "--degrade 2"]),
 ]
 
 CONFIGS = [

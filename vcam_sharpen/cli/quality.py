@@ -89,8 +89,8 @@ def models_cmd(as_json: bool) -> None:
                    "shipped weights, model names, .pt files.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("compare.png"),
               callback=output_file, show_default=True, help="The PNG to write.")
-@click.option("--degrade", type=click.Choice(["1", "2"]), default="1", show_default=True,
-              help="As in the daemon: 1 the frame at its own size, 2 the simulated 2x link.")
+@click.option("--degrade", type=click.Choice(["1", "2"]), default="2", show_default=True,
+              help="As in the daemon (and its default): 2 the simulated 2x link, 1 the frame at its own size.")
 @click.option("--corrupt", default=None, metavar="SPEC",
               help="Corrupt the frame first like a webcam (as eval --corrupt, e.g. camera or soft).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, help="Seed of a random --corrupt.")

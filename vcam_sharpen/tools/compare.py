@@ -77,7 +77,7 @@ def parse_crop(text: str | None, size: tuple[int, int]) -> tuple[int, int, int, 
     return x, y, w, h
 
 
-def compare(source: Path, models: str = "none,default", out: Path = Path("compare.png"), degrade: int = 1,
+def compare(source: Path, models: str = "none,default", out: Path = Path("compare.png"), degrade: int = 2,
             corrupt: str | None = None, seed: int = 0, index: int = 0, crop: str | None = None,
             zoom: int = 2) -> dict:
     """Write ``out``: the crop of frame ``index`` of ``source`` through each of ``models`` (comma-separated
