@@ -47,7 +47,8 @@ def test_run_says_in_one_line_what_runs_without_v(tmp_path, monkeypatch):
     assert lines[0].startswith("source: no camera found: playing the demo scene | model: ")
     assert "(auto: " in lines[0] and "| mode: degrade x2 + restore |" in lines[0]
     assert lines[0].endswith(f"output: nowhere (null), recording to {tmp_path / 'take.mp4'}")
-    assert lines[-1] == "published 3 frames (3 processed)"
+    published = re.fullmatch(r"published 3 frames \((\d+) processed\)", lines[-1])
+    assert published and 1 <= int(published[1]) <= 3  # the rate-aware worker never makes more than it publishes
 
 
 def test_the_old_device_option_still_works_with_a_one_line_warning(recording_backend):

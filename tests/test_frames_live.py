@@ -23,7 +23,7 @@ def test_apply_live_reaches_the_temporal_stage():
     s.apply_live({name: check_live(name, v) for name, v in
                   (("temporal", "on"), ("strength", 0.5), ("split", True), ("sharpening", False))})
     assert s.temporal.mode == "on" and s.strength == 0.5 and s.split and not s.enabled
-    assert set(LIVE) == {"strength", "sharpening", "split", "temporal"}
+    assert set(LIVE) == {"strength", "sharpening", "split", "temporal", "skip_static"}
 
 
 def test_sharpener_runs_the_temporal_stage_before_the_upscale():

@@ -528,7 +528,7 @@ def test_daemon_run_output_pipewire_reaches_a_consumer(session, tmp_path):
     env = {**session.env, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(tmp_path)}
     daemon = subprocess.Popen([sys.executable, "-m", "vcam_sharpen", "run", "--source", "demo", "--model", "none",
                                "--size", f"{size[0]}x{size[1]}", "--fps", str(fps), "--output", "pipewire",
-                               "--no-pause-when-unused"], env=env, stderr=subprocess.PIPE, text=True,
+                               "--no-pause-when-unused", "--temporal", "off"], env=env, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     try:
         assert wait_for(lambda: f"{NODE}:" in session.run(["pw-link", "--output"]).stdout, 60), "no node"

@@ -37,7 +37,7 @@ def clip(tmp_path):
 def test_panels_are_the_daemon_outputs_side_by_side(picture, tmp_path):
     path, img = picture
     out = tmp_path / "c.png"
-    info = compare(path, "none,seed-student", out, crop="10,5,20,16", zoom=3)
+    info = compare(path, "none,seed-student", out, crop="10,5,20,16", zoom=3, degrade=1)
     assert info["labels"] == ["input", "seed-student"] and info["crop"] == [10, 5, 20, 16]
     sheet = cv2.imread(str(out))
     assert sheet.shape == (HEADER + 48, 2 * 60 + 4, 3)

@@ -228,7 +228,8 @@ def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: l
                 info.update(kind="peer", filter=f"{PEERS[name][0]}={PEERS[name][1]}", temporal="off")
                 outs = peer_outputs(frames, name, cond, seed, info)
             else:
-                spec = resolve(name).spec  # auto: what the daemon picks on this machine; default: the 2x default
+                # auto: what the daemon picks on this machine; default: the 2x default; noise-aware: the wrapper
+                spec = name if name == NOISE_AWARE else resolve(name).spec
                 mode = "auto" if name == loader.AUTO else temporal
                 spec = None if spec in loader.NO_MODEL else spec
                 info.update(kind="auto" if name == loader.AUTO else ("baseline" if spec is None else "model"),
