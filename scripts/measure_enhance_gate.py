@@ -19,7 +19,7 @@ import torch
 from vcam_sharpen.core import loader
 from vcam_sharpen.runtime import graphs
 from vcam_sharpen.runtime.engines import OrtEngine
-from vcam_sharpen.frames.sharpen import split_phases
+from vcam_sharpen.frames.layout import split_phases
 
 
 new_forward = graphs.PhaseGraph.forward

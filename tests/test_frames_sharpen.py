@@ -6,8 +6,8 @@ import torch
 
 from vcam_sharpen.core.degrade import degrade, downscale
 from vcam_sharpen.core.errors import UserError
-from vcam_sharpen.frames.sharpen import (BilinearUpscaler, BoxDownscaler, Sharpener, bilinear_upscale, fit,
-                                         interleave_phases, split_phases, to_bgr)
+from vcam_sharpen.frames.layout import interleave_phases, split_phases
+from vcam_sharpen.frames.sharpen import BilinearUpscaler, BoxDownscaler, Sharpener, bilinear_upscale, fit, to_bgr
 
 
 def frame(h, w, c=3, seed=0):

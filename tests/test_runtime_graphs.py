@@ -6,7 +6,7 @@ import torch
 
 from vcam_sharpen.core import loader
 from vcam_sharpen.core.models import GATE_STRIDE, HalfResNet, create_model
-from vcam_sharpen.frames.sharpen import interleave_phases, split_phases
+from vcam_sharpen.frames.layout import interleave_phases, split_phases
 from vcam_sharpen.runtime.graphs import (KINDS, PHASE_KINDS, PHASE_PLANES, FrameGraph, PhaseGraph, fold_io,
                                          graph_module, phase_capable)
 

@@ -16,7 +16,7 @@ import time
 
 from ..core.errors import UserError, one_line
 from ..core.files import atomic_write
-from ..frames.sharpen import LIVE, check_live
+from ..frames.live import LIVE, check_live
 from ..web.panel_app import MODES, mode_name
 from .lock import daemon_identity, paths, read_state, signal_daemon
 from .settings import check_value

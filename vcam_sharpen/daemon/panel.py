@@ -25,7 +25,7 @@ from typing import Callable
 from ..core import loader
 from ..core.degrade import check_mode
 from ..core.tags import TAGS, ladder, mode_task
-from ..frames.sharpen import LIVE
+from ..frames.live import LIVE
 from ..web.panel_app import MODES, Busy, PanelHooks, create_panel, mode_name
 from ..web.security import Guard
 from ..web.server import WebServer, bind, url

@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 
 from ..core.degrade import check_mode
-from .live import LIVE, check_live  # noqa: F401 - the live settings' home, re-exported
+from .live import LIVE
 from .temporal import TemporalDenoiser
-from .layout import _interleave, interleave_phases, split_phases  # noqa: F401 - re-exported
+from .layout import _interleave
 from .reuse import ReuseSlot
 
 

@@ -29,7 +29,8 @@ from torch import nn
 from ..core.baselines import UnsharpMask, unsharp_mask
 from ..core.degrade import check_mode, model_scale, model_task
 from ..core.errors import UserError
-from ..frames.sharpen import BilinearUpscaler, interleave_phases, split_phases
+from ..frames.layout import interleave_phases, split_phases
+from ..frames.sharpen import BilinearUpscaler
 from .export import cached_bytes, static_shape
 from .graphs import PHASE_KINDS, TILE_KINDS, graph_module, phase_capable, tile_halo
 
@@ -165,7 +166,7 @@ class Engine:
     def restore_phases(self, planes: np.ndarray) -> np.ndarray:
         """The whole frame as output phase planes, not interleaved: ``(1, C, h, w)`` uint8 -> ``(16, h, w)``
         uint8 (C = 3 half-size BGR planes for a 2x model, or the frame's 12 phase planes from
-        :func:`~vcam_sharpen.frames.sharpen.split_phases` for a same-size one). A new array per call."""
+        :func:`~vcam_sharpen.frames.layout.split_phases` for a same-size one). A new array per call."""
         return self._run("phase1x" if self.input_scale == 1 else "phaseplanar2x", planes)[0]
 
     def restore_tiles(self, tiles: np.ndarray, inside: np.ndarray) -> np.ndarray:

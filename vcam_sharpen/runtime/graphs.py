@@ -13,9 +13,9 @@ Graph kinds (:func:`graph_module`):
 * ``frame``: the same for ``--degrade 1``: ``(1, H, W, 3)`` uint8 BGR -> same-size uint8 BGR.
 * ``phase2x`` / ``phaseplanar2x`` (engines only): a half-resolution model as a
   :class:`PhaseGraph`, returning phase planes for
-  :func:`vcam_sharpen.frames.sharpen.interleave_phases`.
+  :func:`vcam_sharpen.frames.layout.interleave_phases`.
 * ``phase1x`` (engines only): a same-size :class:`~vcam_sharpen.core.models.EnhanceNet` as a
-  :class:`PhaseGraph` on the frame's phase planes (:func:`vcam_sharpen.frames.sharpen.split_phases`).
+  :class:`PhaseGraph` on the frame's phase planes (:func:`vcam_sharpen.frames.layout.split_phases`).
 * ``tiles2x`` / ``tiles1x`` (engines only): the same on a batch of tiles cut with a halo
   (:class:`TileGraph`), for static-region reuse (:mod:`vcam_sharpen.frames.reuse`).
 """
@@ -31,7 +31,7 @@ from torch import nn
 
 from ..core.degrade import model_scale
 from ..core.models import GATE_STRIDE, HalfResNet
-from ..frames.sharpen import interleave_phases, split_phases
+from ..frames.layout import interleave_phases, split_phases
 
 KINDS = ("model", "frame2x", "planar2x", "frame")
 # Internal graphs of the engines (not offered by ``vcam-sharpen export``): see PhaseGraph.

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from ..core.errors import UserError
-from ..frames.sharpen import LIVE, check_live
+from ..frames.live import LIVE, check_live
 from .mos_app import mos_routes
 from .pages import BadRequest, answers, error, json_object, page, static
 from .preview import BOUNDARY, MAX_VIEWERS, SIDES, VIEWS, PreviewHub, mjpeg
