@@ -61,7 +61,7 @@ def test_a_missed_rate_steps_down_too():
     s = scaler()
     f = Feed(s)
     (t, tag), = f.run(4, 0.5, fps=22.0)
-    assert tag == "student-deep" and "22.0 fps < 30" in s.reason and t <= 3.5
+    assert tag == "student-deep" and "22.0 fps < 29" in s.reason and t <= 4.0
 
 
 def test_on_the_cheapest_rung_it_can_only_say_so():
@@ -202,3 +202,13 @@ def test_another_model_than_auto_stops_scaling():
     th.follow(Settings(), loader.Choice("student", "student"))
     advance(th, pipe, clock, 10, 0.95)
     assert not th.active and built == [] and "auto" not in info
+
+
+def test_the_rate_kept_is_29_at_30_fps_so_a_hogged_machine_at_28_fps_steps_down():
+    """Under a one-core hog the daemon sat at 27-28.7 fps with a 0.9 share (27): now under 29 is a miss, while
+    a frame lost now and then (29.4 kept) is not."""
+    steady = scaler()
+    assert Feed(steady).run(30, 0.6, fps=29.4) == []
+    hogged = scaler()
+    (t, tag), = Feed(hogged).run(6, 0.6, fps=28.2)
+    assert tag == "student-deep" and "fps < 29" in hogged.reason and t <= 4.0

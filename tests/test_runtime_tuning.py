@@ -64,3 +64,20 @@ def test_the_auto_estimate_is_the_paced_median_plus_the_pipeline():
     assert est.cores >= 0.1 * (64 * 48) / (1280 * 720)
     meter = cost_meter(fps=30.0, size=(64, 48))
     assert meter("student") == meter("student") and list(meter.estimates) == ["student"]
+
+
+def test_the_auto_estimate_measures_full_motion_not_static_reuse(monkeypatch):
+    """The estimate repeats one frame; with static-region reuse on, nearly every tile would be skipped and a
+    model that needs a core would look like a quarter of one. The estimate runs every frame whole."""
+    from vcam_sharpen.frames import sharpen
+
+    seen = []
+    real = sharpen.Sharpener.process
+
+    def spy(self, frame, *a, **k):
+        seen.append(self.skip_static)
+        return real(self, frame, *a, **k)
+
+    monkeypatch.setattr(sharpen.Sharpener, "process", spy)
+    sharpener_cores(loader.load("student"), fps=30.0, size=(64, 48), frames=6)
+    assert seen and not any(seen)

@@ -66,6 +66,9 @@ def sharpener_cores(model, fps: float, size: tuple[int, int], degrade: int = 2, 
     by ``bench``'s estimator (:func:`vcam_sharpen.runtime.budget.paced_cpu`: the median window), plus the
     rest of the pipeline scaled from 720p30 (:data:`OTHER_CORES_720P30`)."""
     sharp = Sharpener(create_engine(model, threads=1), degrade=degrade, upscale=upscale)
+    # The same frame every time would let static-region reuse skip nearly all of the work (a first version
+    # estimated student-wide at 0.26 core and then ran it at 1.0): measure what full motion costs.
+    sharp.skip_static = False
     w, h = (size[0] // 2, size[1] // 2) if upscale else size
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), np.uint8)
     for _ in range(2):  # graph build and allocation
