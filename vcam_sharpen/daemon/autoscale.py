@@ -25,6 +25,7 @@ two frames, as the panel's model change does; ``status`` and the panel show the 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -128,7 +129,7 @@ class Autoscaler:
         if over or slow:
             self.room_since = None
             self.miss_since = now if self.miss_since is None else self.miss_since
-            why = f"{w.cores:.2f} core > {p.budget:g}" if over else f"{w.fps:.1f} fps < {p.fps * p.rate_share:.3g}"
+            why = f"{w.cores:.2f} core > {p.budget:g}" if over else f"{math.floor(w.fps * 10) / 10:.1f} fps < {p.fps * p.rate_share:.3g}"
             if now - self.miss_since < p.down_after_s:
                 return None
             if self.i == len(self.ladder) - 1:

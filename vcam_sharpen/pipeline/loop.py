@@ -9,12 +9,15 @@ Two threads meet at a one-slot mailbox (the newest processed frame):
   ``exclusive_caps`` loopback device while it is being written, so it is never left
   without frames.
 
-The worker is rate-aware: while a frame takes less than the publishing period it reads the
-next source frame only once the publisher has sent the previous result, so it never processes
-a frame that would not be published: a 60 fps camera costs what a 30 fps one does, and each
-published frame is the newest the source had when the previous one went out. A worker slower
-than the period starts the next frame as soon as the one before the last is out (one frame in
-flight), so it keeps the rate it can; every frame it makes is still published, a period apart.
+The worker is rate-aware and just in time: it never posts a frame over one the publisher has
+not taken yet, so it never processes a frame that would not be published (a 60 fps camera
+costs what a 30 fps one does), and it starts each frame a *lead* before the publishing tick
+that will send it: its smoothed read-and-process time plus four times its smoothed deviation
+and 2 ms, so a frame that takes a little longer than usual still makes its tick (starting
+right after the previous tick, as a first version did, left a 23 ms frame 10 ms of slack: 12
+of 300 ticks repeated a frame on a quiet 2-core machine). The lead may exceed the period (one
+frame in flight while the previous one waits for its tick): a worker slower than the period
+keeps the rate it can, and every frame it makes is still published, a period apart.
 Processed frames are published as they are, without a copy: the worker writes into the
 sharpener's buffers, each of which stays valid for two
 :meth:`~vcam_sharpen.frames.sharpen.Sharpener.process` calls, and it never starts a frame before
@@ -89,6 +92,7 @@ class Pipeline:
         self._latest: np.ndarray | None = None
         self._seq = self._taken = 0  # frames posted / taken by the publisher
         self._sent = 0  # the last posted frame the publisher is done with (sent, or dropped)
+        self._next_tick = time.monotonic()  # when the publisher sends next (the worker's deadline)
         self._tiles_last = (0, 0)  # the sharpener's tile counts at the last state()
         self._lost_since: float | None = None
         self._card: tuple[str, np.ndarray] | None = None
@@ -114,8 +118,21 @@ class Pipeline:
 
     # -- worker thread
 
+    def _start_when_due(self, frame_s: float, dev_s: float) -> None:
+        """Wait (outside lockstep) until the worker may start its next frame: the one two back is sent (its
+        buffer is the next one written) and the tick that will publish the new frame is one lead away."""
+        period = 1.0 / self.fps
+        lead = min(frame_s + 4.0 * dev_s + 0.002, 1.9 * period)
+        with self._cond:
+            self._cond.wait_for(lambda: self._seq - self._sent <= 1 or self._stop.is_set() or self._paused.is_set())
+            # a posted frame the publisher has not taken goes out at the next tick: this one at the tick after
+            tick = self._next_tick + (period if self._seq != self._taken else 0.0)
+            delay = tick - lead - time.monotonic()
+            if delay > 0:
+                self._cond.wait_for(lambda: self._stop.is_set() or self._paused.is_set(), delay)
+
     def _work(self) -> None:
-        frame_s = 0.0  # seconds a frame takes the worker (read and process), smoothed
+        frame_s = dev_s = 0.0  # seconds a frame takes the worker (read and process), smoothed; its deviation
         try:
             while not self._stop.is_set():
                 if self._paused.is_set():
@@ -126,11 +143,8 @@ class Pipeline:
                     continue
                 if not self._source_open and not self._reopen_source():
                     continue
-                if not self.lockstep:  # rate-aware: see the module docstring
-                    slow = frame_s > 0.9 / self.fps
-                    with self._cond:
-                        self._cond.wait_for(lambda: self._seq - self._sent <= slow or self._stop.is_set()
-                                            or self._paused.is_set())
+                if not self.lockstep:  # rate-aware, just in time: see the module docstring
+                    self._start_when_due(frame_s, dev_s)
                     if self._stop.is_set() or self._paused.is_set():
                         continue
                 t0 = time.perf_counter()
@@ -157,7 +171,9 @@ class Pipeline:
                 s.add_ms("capture", (t1 - t0) * 1e3)
                 for k, v in self.sharpener.timings.items():
                     s.add_ms(k, v)
-                frame_s += 0.2 * (time.perf_counter() - t0 - frame_s)  # read + process, smoothed
+                took = time.perf_counter() - t0
+                dev_s += 0.1 * (abs(took - frame_s) - dev_s)
+                frame_s += 0.2 * (took - frame_s)  # read + process, smoothed
                 self._post(out)
         except BaseException as e:  # noqa: BLE001 - re-raised by run()
             self.error = e
@@ -168,6 +184,8 @@ class Pipeline:
         with self._cond:
             if self.lockstep:  # the previous frame fully sent: its buffer is the next one written
                 self._cond.wait_for(lambda: self._seq == self._sent or self._stop.is_set())
+            else:  # never over a frame the publisher has not taken: every processed frame is published
+                self._cond.wait_for(lambda: self._seq == self._taken or self._stop.is_set() or self._paused.is_set())
             if self._paused.is_set():  # paused meanwhile: this picture would be stale at resume
                 return
             self._latest, self._seq = out, self._seq + 1
@@ -312,10 +330,11 @@ class Pipeline:
                     continue
                 next_t += period
                 delay = next_t - time.monotonic()
+                if delay < -period:  # fell behind (a slow sink): do not burst to catch up
+                    next_t = time.monotonic()
+                self._next_tick = next_t
                 if delay > 0:
                     self._stop.wait(delay)
-                elif delay < -period:  # fell behind (a slow sink): do not burst to catch up
-                    next_t = time.monotonic()
         finally:
             self.status = "stopping"
             self.stop()
