@@ -41,6 +41,7 @@ __all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_
 _LUT_STEPS = 32           # LUT entries per unit of normalised change
 _AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
+_CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
 _MIN_SHIFT = 0.5          # a global shift of half a grid pixel (2 px) or more: a pan, no block is known still
 _T_ALPHA = 1.0 / 16.0     # weight of one frame-difference sample in the smoothed temporal estimate (~16 frames)
 
@@ -135,7 +136,9 @@ class TemporalDenoiser:
         if prev is not None and prev.shape == y.shape:
             coarse = cv2.resize(y - prev, (max(1, y.shape[1] // 2), max(1, y.shape[0] // 2)),
                                 interpolation=cv2.INTER_AREA)
-            cut = float(np.mean(np.abs(coarse))) > self.cut
+            np.abs(coarse, out=coarse)
+            # A cut changes most of the picture; a turning head, however much it changes, only a part of it.
+            cut = float(np.mean(coarse)) > self.cut and float(np.mean(coarse > self.cut)) >= _CUT_SHARE
             if not cut and min(y.shape) >= 8:
                 if self._window_for != y.shape:
                     self._window, self._window_for = shift_window(y.shape), y.shape
