@@ -1,10 +1,11 @@
 """Noise estimates for the temporal stage (frames/temporal.py): one from a single frame, one from two.
 
 * :func:`estimate_noise` (spatial): Immerkaer's (1996) Laplacian-difference estimator restricted to
-  low-gradient pixels (Tai & Yang 2008), so texture and edges do not count as noise. Above ~320x360 pixels it
-  reads a spread subset of thin row strips (the estimate is a mean over many pixels; a quarter of them gives the
-  same figure to ~1%), which makes it ~4x cheaper on a 1280x720 frame.
-* :func:`grid_noise` (temporal): the mean absolute frame-to-frame change of the stillest blocks. A codec
+  low-gradient pixels (Tai & Yang 2008), so texture and edges do not count as noise. Above 320x180 pixels it
+  reads 8-row strips spread over the frame, down to about that many pixels (the estimate is a mean over many
+  pixels: a part of them gives the same figure to a few hundredths of a grey level), so it costs about what a
+  320x180 frame costs (a quarter of a 640x360 frame, a fifteenth of a 1280x720 one).
+* :func:`grid_noise` (temporal): the variance of the frame-to-frame change on the still blocks. A codec
   (JPEG, H.264) removes the high frequencies of the noise, so the spatial estimator reads a compressed noisy
   frame as nearly clean; but it redraws every frame with new errors, and what is left of the noise and the codec's
   errors changes from frame to frame. That change is what the temporal stage's motion test sees, so it is what
@@ -27,10 +28,9 @@ _EDGE_FRACTION = 0.5      # share of highest-gradient pixels left out of the noi
 _STRIP = 8                # rows per strip of the subset; its first and last row (the seams) are left out
 _FULL_PIXELS = 320 * 180  # frames up to this many pixels are read whole; larger ones in strips down to ~this many
 _BLOCK = 4                # grid samples per block side in grid_noise (16x16 frame pixels on a 4x grid)
-_PERCENTILE = 10          # grid_noise reads the 10th percentile of the block means: still blocks
-# Mean |a - b| of two independent N(0, s^2): 2 s / sqrt(pi) = 0.8 sqrt(2) s. Luma (B + 2G + R) / 4 keeps
-# sqrt(6) / 4 of a per-channel sigma; the chroma term |dB - dY| + |dR - dY| has mean 1.5 sqrt(2) s.
-LUMA_GAIN = 0.8 * math.sqrt(2.0) * math.sqrt(6.0) / 4.0
+# The luma (B + 2G + R) / 4 of independent per-channel noise of sigma s has sigma sqrt(6) / 4 s, and the
+# difference of two frames sqrt(2) times that; the chroma term |dB - dY| + |dR - dY| has mean 1.5 sqrt(2) s.
+LUMA_GAIN = math.sqrt(2.0) * math.sqrt(6.0) / 4.0
 CHROMA_GAIN = 1.5 * math.sqrt(2.0)
 _VIDEO_RANGE = (16.0, 235.0)  # blocks outside video range are clipped: noise there reads low, left out
 
@@ -55,7 +55,7 @@ def estimate_noise(planes: np.ndarray, step: int = 2) -> tuple[float, float]:
         Per-channel-equivalent sigmas: independent Gaussian noise of sigma s in each channel gives
         ``(s, s)``. Luma is ``B + 2G + R`` (scaled by 1/sqrt(6)), chroma ``B - R`` (by 1/sqrt(2)).
         Immerkaer's estimator (mean |I * N| sqrt(pi/2) / 6) over the pixels whose luma gradient is
-        below their median, so edges and texture are not taken for noise. Frames above 320x360 pixels
+        below their median, so edges and texture are not taken for noise. Frames above 320x180 pixels
         are read in strips of 8 rows spread over the frame (the rows at the strips' seams left out).
     """
     rows = _strip_rows(planes.shape[1], planes.shape[2])
@@ -113,12 +113,13 @@ def _blocks(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(img[:h, :w], (w // _BLOCK, h // _BLOCK), interpolation=cv2.INTER_AREA).ravel()
 
 
-def _low(values: np.ndarray) -> float:
-    """The ``_PERCENTILE``-th percentile of block means of ``|N(0, s)|``, corrected to their mean: it sits
-    z_p sqrt(pi/2 - 1) / sqrt(n) below it (n samples a block, CV sqrt(pi/2 - 1) each; normal approximation)."""
-    bias = 1.0 - 1.2816 * math.sqrt(math.pi / 2.0 - 1.0) / _BLOCK  # 1.2816: the 10th percentile's z; sqrt(n) = _BLOCK
-    kth = int(values.size * _PERCENTILE / 100)
-    return float(np.partition(values, kth)[kth]) / bias
+def _variance(spread: np.ndarray) -> float:
+    """A noise variance from the blocks' variances about their own means (``_BLOCK**2`` samples each): their
+    median (robust to the few moving blocks the choice lets through) made unbiased: a chi-square of n - 1 degrees
+    of freedom has its median at ~(1 - 2 / (9 (n - 1)))^3 of its mean, and the variance about the block's mean
+    keeps (n - 1) / n of the variance."""
+    n = _BLOCK * _BLOCK
+    return float(np.median(spread)) / (1.0 - 2.0 / (9.0 * (n - 1))) ** 3 * n / (n - 1)
 
 
 def _inside(y: np.ndarray, h: int, w: int) -> np.ndarray | None:
@@ -140,18 +141,19 @@ def grid_noise(subs: tuple[np.ndarray, np.ndarray], ys: list[np.ndarray], e: np.
     Returns:
         None with fewer than 32 of the 4x4-sample blocks in video range (clipped noise reads low), else a dict:
 
-        * ``sigma``: ``(luma, chroma)`` noise sigma of the frame-to-frame change, per channel, in grey levels:
-          the mean absolute luma (chroma) change over the blocks, its 10th percentile (the still blocks: on a
-          still part the change is noise and codec errors alone, on a moving one it is larger), corrected for
-          the percentile's bias and scaled as a per-channel sigma;
-        * with ``e``: ``m``, the mean absolute luma change ``|y - e|`` of noise alone, read the same way;
+        * ``sigma``: ``(luma, chroma)`` noise sigma of the frame-to-frame change, per channel, in grey levels,
+          over the still blocks (below);
+        * with ``e``: ``m``, the mean absolute luma change ``|y - e|`` that noise alone makes (the Gaussian
+          ``sqrt(2 / pi)`` times the root of its variance ``S(y, e)``);
         * with ``e`` and three frames: ``v`` and ``v_e``, this frame's noise variance and the estimate's error
-          variance (luma). With ``S(a, b)`` the mean squared difference, three frames with
-          independent noise give ``v = (S(y, y1) + S(y, y2) - S(y1, y2)) / 2`` (each pair's change holds both
-          frames' variances), and ``v_e = S(y, e) - v``; both >= 0. ``S`` here is the blocks' variance about their
-          own mean, over the still blocks: the quarter whose mean changed least over the four pairs (a moving
-          block's mean moves; and for Gaussian noise a sample's mean is independent of its variance, so choosing
-          blocks by their means does not bias the variances, as choosing by the variances would).
+          variance (luma). Three frames with independent noise give ``v = (S(y, y1) + S(y, y2) - S(y1, y2)) / 2``
+          (each pair's change holds both frames' variances), and ``v_e = S(y, e) - v``; both >= 0.
+
+        ``S(a, b)``: the variance of ``a - b`` on the still blocks: each block's variance about its own mean,
+        their median made unbiased (:func:`_variance`). Still blocks: the quarter of the blocks in video range whose
+        mean changed least, summed over the pairs at hand (a moving block's mean moves; a codec's errors and noise
+        hardly move a mean of 16 samples; and for Gaussian noise a sample's mean is independent of its variance,
+        so choosing blocks by their means does not bias the variances, as choosing by the changes would).
 
     The caller leaves out frames where the picture moved as a whole (:func:`global_shift`): in a pan no block
     is still.
@@ -162,17 +164,26 @@ def grid_noise(subs: tuple[np.ndarray, np.ndarray], ys: list[np.ndarray], e: np.
     if inside is None:
         return None
     sub, prev = subs
-    d01 = cv2.subtract(y, y1)
+    pairs = [cv2.subtract(y, y1)]
+    if e is not None:
+        pairs.append(cv2.subtract(y, e))
+        if len(ys) > 2:
+            pairs += [cv2.subtract(y, ys[2]), cv2.subtract(y1, ys[2])]
+    means = [_blocks(d, h, w)[inside] for d in pairs]
+    spread = [_blocks(cv2.multiply(d, d), h, w)[inside] - m * m for d, m in zip(pairs, means)]
+    moved = np.sum(np.abs(means), axis=0)
+    still = np.argpartition(moved, moved.size // 4)[:moved.size // 4]
+    var = [_variance(v[still]) for v in spread]
+    d01 = pairs[0]
     ch = cv2.add(cv2.absdiff(cv2.subtract(sub[0], prev[0]), d01), cv2.absdiff(cv2.subtract(sub[2], prev[2]), d01))
-    # (The chroma term's CV is lower than |N|'s, so its correction is slightly generous: the chroma floor is a guard.)
-    out: dict = {"sigma": (_low(_blocks(np.abs(d01), h, w)[inside]) / LUMA_GAIN,
-                           _low(_blocks(ch, h, w)[inside]) / CHROMA_GAIN)}
-    if e is None:
-        return out
-    de = cv2.subtract(y, e)
-    out["m"] = _low(_blocks(np.abs(de), h, w)[inside])
-    if len(ys) < 3:
-        return out
+    out: dict = {"sigma": (math.sqrt(var[0]) / LUMA_GAIN,
+                           float(_blocks(ch, h, w)[inside][still].mean()) / CHROMA_GAIN)}
+    if e is not None:  # mean |y - e| of Gaussian noise of that variance: sqrt(2 / pi) sigma
+        out["m"] = math.sqrt(2.0 / math.pi) * math.sqrt(var[1])
+    if len(var) == 4:
+        out["v"] = max((var[0] + var[2] - var[3]) / 2.0, 0.0)
+        out["v_e"] = max(var[1] - out["v"], 0.0)
+    return out
     pairs = (d01, cv2.subtract(y, ys[2]), cv2.subtract(y1, ys[2]), de)
     means = [_blocks(d, h, w)[inside] for d in pairs]
     spread = [_blocks(cv2.multiply(d, d), h, w)[inside] - m * m for d, m in zip(pairs, means)]
