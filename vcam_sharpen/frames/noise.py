@@ -113,13 +113,15 @@ def _blocks(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(img[:h, :w], (w // _BLOCK, h // _BLOCK), interpolation=cv2.INTER_AREA).ravel()
 
 
-def _variance(spread: np.ndarray) -> float:
-    """A noise variance from the blocks' variances about their own means (``_BLOCK**2`` samples each): their
-    median (robust to the few moving blocks the choice lets through) made unbiased: a chi-square of n - 1 degrees
-    of freedom has its median at ~(1 - 2 / (9 (n - 1)))^3 of its mean, and the variance about the block's mean
-    keeps (n - 1) / n of the variance."""
+def _variances(spread: np.ndarray) -> list[float]:
+    """Noise variances from the blocks' variances about their own means (``(blocks, maps)``, ``_BLOCK**2``
+    samples a block): each map's median block (robust to the few moving blocks the choice lets through) made
+    unbiased: a chi-square of n - 1 degrees of freedom has its median at ~(1 - 2 / (9 (n - 1)))^3 of its mean,
+    and the variance about the block's mean keeps (n - 1) / n of the variance."""
     n = _BLOCK * _BLOCK
-    return float(np.median(spread)) / (1.0 - 2.0 / (9.0 * (n - 1))) ** 3 * n / (n - 1)
+    mid = spread.shape[0] // 2
+    med = np.partition(spread, mid, axis=0)[mid]
+    return [float(v) / (1.0 - 2.0 / (9.0 * (n - 1))) ** 3 * n / (n - 1) for v in med]
 
 
 def _inside(y: np.ndarray, h: int, w: int) -> np.ndarray | None:
@@ -169,27 +171,20 @@ def grid_noise(subs: tuple[np.ndarray, np.ndarray], ys: list[np.ndarray], e: np.
         pairs.append(cv2.subtract(y, e))
         if len(ys) > 2:
             pairs += [cv2.subtract(y, ys[2]), cv2.subtract(y1, ys[2])]
-    means = [_blocks(d, h, w)[inside] for d in pairs]
-    spread = [_blocks(cv2.multiply(d, d), h, w)[inside] - m * m for d, m in zip(pairs, means)]
-    moved = np.sum(np.abs(means), axis=0)
-    still = np.argpartition(moved, moved.size // 4)[:moved.size // 4]
-    var = [_variance(v[still]) for v in spread]
     d01 = pairs[0]
     ch = cv2.add(cv2.absdiff(cv2.subtract(sub[0], prev[0]), d01), cv2.absdiff(cv2.subtract(sub[2], prev[2]), d01))
-    out: dict = {"sigma": (math.sqrt(var[0]) / LUMA_GAIN,
-                           float(_blocks(ch, h, w)[inside][still].mean()) / CHROMA_GAIN)}
+    stack = cv2.merge([*pairs, ch])[:h, :w]  # one block pass for every map: channels are the pairs, then chroma
+    size = (w // _BLOCK, h // _BLOCK)
+    means = cv2.resize(stack, size, interpolation=cv2.INTER_AREA).reshape(-1, len(pairs) + 1)[inside]
+    squares = cv2.resize(cv2.multiply(stack, stack), size, interpolation=cv2.INTER_AREA).reshape(-1, len(pairs) + 1)
+    moved = np.abs(means[:, :-1]).sum(axis=1)
+    still = np.argpartition(moved, moved.size // 4)[:moved.size // 4]
+    spread = squares[inside][still, :-1] - np.square(means[still, :-1])
+    var = _variances(spread)
+    out: dict = {"sigma": (math.sqrt(var[0]) / LUMA_GAIN, float(means[still, -1].mean()) / CHROMA_GAIN)}
     if e is not None:  # mean |y - e| of Gaussian noise of that variance: sqrt(2 / pi) sigma
         out["m"] = math.sqrt(2.0 / math.pi) * math.sqrt(var[1])
     if len(var) == 4:
         out["v"] = max((var[0] + var[2] - var[3]) / 2.0, 0.0)
         out["v_e"] = max(var[1] - out["v"], 0.0)
-    return out
-    pairs = (d01, cv2.subtract(y, ys[2]), cv2.subtract(y1, ys[2]), de)
-    means = [_blocks(d, h, w)[inside] for d in pairs]
-    spread = [_blocks(cv2.multiply(d, d), h, w)[inside] - m * m for d, m in zip(pairs, means)]
-    moved = np.abs(means[0]) + np.abs(means[1]) + np.abs(means[2]) + np.abs(means[3])
-    still = np.argpartition(moved, moved.size // 4)[:moved.size // 4]
-    s01, s02, s12, s0e = (float(v[still].mean()) for v in spread)
-    out["v"] = max((s01 + s02 - s12) / 2.0, 0.0)
-    out["v_e"] = max(s0e - out["v"], 0.0)
     return out
