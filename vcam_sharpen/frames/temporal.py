@@ -6,21 +6,25 @@ the noise explains, the filter keeps a running average of it over frames; where 
 
     d  = x - E                                   (frame minus the previous estimate, per channel)
     zy = box5(|dY|) / sy,  zc = box5(|dB - dY| + |dR - dY|) / sc    (luma and chroma apart)
-    k  = K(max(zy, zc))                          (weight of the new frame, kmin .. 1)
+    k  = K(max(zy, zc))                          (weight of the new frame, k0 .. 1)
     E  = E + k d,    out = round(E)
 
 ``dY = (dB + 2 dG + dR) / 4`` is the luma change and ``sy``, ``sc`` the expected mean absolute
 luma / chroma change of noise alone, from the online noise estimate. ``K`` is 1 for large
-normalised changes, so a moving edge is taken as it is (never smeared), and ``kmin`` where the
-change is noise. This follows the motion-adaptive recursive filters of camera ISPs' 3DNR and
+normalised changes, so a moving edge is taken as it is (never smeared), and ``k0`` where the
+change is noise: ``kmin``, or more for a frame with less noise than the estimate (a scalar Kalman gain
+from the still blocks). ``sy`` is never below this frame's own change against the estimate on its
+still blocks. This follows the motion-adaptive recursive filters of camera ISPs' 3DNR and
 FFmpeg's ``hqdn3d`` (a temporal weight looked up from the pixel difference) and ``atadenoise``
 (thresholds relative to the signal), made causal and noise-adaptive; FastDVDnet (Tassano et al.
 2020) observed that motion handling, not motion compensation, is what keeps such filters
 artefact-free. See docs/temporal.md.
 
-The noise estimate (:func:`estimate_noise`) is Immerkaer's (1996) Laplacian-difference estimator
-restricted to low-gradient pixels (Tai & Yang 2008), so texture and edges do not count as noise;
-luma and chroma apart, refreshed every ``every`` frames and smoothed over time.
+The noise estimate is the larger of two (frames/noise.py), luma and chroma apart, each smoothed over
+time: :func:`estimate_noise`, Immerkaer's (1996) Laplacian-difference estimator restricted to
+low-gradient pixels (Tai & Yang 2008), every ``every`` frames; and :func:`grid_noise`, every frame, the
+variance of the change between consecutive frames on still blocks, which sees the noise a codec hid
+from the first (frames where the picture moved as a whole give no sample).
 
 Frames are BGR uint8: planar ``(3, h, w)`` (the half-size frame the Sharpener makes for
 ``degrade=2``) or interleaved ``(H, W, 3)`` (``degrade=1``, ``upscale``). State is float32 planes.
@@ -70,17 +74,20 @@ class TemporalDenoiser:
         mode: ``"on"``, ``"off"`` or ``"auto"`` (on only while the luma noise estimate is above
             1.4 grey levels, off again below 1.0: hysteresis).
         strength: 0..1; 0 is the identity, 1 averages static pixels over ~9 frames (kmin 0.2).
-        every: frames between two noise estimates (8: ~4 a second at 30 fps).
+        every: frames between two spatial noise estimates (8: ~4 a second at 30 fps; the frame-to-frame
+            estimate runs on every frame).
 
     Attributes:
         mode: changeable at any time (the ``temporal`` live setting).
-        noise: smoothed ``(luma, chroma)`` sigma in grey levels, None before the first estimate.
+        noise: smoothed ``(luma, chroma)`` sigma in grey levels, the larger of the spatial and the
+            frame-to-frame estimate; None before the first estimate.
         active: whether the last frame was filtered.
         ms: milliseconds the last call took.
 
     :meth:`planar` and :meth:`hwc` return a reused buffer (or the input itself when inactive).
     State is dropped on :meth:`reset`, on a size change and on a cut (the means of ~8x8 blocks move by
-    8 grey levels on average); the caller resets on a source switch and on resume after a pause.
+    8 grey levels on average, and half of them by that much); the caller resets on a source switch and on
+    resume after a pause.
     """
 
     def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8) -> None:
