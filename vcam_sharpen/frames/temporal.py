@@ -121,9 +121,13 @@ class TemporalDenoiser:
         self._prev_y: np.ndarray | None = None
         self._drop()
 
-    def _drop(self) -> None:
-        """Forget the running estimate (the next frame passes through and starts a new one)."""
+    def _drop(self, frames: bool = False) -> None:
+        """Forget the running estimate (the next frame passes through and starts a new one); with ``frames``
+        also the last frames' grids (while the stage is off they would grow old: no change is measured across)."""
         self._state: np.ndarray | None = None
+        if frames:
+            self._prev_y = self._prev_sub = None
+            self._ys = []
 
     def _observe(self, planes: np.ndarray) -> bool:
         """Update the noise estimates from a frame; True when it is a cut (its coarse picture changed)."""
@@ -184,7 +188,7 @@ class TemporalDenoiser:
         if planes.dtype != np.uint8 or planes.ndim != 3 or planes.shape[0] != 3:
             raise ValueError(f"expected (3, h, w) uint8 planes, got {planes.dtype} {planes.shape}")
         if self.mode == "off" or self.strength <= 0.0:
-            self._drop()
+            self._drop(frames=True)
             self.active, self.ms = False, 0.0  # not run: nothing to count
             return planes
         if self._shape != planes.shape:
@@ -206,7 +210,7 @@ class TemporalDenoiser:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
         if self.mode == "off" or self.strength <= 0.0:
-            self._drop()
+            self._drop(frames=True)
             self.active, self.ms = False, 0.0
             return frame
         t0 = time.perf_counter()
