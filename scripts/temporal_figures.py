@@ -1,6 +1,6 @@
 """The figures of docs/temporal.md that are not one eval command.
 
-    python scripts/temporal_figures.py noise             # the noise estimate on clean and noisy frames
+    python scripts/temporal_figures.py noise             # the noise estimates on clean, noisy and compressed frames
     python scripts/temporal_figures.py cost [FRAMES ROUNDS THREADS]  # the stage's ms per frame, 640x360, 1280x720
     python scripts/temporal_figures.py crop OUT.png      # before/after crop, face clip, noise:5, frame 30
     python scripts/temporal_figures.py tables DIR        # markdown tables + target checks from eval JSON files
@@ -21,7 +21,8 @@ import numpy as np
 
 from vcam_sharpen.core.corrupt import parse_corruption
 from vcam_sharpen.frames.sharpen import BoxDownscaler
-from vcam_sharpen.frames.temporal import TemporalDenoiser, estimate_noise
+from vcam_sharpen.frames.noise import estimate_noise, grid_noise, luma_grid
+from vcam_sharpen.frames.temporal import TemporalDenoiser
 from vcam_sharpen.quality.sequence import read_consecutive, sharpener_outputs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -31,17 +32,28 @@ CONDS = ["noise:5", "camera", "clean"]
 
 
 def noise() -> None:
+    """Spatial (estimate_noise) and frame-to-frame (grid_noise, two independently corrupted copies of the frame)
+    luma / chroma estimates: clean, Gaussian noise 2 and 5, and noise 5 then JPEG quality 50 (4:2:0)."""
     pics = {"face_1280x720 frame 0": read_consecutive(FACE, 2)[0],
             "liveportrait_d10 frame 0": read_consecutive(DATA / "people/clips/liveportrait_d10.mp4", 2)[0],
             "hr/bsds500train_100080": cv2.imread(str(DATA / "hr/bsds500train_100080.png"))[:480],
             "hr/strecha_fountain-P11_0000": cv2.imread(str(DATA / "hr/strecha_fountain-P11_0000.png"))}
     rng = np.random.default_rng(0)
+    jpeg = parse_corruption("jpeg:50")
     for name, img in pics.items():
         small = BoxDownscaler().planar(img).copy()
         cells = []
-        for s in (0, 2, 5):
-            x = np.clip(small + rng.normal(0, s, small.shape), 0, 255).round().astype(np.uint8) if s else small
-            cells.append("%.2f / %.2f" % estimate_noise(x))
+        for s, codec in ((0, False), (2, False), (5, False), (5, True)):
+            pair = []
+            for _ in range(2):
+                x = np.clip(small + rng.normal(0, s, small.shape), 0, 255).round().astype(np.uint8) if s else small
+                if codec:
+                    rgb = np.ascontiguousarray(x[::-1].transpose(1, 2, 0))
+                    x = np.ascontiguousarray(jpeg.apply(rgb, rng).transpose(2, 0, 1)[::-1])
+                pair.append(x)
+            subs = [p[:, ::4, ::4].astype(np.float32) for p in pair]
+            t = grid_noise((subs[0], subs[1]), [luma_grid(subs[0]), luma_grid(subs[1])])
+            cells.append("%.2f / %.2f" % estimate_noise(pair[0]) + (" ; %.2f / %.2f" % t["sigma"] if t else " ; -"))
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 

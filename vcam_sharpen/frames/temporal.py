@@ -6,21 +6,25 @@ the noise explains, the filter keeps a running average of it over frames; where 
 
     d  = x - E                                   (frame minus the previous estimate, per channel)
     zy = box5(|dY|) / sy,  zc = box5(|dB - dY| + |dR - dY|) / sc    (luma and chroma apart)
-    k  = K(max(zy, zc))                          (weight of the new frame, kmin .. 1)
+    k  = K(max(zy, zc))                          (weight of the new frame, k0 .. 1)
     E  = E + k d,    out = round(E)
 
 ``dY = (dB + 2 dG + dR) / 4`` is the luma change and ``sy``, ``sc`` the expected mean absolute
 luma / chroma change of noise alone, from the online noise estimate. ``K`` is 1 for large
-normalised changes, so a moving edge is taken as it is (never smeared), and ``kmin`` where the
-change is noise. This follows the motion-adaptive recursive filters of camera ISPs' 3DNR and
+normalised changes, so a moving edge is taken as it is (never smeared), and ``k0`` where the
+change is noise: ``kmin``, or more for a frame with less noise than the estimate (a scalar Kalman gain
+from the still blocks). ``sy`` is never below this frame's own change against the estimate on its
+still blocks. This follows the motion-adaptive recursive filters of camera ISPs' 3DNR and
 FFmpeg's ``hqdn3d`` (a temporal weight looked up from the pixel difference) and ``atadenoise``
 (thresholds relative to the signal), made causal and noise-adaptive; FastDVDnet (Tassano et al.
 2020) observed that motion handling, not motion compensation, is what keeps such filters
 artefact-free. See docs/temporal.md.
 
-The noise estimate (:func:`estimate_noise`) is Immerkaer's (1996) Laplacian-difference estimator
-restricted to low-gradient pixels (Tai & Yang 2008), so texture and edges do not count as noise;
-luma and chroma apart, refreshed every ``every`` frames and smoothed over time.
+The noise estimate is the larger of two (frames/noise.py), luma and chroma apart, each smoothed over
+time: :func:`estimate_noise`, Immerkaer's (1996) Laplacian-difference estimator restricted to
+low-gradient pixels (Tai & Yang 2008), every ``every`` frames; and :func:`grid_noise`, every frame, the
+variance of the change between consecutive frames on still blocks, which sees the noise a codec hid
+from the first (frames where the picture moved as a whole give no sample).
 
 Frames are BGR uint8: planar ``(3, h, w)`` (the half-size frame the Sharpener makes for
 ``degrade=2``) or interleaved ``(H, W, 3)`` (``degrade=1``, ``upscale``). State is float32 planes.
@@ -34,13 +38,16 @@ import time
 import cv2
 import numpy as np
 
+from .noise import estimate_noise, global_shift, grid_noise, luma_grid, shift_window
+
 MODES = ("off", "on", "auto")
-# Immerkaer's operator: the difference of two Laplacians; zero on planes and ramps, 36 sigma^2 on noise.
-_N1 = np.array([1, -2, 1], np.float32)  # the 3x3 operator [[1, -2, 1], [-2, 4, -2], [1, -2, 1]] is its outer square
-_EDGE_FRACTION = 0.5      # share of highest-gradient pixels left out of the noise estimate (Tai & Yang: 0.1)
+__all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_lut"]
 _LUT_STEPS = 32           # LUT entries per unit of normalised change
 _AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
+_CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
+_MIN_SHIFT = 0.5          # a global shift of half a grid pixel (2 px) or more: a pan, no block is known still
+_T_ALPHA = 1.0 / 16.0     # weight of one frame-difference sample in the smoothed temporal estimate (~16 frames)
 
 
 def check_mode(value) -> str:
@@ -48,36 +55,6 @@ def check_mode(value) -> str:
     if not isinstance(value, str) or value not in MODES:
         raise ValueError(f"temporal must be one of {', '.join(MODES)}")
     return value
-
-
-def estimate_noise(planes: np.ndarray, step: int = 2) -> tuple[float, float]:
-    """Noise standard deviation of a BGR frame in grey levels, ``(luma, chroma)``.
-
-    Args:
-        planes: ``(3, h, w)`` uint8 (or float32) BGR planes, h, w >= 3.
-        step: the estimate averages over every ``step``-th pixel in both directions.
-
-    Returns:
-        Per-channel-equivalent sigmas: independent Gaussian noise of sigma s in each channel gives
-        ``(s, s)``. Luma is ``B + 2G + R`` (scaled by 1/sqrt(6)), chroma ``B - R`` (by 1/sqrt(2)).
-        Immerkaer's estimator (mean |I * N| sqrt(pi/2) / 6) over the pixels whose luma gradient is
-        below their median, so edges and texture are not taken for noise.
-    """
-    f = np.asarray(planes, np.float32)
-    y = cv2.scaleAdd(f[1], 2.0, cv2.add(f[0], f[2]))
-    c = cv2.subtract(f[0], f[2])
-    gx, gy = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3)
-    grad = cv2.add(np.abs(gx, out=gx), np.abs(gy, out=gy))[1:-1:step, 1:-1:step]
-    coarse = np.ascontiguousarray(grad[::2, ::2]).ravel()  # the threshold from a quarter of the grid is as good
-    keep = (grad <= np.partition(coarse, int(coarse.size * (1.0 - _EDGE_FRACTION)))[
-        int(coarse.size * (1.0 - _EDGE_FRACTION))]).astype(np.uint8)
-    scale = math.sqrt(math.pi / 2.0) / 6.0
-    out = []
-    for plane, norm in ((y, math.sqrt(6.0)), (c, math.sqrt(2.0))):
-        lap = cv2.sepFilter2D(plane, cv2.CV_32F, _N1, _N1)  # Immerkaer's operator is [1 -2 1] x [1 -2 1]
-        lap = np.ascontiguousarray(np.abs(lap, out=lap)[1:-1:step, 1:-1:step])
-        out.append(cv2.mean(lap, mask=keep)[0] * scale / norm if keep.any() else 0.0)
-    return out[0], out[1]
 
 
 def weight_lut(kmin: float, z0: float = 1.0, z1: float = 2.2) -> np.ndarray:
@@ -97,17 +74,20 @@ class TemporalDenoiser:
         mode: ``"on"``, ``"off"`` or ``"auto"`` (on only while the luma noise estimate is above
             1.4 grey levels, off again below 1.0: hysteresis).
         strength: 0..1; 0 is the identity, 1 averages static pixels over ~9 frames (kmin 0.2).
-        every: frames between two noise estimates (8: ~4 a second at 30 fps).
+        every: frames between two spatial noise estimates (8: ~4 a second at 30 fps; the frame-to-frame
+            estimate runs on every frame).
 
     Attributes:
         mode: changeable at any time (the ``temporal`` live setting).
-        noise: smoothed ``(luma, chroma)`` sigma in grey levels, None before the first estimate.
+        noise: smoothed ``(luma, chroma)`` sigma in grey levels, the larger of the spatial and the
+            frame-to-frame estimate; None before the first estimate.
         active: whether the last frame was filtered.
         ms: milliseconds the last call took.
 
     :meth:`planar` and :meth:`hwc` return a reused buffer (or the input itself when inactive).
     State is dropped on :meth:`reset`, on a size change and on a cut (the means of ~8x8 blocks move by
-    8 grey levels on average); the caller resets on a source switch and on resume after a pause.
+    8 grey levels on average, and half of them by that much); the caller resets on a source switch and on
+    resume after a pause.
     """
 
     def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8) -> None:
@@ -120,13 +100,20 @@ class TemporalDenoiser:
         # normalised change where the weight starts to rise and where it reaches 1, the box of the motion test.
         self.kmin, self.z0, self.z1, self.ksize = 1.0 - 0.8 * self.strength, 1.0, 2.2, 5
         self.cut, self.chroma_floor = _CUT, 0.5  # the cut threshold; chroma noise never below half the luma's
-        self._lut = weight_lut(self.kmin, self.z0, self.z1)
+        self._luts = {self.kmin: weight_lut(self.kmin, self.z0, self.z1)}  # weight tables by their kmin
         self.ms = 0.0
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the running estimate, the noise estimates and the auto decision."""
         self.noise: tuple[float, float] | None = None
+        self._spatial: tuple[float, float] | None = None    # estimate_noise, smoothed
+        self._temporal: tuple[float, float] | None = None   # grid_noise sigma, smoothed
+        self._prev_sub: np.ndarray | None = None
+        self._ys: list[np.ndarray] = []  # luma grids of the last three frames, newest first (since a cut)
+        self._window: np.ndarray | None = None
+        self._window_for: tuple | None = None
+        self._stats: dict | None = None  # grid_noise of the last frame (None: unknown, a cut or a pan)
         self.active = False
         self._auto_on = False
         self._count = 0
@@ -134,27 +121,51 @@ class TemporalDenoiser:
         self._prev_y: np.ndarray | None = None
         self._drop()
 
-    def _drop(self) -> None:
-        """Forget the running estimate (the next frame passes through and starts a new one)."""
+    def _drop(self, frames: bool = False) -> None:
+        """Forget the running estimate (the next frame passes through and starts a new one); with ``frames``
+        also the last frames' grids (while the stage is off they would grow old: no change is measured across)."""
         self._state: np.ndarray | None = None
+        if frames:
+            self._prev_y = self._prev_sub = None
+            self._ys = []
 
     def _observe(self, planes: np.ndarray) -> bool:
         """Update the noise estimates from a frame; True when it is a cut (its coarse picture changed)."""
-        if self._count % self.every == 0 or self.noise is None:
+        if self._count % self.every == 0 or self._spatial is None:
             est = estimate_noise(planes)
-            if self.noise is None:
-                self.noise = est
+            if self._spatial is None:
+                self._spatial = est
             else:  # smoothed over time: a single odd frame (a cut, a flash) moves it little
-                self.noise = tuple(math.sqrt(0.7 * a * a + 0.3 * b * b) for a, b in zip(self.noise, est))
+                self._spatial = tuple(math.sqrt(0.7 * a * a + 0.3 * b * b) for a, b in zip(self._spatial, est))
         self._count += 1
         # A cut: the coarse picture (means of ~8x8 blocks, from a 4x-subsampled luma grid) changed.
         sub = planes[:, ::4, ::4].astype(np.float32)
-        y = cv2.addWeighted(cv2.addWeighted(sub[0], 0.25, sub[2], 0.25, 0.0), 1.0, sub[1], 0.5, 0.0)
+        y = luma_grid(sub)
         prev, self._prev_y = self._prev_y, y
-        if prev is None or prev.shape != y.shape:
-            return False
-        coarse = cv2.resize(y - prev, (max(1, y.shape[1] // 2), max(1, y.shape[0] // 2)), interpolation=cv2.INTER_AREA)
-        return float(np.mean(np.abs(coarse))) > self.cut
+        prev_sub, self._prev_sub = self._prev_sub, sub
+        cut, self._stats = False, None
+        if prev is not None and prev.shape == y.shape:
+            coarse = cv2.resize(y - prev, (max(1, y.shape[1] // 2), max(1, y.shape[0] // 2)),
+                                interpolation=cv2.INTER_AREA)
+            np.abs(coarse, out=coarse)
+            # A cut changes most of the picture; a turning head, however much it changes, only a part of it.
+            cut = float(np.mean(coarse)) > self.cut and float(np.mean(coarse > self.cut)) >= _CUT_SHARE
+            if not cut and min(y.shape) >= 8:
+                if self._window_for != y.shape:
+                    self._window, self._window_for = shift_window(y.shape), y.shape
+                if global_shift(y, prev, self._window) < _MIN_SHIFT:  # else a pan: no sample
+                    e = None if self._state is None else luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
+                    self._stats = grid_noise((sub, prev_sub), [y, *self._ys[:2]], e)
+                est = None if self._stats is None else self._stats["sigma"]
+                if est is not None:  # smoothed over ~16 frames (variances averaged)
+                    t = self._temporal or est
+                    self._temporal = tuple(math.sqrt((1 - _T_ALPHA) * a * a + _T_ALPHA * b * b) for a, b in zip(t, est))
+        # The noise the stage works with: the larger of the two. The spatial one alone misses what a codec
+        # hid from it; the temporal one alone misses nothing it needs, but is unknown until two still frames.
+        s, t = self._spatial, self._temporal
+        self.noise = s if t is None else (max(s[0], t[0]), max(s[1], t[1]))
+        self._ys = [y] if cut else [y, *self._ys[:2]]
+        return cut
 
     def state(self) -> dict:
         """What ``status`` shows: the mode, whether the last frame was filtered, the noise estimate (grey levels)."""
@@ -177,7 +188,7 @@ class TemporalDenoiser:
         if planes.dtype != np.uint8 or planes.ndim != 3 or planes.shape[0] != 3:
             raise ValueError(f"expected (3, h, w) uint8 planes, got {planes.dtype} {planes.shape}")
         if self.mode == "off" or self.strength <= 0.0:
-            self._drop()
+            self._drop(frames=True)
             self.active, self.ms = False, 0.0  # not run: nothing to count
             return planes
         if self._shape != planes.shape:
@@ -199,7 +210,7 @@ class TemporalDenoiser:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
         if self.mode == "off" or self.strength <= 0.0:
-            self._drop()
+            self._drop(frames=True)
             self.active, self.ms = False, 0.0
             return frame
         t0 = time.perf_counter()
@@ -242,21 +253,32 @@ class TemporalDenoiser:
         luma, chroma = self.noise
         resid = 1.0 + self.kmin / (2.0 - self.kmin)  # the estimate's own noise adds to the difference
         sy = max(0.8 * math.sqrt(6.0) / 4.0 * luma * math.sqrt(resid), 0.25)
+        k0, st = self.kmin, self._stats
+        if st is not None and "m" in st:  # this frame's change against the estimate on its still blocks is a floor
+            sy = max(sy, st["m"])
+        if st is not None and "v" in st:
+            # A scalar Kalman gain for the still pixels: this frame's noise variance against the estimate's
+            # error variance; a frame with less noise than the estimate (a clean frame between codec-ridden
+            # ones) gets more weight. Never below kmin (robustness to slow changes; the strength setting).
+            k0 = min(max(st["v_e"] / max(st["v"] + st["v_e"], 1e-6), self.kmin), 1.0)
+        k0 = round(k0 * 64) / 64  # in steps of 1/64, so that the tables can be kept
+        lut = self._luts.get(k0)
+        if lut is None:
+            lut = self._luts[k0] = weight_lut(k0, self.z0, self.z1)
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
         cv2.absdiff(dy, 0.0, dst=m)
         box = (self.ksize, self.ksize)
         cv2.blur(m, box, dst=m)
-        cv2.subtract(d[0], dy, dst=t)
-        cv2.absdiff(t, 0.0, dst=t)
-        cv2.subtract(d[2], dy, dst=zc)
-        cv2.absdiff(zc, 0.0, dst=zc)
+        cv2.absdiff(d[0], dy, dst=t)
+        cv2.absdiff(d[2], dy, dst=zc)
         cv2.add(zc, t, dst=zc)
         cv2.blur(zc, box, dst=zc)
-        cv2.max(cv2.multiply(m, _LUT_STEPS / sy, dst=m), cv2.multiply(zc, _LUT_STEPS / sc, dst=zc), dst=m)
-        cv2.convertScaleAbs(m, dst=idx)
-        cv2.LUT(idx, self._lut, dst=k)
+        # max(zy, zc) in LUT steps: the chroma term scaled to luma units, the max, then one scaling into the index
+        cv2.max(m, cv2.multiply(zc, sy / sc, dst=zc), dst=m)
+        cv2.convertScaleAbs(m, dst=idx, alpha=_LUT_STEPS / sy)
+        cv2.LUT(idx, lut, dst=k)
         for c in range(3):
             cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
         cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
