@@ -12,6 +12,7 @@ from vcam_sharpen.frames import layout
 from vcam_sharpen.frames.reuse import ChangeTest, ReuseSlot, StaticReuse, tile_halo
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.runtime.engines import UnsharpEngine, create_engine
+from vcam_sharpen.runtime.noiseaware import NoiseAwareEngine
 
 
 class Clock:
@@ -207,3 +208,22 @@ def test_results_stay_valid_for_two_calls():
     second = sharp.process(frames[1])
     assert np.array_equal(first, kept) and second is not first
     assert sharp.process(frames[2]) is first  # the buffer comes back on the second following call
+
+
+def test_the_noise_aware_pair_runs_whole_frames_and_reuse_on_equals_reuse_off():
+    """The pair has no single tile graph: reuse falls back to whole frames, so reuse on is exactly reuse off,
+    through the temporal stage, a switch of the choice and its cross-fade."""
+    def pair():
+        return NoiseAwareEngine(create_engine(model("student")), create_engine(model("student", channels=8)),
+                                fade=3, hold=3)
+
+    on, off = Sharpener(pair(), temporal="on"), Sharpener(pair(), temporal="on")
+    off.skip_static = False
+    assert tile_halo(on.engine) is None
+    rng = np.random.default_rng(1)
+    base = scene(96, 128)
+    for step in range(12):
+        sigma = 0 if step < 4 else 6  # a clean camera that turns noisy: the choice switches and fades
+        frame = np.clip(base + rng.normal(0, sigma, base.shape), 0, 255).astype(np.uint8)
+        assert np.array_equal(on.process(frame), off.process(frame)), step
+    assert on.engine.switches == off.engine.switches == 1 and on.tile_counts == (0, 0)

@@ -261,6 +261,13 @@ class Sharpener:
         self._out: np.ndarray | None = None     # output buffer (odd sizes, split)
         self._mix: np.ndarray | None = None     # strength blend buffer
 
+    def reset(self) -> None:
+        """Forget what earlier frames left (a resume after a pause, a source switch): the temporal stage's state
+        and the engine's, where it has one (the noise-aware choice picks again from the next frame)."""
+        self.temporal.reset()
+        if hasattr(self.engine, "reset"):
+            self.engine.reset()
+
     def apply_live(self, changes: dict) -> None:
         """Set live settings (values checked by :func:`check_live`); the next frame uses them."""
         for name, value in changes.items():
