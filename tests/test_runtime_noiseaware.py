@@ -138,7 +138,7 @@ def test_sharpener_feeds_it_the_temporal_estimate_and_strength_keeps_its_meaning
 
 def test_state_describe_and_bad_arguments():
     eng = wrapper()
-    assert eng.state()["noise"] is None and eng.describe().startswith("noise-aware: clean-model | noisy-model")
+    assert eng.state()["noise"] is None and eng.describe() == "clean-model + noisy-model"
     run(eng, [3.0])
     st = eng.state()
     assert st["choice"] == "noisy" and st["model"] == "noisy-model" and st["mix"] == 1.0 and not st["fading"]
@@ -186,6 +186,7 @@ def test_create_any_builds_the_pair_from_the_loaded_name_and_any_other_model_as_
     assert isinstance(pair, loader.ModelPair) and pair.names == (CLEAN_MODEL, NOISY_MODEL)
     eng = create_any(pair, fps=60)
     assert isinstance(eng, NoiseAwareEngine) and (eng.fade, eng.hold) == (30, 120)
+    assert eng.describe().startswith("2 x student on ")  # both members are the student architecture
     assert eng.model_name == NOISE_AWARE and eng.state()["models"] == {"clean": CLEAN_MODEL, "noisy": NOISY_MODEL}
     assert not isinstance(create_any(loader.load(CLEAN_MODEL)), NoiseAwareEngine)
     assert create_any(None) is None

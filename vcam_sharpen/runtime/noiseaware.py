@@ -91,6 +91,7 @@ class NoiseAwareEngine:
         self._denoiser: TemporalDenoiser | None = None
         self._outs: dict[tuple, list] = {}
         self._shape: tuple | None = None  # the frames' shape: another one is another source (reset)
+        self.model = None  # the ModelPair it runs, where built from one (create_any, tuning.engine_for_rate)
         self.reset()
 
     def reset(self) -> None:
@@ -153,10 +154,9 @@ class NoiseAwareEngine:
                 "source": "temporal" if self._denoiser is not None and self._denoiser.mode != "off" else "own"}
 
     def describe(self) -> str:
-        level = "?" if self.noise is None else f"{self.noise:.1f}"
-        each = self.engines["clean"].describe()
-        pair = f"{self.names['clean']} | {self.names['noisy']}"
-        return f"noise-aware: {pair} (each as {each}; noise {level}, {self.choice})"
+        """The two engines (fixed when built: the choice and the level are in :meth:`state`)."""
+        clean, noisy = (e.describe() for e in self.engines.values())
+        return f"2 x {clean}" if clean == noisy else f"{clean} + {noisy}"
 
     # ------------------------------------------------------------------ frames
 
@@ -226,7 +226,9 @@ def create_any(model, engine: str = "auto", device: str = "auto", threads: int |
     if not isinstance(model, loader.ModelPair):
         return create_engine(model, engine, device, threads)
     clean, noisy = (create_engine(m, engine, device, threads) for m in model.members)
-    return NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
+    out = NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
+    out.model = model
+    return out
 
 
 class FirstFrameChoice(nn.Module):

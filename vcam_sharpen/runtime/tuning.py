@@ -39,7 +39,9 @@ def engine_for_rate(model: nn.Module | None, fps: float, size: tuple[int, int], 
         check_mode(model, degrade, upscale)  # one line naming the pair, before any member is timed
         clean, noisy = (engine_for_rate(m, fps, size, degrade, upscale, engine, device, threads)
                         for m in model.members)
-        return NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
+        pair = NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
+        pair.model = model
+        return pair
     if threads is not None or pick_engine(engine, device) != ("onnxruntime", "cpu"):
         return create_engine(model, engine, device, threads)
     one = create_engine(model, engine, device, threads=1)

@@ -215,10 +215,10 @@ def _tile_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 def _engine_for_rate(row: Row, fps: float, size: tuple[int, int], degrade: int):
     """The row's engine as the daemon would run it at ``fps``; rows without a model keep theirs."""
-    if not isinstance(row.engine, Engine):
+    first = getattr(row.engine, "engines", {}).get("clean", row.engine)  # the noise-aware pair: its members'
+    if not isinstance(first, Engine) or getattr(row.engine, "model", None) is None:
         return row.engine
-    return engine_for_rate(row.engine.model, fps, size, degrade=degrade, engine=row.engine.name,
-                           device=row.engine.device)
+    return engine_for_rate(row.engine.model, fps, size, degrade=degrade, engine=first.name, device=first.device)
 
 
 def _gmac(row: Row, width: int, height: int) -> float | None:
