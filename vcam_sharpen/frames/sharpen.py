@@ -360,8 +360,11 @@ class Sharpener:
         if engine is not None:
             t = time.perf_counter()
             planes = small if self._planar else small.transpose(2, 0, 1)
-            reuse = self._reuse.get(engine, planes.shape) if self.skip_static else None
-            if reuse is not None:
+            pair = self._planar and hasattr(engine, "restore_reusing")  # noise-aware: reuse by the chosen model
+            reuse = self._reuse.get(engine, planes.shape) if self.skip_static and not pair else None
+            if pair:
+                core = engine.restore_reusing(small, self._reuse if self.skip_static else None)
+            elif reuse is not None:
                 core = reuse.restore(planes)
             else:
                 core = engine.restore_planar(small) if self._planar else engine.restore_half(small)

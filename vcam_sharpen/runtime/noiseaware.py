@@ -27,7 +27,8 @@ applies to this engine's output as to any engine's: nothing here changes its mea
 The name ``noise-aware`` (:data:`vcam_sharpen.core.tags.PAIRS`) loads as a
 :class:`~vcam_sharpen.core.loader.ModelPair`; :func:`create_any` turns it into this engine (and any other model
 into its usual engine), so every command that takes ``--model`` runs it the same way. It has no single tile
-graph, so static-region reuse runs whole frames with it (:func:`vcam_sharpen.frames.reuse.tile_halo` is None).
+graph (:func:`vcam_sharpen.frames.reuse.tile_halo` is None); the Sharpener's static-region reuse runs the chosen
+model's tiles through :meth:`NoiseAwareEngine.restore_reusing`, and whole frames during a fade.
 On still pictures (eval's tables) :class:`FirstFrameChoice` does per picture what the engine does on a camera's
 first frame.
 """
@@ -160,11 +161,30 @@ class NoiseAwareEngine:
 
     # ------------------------------------------------------------------ frames
 
-    def _run(self, method: str, frame: np.ndarray, planes) -> np.ndarray:
+    def _begin(self, planes) -> None:
+        """This frame's level and choice (once per frame, before it is restored)."""
         if planes.shape != self._shape:  # a size change: another camera or mode, its noise is not known yet
             self._shape = planes.shape
             self.reset()
         self.observe(self._raw_level(planes))
+
+    def restore_reusing(self, planes: np.ndarray, slot) -> np.ndarray:
+        """As :meth:`restore_planar`, with static-region reuse (the Sharpener's
+        :class:`~vcam_sharpen.frames.reuse.ReuseSlot`, None: off) run by the chosen model's own tile graph when
+        one model makes the output. The slot is keyed by that engine, so a switch starts its reuse afresh (no
+        tile kept from the other model); during a fade both models run whole frames."""
+        self._begin(planes)
+        m = self.mix
+        one = self.engines["clean"] if m <= 0.0 else self.engines["noisy"] if m >= 1.0 else None
+        reuse = slot.get(one, planes.shape) if slot is not None and one is not None else None
+        return reuse.restore(planes) if reuse is not None else self._blend("restore_planar", planes)
+
+    def _run(self, method: str, frame: np.ndarray, planes) -> np.ndarray:
+        self._begin(planes)
+        return self._blend(method, frame)
+
+    def _blend(self, method: str, frame: np.ndarray) -> np.ndarray:
+        """The chosen model's output, or both blended during a fade (the choice already made for this frame)."""
         m = self.mix
         if m <= 0.0:
             return getattr(self.engines["clean"], method)(frame)
