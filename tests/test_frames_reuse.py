@@ -243,3 +243,10 @@ def test_the_noise_aware_pair_reuses_by_its_chosen_model_and_matches_reuse_off()
     assert [f for f, _ in done] == [False] * 5 + [True] * 2 + [False] * 5  # fade=3: two blended frames
     assert done[4][1] == done[5][1] == done[6][1]  # while fading: whole frames through both models, no tiles
     assert on._reuse.reuse.share < 1.0  # reuse runs again on the new model once the fade is over
+
+
+def test_the_slot_builds_its_reuse_on_the_clock_it_is_given():
+    clock = Clock()
+    slot = ReuseSlot(clock=clock)
+    reuse = slot.get(create_engine(model("student")), (3, 100, 132))
+    assert reuse is not None and reuse.clock is clock

@@ -1,5 +1,6 @@
 """eval on consecutive frames (quality/sequence.py): the corruption protocol, flicker, peers, the pan-and-cut test."""
 
+import time
 from pathlib import Path
 
 import cv2
@@ -134,3 +135,19 @@ def test_the_auto_row_is_the_daemons_default_and_names_the_pair(monkeypatch):
     for a, b in ((rows[0], rows[1]), (rows[2], rows[3])):
         assert a["frames_ssim"] == b["frames_ssim"] and a["flicker"] == b["flicker"]
     assert picks.count("auto") == 1  # the same pick for every condition
+
+
+def test_scores_do_not_depend_on_how_fast_the_machine_runs(monkeypatch):
+    """Static-region reuse refreshes tiles by time: eval counts a frame period (30 fps) per frame, so a loaded
+    machine scores what an idle one scores."""
+    frames = [_photo(96, 128, 0)] * 10
+    cond = [parse_corruption("noise:4")]
+    fast = sequence_rows(frames, "student", "off", cond)[0]["frames_ssim"]
+    real = sequence.Sharpener.process
+
+    def slow(self, frame):
+        time.sleep(0.15)  # 1.5 s over the clip: every tile would be refreshed by the wall clock
+        return real(self, frame)
+
+    monkeypatch.setattr(sequence.Sharpener, "process", slow)
+    assert sequence_rows(frames, "student", "off", cond)[0]["frames_ssim"] == fast

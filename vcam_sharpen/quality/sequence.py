@@ -27,6 +27,7 @@ import numpy as np
 from ..core import loader
 from ..core.corrupt import Corruption
 from ..core.errors import UserError
+from ..frames.reuse import ReuseSlot
 from ..frames.sharpen import BilinearUpscaler, BoxDownscaler, Sharpener
 from ..frames.temporal import MODES
 from ..io.sources import check_video_file
@@ -34,6 +35,8 @@ from ..runtime.noiseaware import create_any
 from ..runtime.tuning import resolve
 from .datasets import IMAGE_SUFFIXES
 from .metrics import psnr
+
+DAEMON_FPS = 30.0  # the daemon's default rate: the pace of the consecutive frames for static-region reuse
 
 # FFmpeg peers: row name -> filter and arguments (documented in docs/temporal.md). atadenoise: thresholds
 # tuned on noise sigma 5 (its defaults, 0.02/0.04, leave most of it), 9 frames (4 of delay, 4 ahead);
@@ -118,12 +121,17 @@ class HalfSizeCorruption(BoxDownscaler):
 def sharpener_outputs(frames: Iterable[np.ndarray], spec: str | None, temporal: str,
                       corruption: Corruption | None, seed: int = 0, info: dict | None = None) -> Iterable[np.ndarray]:
     """The daemon's outputs for ``frames`` (BGR uint8) with model ``spec`` (None: no network; ``noise-aware``: the
-    pair, its fade and hold for the daemon's default 30 fps) and the temporal stage in mode ``temporal``; each
+    pair, its fade and hold for the daemon's default 30 fps; static-region reuse on, paced at 30 fps) and the temporal stage in mode ``temporal``; each
     yielded frame is a copy. ``info`` gets ``noise_aware``, the pair's state after the last frame, where it ran."""
     engine = create_any(loader.load(spec)) if spec else None
     sharpener = Sharpener(engine, degrade=2, temporal=temporal)
     sharpener._box = HalfSizeCorruption(corruption, seed)  # the corruption enters where the camera's would
-    for frame in frames:
+    # static-region reuse refreshes every tile once a second: count seconds as the daemon at 30 fps would see
+    # them, not the wall clock, so a score is the same on a fast and on a loaded machine
+    clock = {"t": 0.0}
+    sharpener._reuse = ReuseSlot(clock=lambda: clock["t"])
+    for i, frame in enumerate(frames):
+        clock["t"] = i / DAEMON_FPS
         out = sharpener.process(frame).copy()
         if info is not None and hasattr(engine, "state"):  # kept up to date: the scorer may stop reading early
             info["noise_aware"] = engine.state()
