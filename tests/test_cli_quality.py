@@ -69,7 +69,9 @@ def test_models_lists_every_registered_model_and_every_shipped_tag():
     assert rows["seed-student"]["params"] == 499 and rows["enhance"]["task"] == "same-size"
     assert rows["seed-teacher"]["gmac_720p"] > rows["seed-student"]["gmac_720p"]
     tags = {row["name"]: row for row in out["tags"]}
-    assert list(tags) == list(loader.shipped())
+    assert list(tags) == [*loader.shipped(), *loader.pairs()]  # the shipped tags, then the pairs of them
+    assert tags["noise-aware"]["members"] == ["student-clean", "student-temporal"]
+    assert not tags["student"]["auto"]  # the pair takes its place on the ladder
     for task in ("2x", "same-size"):  # auto's ladder as the table declares it, with the recorded quality
         ladder = sorted((t for t in tags.values() if t["task"] == task and t["auto"]), key=lambda t: t["auto_rank"])
         assert [t["name"] for t in ladder] == loader.auto_candidates(2 if task == "2x" else 1)

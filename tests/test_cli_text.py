@@ -134,3 +134,17 @@ def test_eval_table_columns_fit_long_labels():
     assert len(starts) == 1 and lines[2].startswith("student-deep-clean-nokd ")
     assert "123,456,789" in lines[2] and "123,456,7890" not in lines[2]
     assert fixed([("a", -1), ("b", 1)], [["long-cell", "x"]]).splitlines()[2] == "long-cell x"
+
+
+def test_status_text_shows_the_noise_aware_choice_and_a_fade():
+    base = {"running": True, "pid": 7, "status": "running", "model": "noise-aware (student-clean | student-temporal)"}
+    assert "choice:" not in status_text(base)  # no pair running
+    na = {"noise": 5.1, "choice": "noisy", "model": "student-temporal", "mix": 1.0, "fading": False,
+          "models": {"clean": "student-clean", "noisy": "student-temporal"}, "switches": 1,
+          "thresholds": {"clean_below": 0.65, "noisy_above": 0.8}, "source": "temporal"}
+    text = status_text({**base, "noise_aware": na})
+    assert "choice:     student-temporal (noisy camera, noise 5.1; clean below 0.65, noisy above 0.8)" in text
+    assert "fading" not in text
+    fading = status_text({**base, "noise_aware": {**na, "mix": 0.4, "fading": True}})
+    assert "noisy above 0.8), fading (40% student-temporal)" in fading
+    assert "noise not measured yet" in status_text({**base, "noise_aware": {**na, "noise": None}})

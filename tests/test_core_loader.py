@@ -158,3 +158,35 @@ def test_resolve_owns_default_auto_and_the_weights_file(tmp_path):
     with pytest.raises(UserError, match="unknown model"):
         loader.resolve("no-such-model")
     assert loader.resolve(" student-nokd ").spec == "student-nokd"
+
+
+def test_noise_aware_is_a_name_auto_picks_at_degrade_2_and_the_same_size_mode_refuses():
+    """The shipped pair is a model name like a tag, auto's bottom 2x rung in student's place; it loads as a pair
+    of the two students and is a 2x model (one line naming it for --degrade 1)."""
+    assert loader.pairs() == {"noise-aware": ("student-clean", "student-temporal")}
+    assert "noise-aware" in loader.names() and loader.check("noise-aware") == "noise-aware"
+    assert loader.members("noise-aware") == ("student-clean", "student-temporal") and loader.members("x") == ("x",)
+    pair = loader.load("noise-aware")
+    assert isinstance(pair, loader.ModelPair) and pair.input_scale == 2 and pair.model_name == "noise-aware"
+    for m, tag in zip(pair.members, pair.names):
+        ref = loader.load(tag)
+        assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), ref.state_dict().values()))
+    ladder = loader.auto_candidates(2)
+    assert ladder[-1] == "noise-aware" and "student" not in ladder
+    c = loader.resolve("auto", cost=lambda t: 0.5 if t == "noise-aware" else 2.0, budget=0.75)
+    assert c.spec == c.label == "noise-aware" and c.ladder == ladder
+    assert loader.resolve("auto", degrade=1, cost=lambda t: 0.1).spec == "enhance"  # not a same-size rung
+    assert loader.describe("noise-aware") == "noise-aware (student-clean | student-temporal)"
+    assert loader.describe("student") == "student"
+    with pytest.raises(UserError, match="--weights"):
+        loader.load("noise-aware", weights=loader.shipped()["student"])
+    r = CliRunner().invoke(cli, ["run", "--source", "demo", "--model", "noise-aware", "--degrade", "1", "--output",
+                                 "null", "--frames", "3", "--size", "64x48"])
+    assert r.exit_code == 2 and "noise-aware is a 2x model" in r.output and "Traceback" not in r.output
+    assert r.output.strip().count("\n") == 0, r.output
+
+
+def test_export_of_the_pair_names_its_two_networks(tmp_path):
+    r = CliRunner().invoke(cli, ["export", "--model", "noise-aware", "--out", str(tmp_path / "m.onnx")])
+    assert r.exit_code == 2 and "--model student-clean, --model student-temporal" in r.output
+    assert not (tmp_path / "m.onnx").exists()

@@ -28,19 +28,39 @@ def test_each_file_holds_the_declared_architecture_and_task(tag):
     assert arch_task in (None, row.task)  # a full-resolution architecture (None) may serve either task
 
 
+def _rung(name):
+    return tags.TAGS.get(name) or tags.PAIRS[name]
+
+
 def test_ladders_are_ranked_per_task_without_gaps_and_get_cheaper_going_down():
     for task in tags.TASKS:
         ladder = tags.ladder(task)
         assert ladder, task
-        ranks = [tags.TAGS[t].rank for t in ladder]
+        ranks = [_rung(t).rank for t in ladder]
         assert ranks == list(range(len(ladder)))
-        assert all(tags.TAGS[t].task == task and "teacher" not in tags.TAGS[t].arch for t in ladder)
-        gmacs = [count_macs(loader.load(t)) for t in ladder]
-        assert gmacs == sorted(gmacs, reverse=True), (task, gmacs)
+        assert all(_rung(t).task == task for t in ladder)
+        assert all("teacher" not in tags.TAGS[m].arch for t in ladder for m in loader.members(t))
+        for ladder in (tags.ladder(task), loader.auto_candidates(2 if task == tags.TASK_2X else 1)):
+            gmacs = [count_macs(loader.load(t)) for t in ladder]
+            assert gmacs == sorted(gmacs, reverse=True), (task, gmacs)
     assert tags.ladder(tags.TASK_2X)[-1] == tags.DEFAULT_MODEL  # the bottom rung is the default
     assert tags.ENHANCE_MODEL in tags.ladder(tags.TASK_SAME)
-    assert loader.auto_candidates(2) == tags.ladder(tags.TASK_2X)
-    assert loader.auto_candidates(1, upscale=True) == tags.ladder(tags.TASK_2X)
+    # the shipped noise-aware pair takes student's place as auto's bottom 2x rung
+    assert loader.auto_candidates(2) == [t for t in tags.ladder(tags.TASK_2X) if t != tags.DEFAULT_MODEL]
+    assert loader.auto_candidates(2)[-1] == tags.NOISE_AWARE
+    assert loader.auto_candidates(1, upscale=True) == loader.auto_candidates(2)
+    assert loader.auto_candidates(1) == tags.ladder(tags.TASK_SAME)
+
+
+def test_pairs_are_two_shipped_tags_of_their_task_and_replace_a_rung_of_it():
+    for name, pair in tags.PAIRS.items():
+        assert name not in tags.TAGS and len(pair.members) == 2 and pair.description
+        assert all(tags.TAGS[m].task == pair.task and not tags.TAGS[m].auto for m in pair.members)
+        assert pair.replaces is None or tags.TAGS[pair.replaces].task == pair.task
+        # it costs what its dearer member costs, and no more than the rung it replaces
+        macs = count_macs(loader.load(name))
+        assert macs == max(count_macs(loader.load(m)) for m in pair.members)
+        assert pair.replaces is None or macs <= count_macs(loader.load(pair.replaces))
 
 
 def test_mode_task_and_default():

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from vcam_sharpen.core import loader
+from vcam_sharpen.core.models import count_macs
 from vcam_sharpen.daemon.autoscale import AutoscaleThread, Autoscaler, Policy, kept_frames
 
 LADDER = ["student-wide", "student-deep", "student"]
@@ -212,3 +213,24 @@ def test_the_rate_kept_is_29_at_30_fps_so_a_hogged_machine_at_28_fps_steps_down(
     hogged = scaler()
     (t, tag), = Feed(hogged).run(6, 0.6, fps=28.2)
     assert tag == "student-deep" and "fps < 29" in hogged.reason and t <= 4.0
+
+
+def test_the_noise_aware_pair_is_the_bottom_rung_and_named_with_its_models():
+    """auto's shipped ladder ends on the pair (student's place); the thread steps down to it and back up, and
+    what status says names its two models. Without a start cost, the GMAC ratio counts its dearer member."""
+    ladder = loader.auto_candidates(2)
+    assert ladder[-1] == "noise-aware" and "student" not in ladder
+    clock = {"t": 0.0, "cpu": 0.0}
+    pipe, built, info = Pipe(Sharp(ladder[-2])), [], {}
+
+    def build(settings, tag):
+        built.append(tag)
+        return Sharp(tag), {}
+
+    th = AutoscaleThread(pipe, build, info, clock=lambda: clock["t"], cpu_clock=lambda: clock["cpu"])
+    th.follow(Settings(), loader.Choice(ladder[-2], ladder[-2], "best that fits", {}, list(ladder)))
+    assert th.scaler.gmacs["noise-aware"] == count_macs(loader.load("student-clean")) > 0
+    advance(th, pipe, clock, 4, 0.95)
+    assert built == ["noise-aware"] and info["model"].startswith(
+        "noise-aware (student-clean | student-temporal) (auto: stepped down from")
+    assert th.scaler.ratio(ladder[-2], "noise-aware") > 1.0  # the rung above costs more GMACs

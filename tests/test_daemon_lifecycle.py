@@ -22,6 +22,7 @@ from vcam_sharpen.daemon.lock import AlreadyRunning, PidLock, paths, read_state,
 from vcam_sharpen.daemon.settings import Settings
 from vcam_sharpen.quality.report import methods
 from vcam_sharpen.runtime.engines import Engine
+from vcam_sharpen.runtime.noiseaware import NoiseAwareEngine
 
 DEMO = {"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0}
 
@@ -153,6 +154,26 @@ def test_the_default_model_follows_the_mode():
     s, described = lifecycle.build_sharpener(Settings(model="default", degrade=1, upscale=True, size=(64, 48),
                                                       fps=1.0))
     assert described == loader.DEFAULT_MODEL
+
+
+def test_the_noise_aware_pair_is_built_for_the_rate_and_named_with_its_two_models(monkeypatch):
+    """--model noise-aware, and auto where the pair is its pick: one engine over the two students, fade and hold
+    scaled with the camera rate, the members named in what status and the start line say; warm-up's black frame
+    leaves no choice behind; --degrade 1 refuses it in one line before any device is opened."""
+    s, described = lifecycle.build_sharpener(Settings(model="noise-aware", size=(64, 48), fps=60.0))
+    assert isinstance(s.engine, NoiseAwareEngine) and (s.engine.fade, s.engine.hold) == (30, 120)
+    assert described == "noise-aware (student-clean | student-temporal)"
+    lifecycle.warm_up(s, (64, 48))
+    assert s.engine.noise is None and s.temporal.noise is None  # the next (real) frame picks
+    with pytest.raises(UserError, match="noise-aware is a 2x model"):
+        lifecycle.build_sharpener(Settings(model="noise-aware", degrade=1, size=(64, 48)))
+    cheap = {"noise-aware": 0.3}
+    monkeypatch.setattr(lifecycle, "resolve", lambda *a, **k: loader.resolve(
+        "auto", cost=lambda t: cheap.get(t, 2.0), budget=0.75))
+    s, described = lifecycle.build_sharpener(Settings(size=(64, 48), fps=30.0))  # auto, the daemon's default
+    assert isinstance(s.engine, NoiseAwareEngine) and (s.engine.fade, s.engine.hold) == (15, 60)
+    assert described.startswith("noise-aware (student-clean | student-temporal) (auto: best that fits 0.75 core")
+    assert s.temporal.mode == "auto"  # with the temporal stage in its default mode
 
 
 def test_weights_without_a_model_run_the_checkpoints_own_model():

@@ -56,6 +56,9 @@ def test_the_models_offered_per_mode():
         assert model_task("student") == "2x" and model_task("enhance") == "same-size" and model_task("auto") is None
     for mode, default in mode_defaults().items():
         assert default in offered[mode]
+    if "noise-aware" in loader.pairs():  # the pair is a 2x model, offered beside auto's other rungs
+        assert model_task("noise-aware") == "2x" and "noise-aware" in offered["degrade"]
+        assert "noise-aware" in offered["upscale"] and "noise-aware" not in offered["same"]
     paths = offered_models("/my/model.pt", "same")
     assert paths["same"][-1] == "/my/model.pt" and "/my/model.pt" not in paths["degrade"]
 

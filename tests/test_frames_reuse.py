@@ -12,6 +12,7 @@ from vcam_sharpen.frames import layout
 from vcam_sharpen.frames.reuse import ChangeTest, ReuseSlot, StaticReuse, tile_halo
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.runtime.engines import UnsharpEngine, create_engine
+from vcam_sharpen.runtime.noiseaware import NoiseAwareEngine
 
 
 class Clock:
@@ -207,3 +208,45 @@ def test_results_stay_valid_for_two_calls():
     second = sharp.process(frames[1])
     assert np.array_equal(first, kept) and second is not first
     assert sharp.process(frames[2]) is first  # the buffer comes back on the second following call
+
+
+class Level:
+    """A temporal stage as the noise-aware choice reads it: a luma noise level set by the test."""
+
+    mode, strength, noise = "on", 1.0, (0.2, 0.2)
+
+
+def test_the_noise_aware_pair_reuses_by_its_chosen_model_and_matches_reuse_off():
+    """The pair has no single tile graph; the Sharpener's reuse runs the chosen model's tiles, starts afresh
+    when the choice switches (no tile kept from the other model), runs whole frames during the fade, and matches
+    reuse off as closely as for any model, through a switch and its cross-fade."""
+    def pair():
+        return NoiseAwareEngine(create_engine(model("student")), create_engine(model("student", channels=8)),
+                                fade=3, hold=3)
+
+    on, off = Sharpener(pair()), Sharpener(pair())
+    off.skip_static = False
+    level = Level()
+    for sharp in (on, off):
+        sharp.engine.watch(level)
+    assert tile_halo(on.engine) is None
+    base, done = scene(), []
+    for step in range(12):
+        level.noise = (0.2, 0.2) if step < 5 else (3.0, 3.0)  # a camera that turns noisy: switch, then fade
+        frame = base.copy()
+        frame[30 + 10 * step: 70 + 10 * step, 40:150] //= 2  # a moving patch
+        assert diff(on.process(frame), off.process(frame)) <= 1, step
+        done.append((on.engine.state()["fading"], on.tile_counts[1]))
+        if step == 4:
+            assert on._reuse.engine is on.engine.engines["clean"] and 0 < on.tile_counts[0] < on.tile_counts[1]
+    assert on.engine.switches == off.engine.switches == 1 and on._reuse.engine is on.engine.engines["noisy"]
+    assert [f for f, _ in done] == [False] * 5 + [True] * 2 + [False] * 5  # fade=3: two blended frames
+    assert done[4][1] == done[5][1] == done[6][1]  # while fading: whole frames through both models, no tiles
+    assert on._reuse.reuse.share < 1.0  # reuse runs again on the new model once the fade is over
+
+
+def test_the_slot_builds_its_reuse_on_the_clock_it_is_given():
+    clock = Clock()
+    slot = ReuseSlot(clock=clock)
+    reuse = slot.get(create_engine(model("student")), (3, 100, 132))
+    assert reuse is not None and reuse.clock is clock

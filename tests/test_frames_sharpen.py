@@ -224,3 +224,26 @@ def test_split_phases_is_the_inverse_of_interleave_phases(shape):
     assert np.array_equal(interleave_phases(planes), img[: 2 * h, : 2 * w])
     buf = np.empty((12, h, w), np.uint8)
     assert split_phases(img, buf) is buf
+
+
+class Resettable(FakeEngine):
+    """A fake 2x engine with state (as the noise-aware choice has): counts its resets."""
+
+    input_scale = 2
+
+    def __init__(self):
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+
+
+def test_reset_forgets_the_temporal_state_and_the_engines():
+    sharp = Sharpener(Resettable(), degrade=2, temporal="on")
+    for seed in range(3):
+        sharp.process(frame(32, 48, seed=seed))
+    assert sharp.temporal.noise is not None
+    sharp.reset()
+    assert sharp.temporal.noise is None and sharp.engine.resets == 1
+    Sharpener(None, degrade=2).reset()  # no engine, or one without state: only the stage
+    Sharpener(FakeEngine(), degrade=1).reset()

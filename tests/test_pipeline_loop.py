@@ -22,6 +22,7 @@ from vcam_sharpen.pipeline.loop import PAUSED, Pipeline
 from vcam_sharpen.pipeline.stats import STAGES
 from vcam_sharpen.quality.metrics import ssim
 from vcam_sharpen.runtime.engines import create_engine
+from vcam_sharpen.runtime.noiseaware import create_any
 
 
 def real_frames(frames, floor=90):
@@ -489,3 +490,20 @@ def test_a_worker_slower_than_the_rate_keeps_one_frame_in_flight_and_never_overw
     assert all(sink.intact) and sharp.calls <= new + 2
     values = [int(f[0, 0, 0]) for _, f in sink.frames if (f == f[0, 0]).all()]
     assert values == sorted(values)
+
+
+def test_the_noise_aware_choice_is_in_the_state_and_starts_again_after_a_source_loss(monkeypatch):
+    engine = create_any(loader.load("noise-aware"))
+    src, sink, sharp = FlakySource(), ListSink(), Sharpener(engine, degrade=2, size=(64, 48), temporal="on")
+    resets, states = [], []
+    real = engine.reset
+    monkeypatch.setattr(engine, "reset", lambda: resets.append(1) or real())
+    Pipeline(src, sharp, [sink], fps=30, on_state=states.append).run(frames=75)
+    assert src.back is not None and len(resets) >= 1  # once the source is back, with the temporal stage
+    st = states[-1]
+    assert st["noise_aware"]["model"] == "student-clean" and "noise" in st  # a flat grey picture: clean
+    assert st["noise_aware"]["models"] == {"clean": "student-clean", "noisy": "student-temporal"}
+    text = status_text({"running": True, **st, "source_name": "demo"})
+    assert "choice:     student-clean (clean camera, noise 0.0; clean below 0.65, noisy above 0.8)" in text
+    plain = Pipeline(DemoSource((64, 48), 30), Sharpener(None, size=(64, 48)), [ListSink()])
+    assert "noise_aware" not in plain.state()  # other engines have no choice to show

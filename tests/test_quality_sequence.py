@@ -1,15 +1,18 @@
 """eval on consecutive frames (quality/sequence.py): the corruption protocol, flicker, peers, the pan-and-cut test."""
 
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from vcam_sharpen.core import loader
 from vcam_sharpen.core.corrupt import corrupt_batch, parse_corruption
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.frames.sharpen import BoxDownscaler
 from vcam_sharpen.quality.metrics import ssim
+from vcam_sharpen.quality import sequence
 from vcam_sharpen.quality.report import run_eval
 from vcam_sharpen.quality.sequence import (HalfSizeCorruption, fast_ssim, load_sequence, pan_sequence,
                                            peer_outputs, score_sequence, sequence_rows)
@@ -108,3 +111,43 @@ def test_rows_and_errors(tmp_path):
     pic = tmp_path / "p.png"
     cv2.imwrite(str(pic), _photo())
     assert len(load_sequence(str(pic), 6)) == 6
+
+
+def test_the_auto_row_is_the_daemons_default_and_names_the_pair(monkeypatch):
+    """Where auto resolves to the noise-aware pair (as on a machine where it is the best rung that fits), the
+    auto row runs exactly what the daemon runs by default: the pair with the temporal stage in auto mode. It is
+    labelled auto, names the pair and both its models, and scores as the noise-aware row with --temporal auto.
+    auto is measured once for all conditions."""
+    picks = []
+
+    def resolve(name):
+        picks.append(name)
+        return loader.resolve(name, cost=lambda t: 0.3 if t == "noise-aware" else 2.0, budget=0.75)
+
+    monkeypatch.setattr(sequence, "resolve", resolve)
+    frames = [_photo(48, 64, s % 2) for s in range(5)]
+    conds = [parse_corruption("noise:6"), parse_corruption("clean")]
+    rows = sequence_rows(frames, "auto,noise-aware", "auto", conds)
+    auto, pair = rows[0], rows[1]
+    assert auto["label"] == "auto" and auto["kind"] == "auto" and auto["temporal"] == "auto"
+    assert auto["model"] == "noise-aware" and auto["models"] == ["student-clean", "student-temporal"]
+    assert "fits" in auto["reason"] and auto["noise_aware"]["model"] in auto["models"]
+    for a, b in ((rows[0], rows[1]), (rows[2], rows[3])):
+        assert a["frames_ssim"] == b["frames_ssim"] and a["flicker"] == b["flicker"]
+    assert picks.count("auto") == 1  # the same pick for every condition
+
+
+def test_scores_do_not_depend_on_how_fast_the_machine_runs(monkeypatch):
+    """Static-region reuse refreshes tiles by time: eval counts a frame period (30 fps) per frame, so a loaded
+    machine scores what an idle one scores."""
+    frames = [_photo(96, 128, 0)] * 10
+    cond = [parse_corruption("noise:4")]
+    fast = sequence_rows(frames, "student", "off", cond)[0]["frames_ssim"]
+    real = sequence.Sharpener.process
+
+    def slow(self, frame):
+        time.sleep(0.15)  # 1.5 s over the clip: every tile would be refreshed by the wall clock
+        return real(self, frame)
+
+    monkeypatch.setattr(sequence.Sharpener, "process", slow)
+    assert sequence_rows(frames, "student", "off", cond)[0]["frames_ssim"] == fast

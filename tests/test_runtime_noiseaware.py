@@ -5,12 +5,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
+from vcam_sharpen.core import loader
 from vcam_sharpen.core.corrupt import parse_corruption
+from vcam_sharpen.core.degrade import check_mode
+from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.core.models import count_macs
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.frames.temporal import TemporalDenoiser
 from vcam_sharpen.quality.sequence import pan_sequence, sequence_rows
-from vcam_sharpen.runtime.noiseaware import CLEAN_MODEL, NOISE_AWARE, NOISY_MODEL, NoiseAwareEngine
+from vcam_sharpen.runtime.noiseaware import (CLEAN_MODEL, NOISE_AWARE, NOISY_MODEL, FirstFrameChoice, NoiseAwareEngine,
+                                             create_any, rate_frames)
 
 
 class Flat:
@@ -132,7 +138,7 @@ def test_sharpener_feeds_it_the_temporal_estimate_and_strength_keeps_its_meaning
 
 def test_state_describe_and_bad_arguments():
     eng = wrapper()
-    assert eng.state()["noise"] is None and eng.describe().startswith("noise-aware: clean-model | noisy-model")
+    assert eng.state()["noise"] is None and eng.describe() == "clean-model + noisy-model"
     run(eng, [3.0])
     st = eng.state()
     assert st["choice"] == "noisy" and st["model"] == "noisy-model" and st["mix"] == 1.0 and not st["fading"]
@@ -154,3 +160,50 @@ def test_eval_row_is_student_clean_on_a_clean_picture_and_the_noise_trained_one_
     for cond, other in (("clean", CLEAN_MODEL), ("noise:8", NOISY_MODEL)):
         rows = sequence_rows(frames, f"{NOISE_AWARE},{other}", "auto", [parse_corruption(cond)])
         assert rows[0]["label"] == NOISE_AWARE and rows[0]["frames_ssim"] == rows[1]["frames_ssim"], cond
+        assert rows[0]["models"] == [CLEAN_MODEL, NOISY_MODEL] and rows[0]["noise_aware"]["model"] == other
+
+
+def test_a_new_frame_size_is_a_new_source_and_picks_again():
+    eng = wrapper(fade=3, hold=3)
+    stage = TemporalDenoiser("on")
+    eng.watch(stage)
+    stage.noise = (5.0, 5.0)
+    eng.restore_planar(np.zeros((3, 4, 4), np.uint8))
+    assert eng.choice == "noisy" and eng.mix == 1.0
+    stage.noise = (0.2, 0.2)
+    out = eng.restore_planar(np.zeros((3, 6, 4), np.uint8))  # another size: no hold, no fade
+    assert eng.choice == "clean" and eng.mix == 0.0 and eng.switches == 0 and out[0, 0, 0] == 100
+
+
+def test_fade_and_hold_follow_the_camera_rate():
+    assert rate_frames(30) == {"fade": 15, "hold": 60}  # the wrapper's defaults
+    assert rate_frames(60) == {"fade": 30, "hold": 120} and rate_frames(1) == {"fade": 1, "hold": 2}
+    assert rate_frames(0.1) == {"fade": 1, "hold": 1}
+
+
+def test_create_any_builds_the_pair_from_the_loaded_name_and_any_other_model_as_usual():
+    pair = loader.load(NOISE_AWARE)
+    assert isinstance(pair, loader.ModelPair) and pair.names == (CLEAN_MODEL, NOISY_MODEL)
+    eng = create_any(pair, fps=60)
+    assert isinstance(eng, NoiseAwareEngine) and (eng.fade, eng.hold) == (30, 120)
+    assert eng.describe().startswith("2 x student on ")  # both members are the student architecture
+    assert eng.model_name == NOISE_AWARE and eng.state()["models"] == {"clean": CLEAN_MODEL, "noisy": NOISY_MODEL}
+    assert not isinstance(create_any(loader.load(CLEAN_MODEL)), NoiseAwareEngine)
+    assert create_any(None) is None
+    with pytest.raises(UserError, match="noise-aware is a 2x model.*--degrade 2"):
+        check_mode(pair, degrade=1)
+    with pytest.raises(UserError, match="not one network"):
+        pair(torch.zeros(1, 3, 8, 8))
+
+
+def test_on_stills_each_picture_gets_the_member_the_first_frame_would():
+    """eval's still tables: a picture's own noise estimate picks the member, as on a camera's first frame."""
+    pair = loader.load(NOISE_AWARE)
+    still = FirstFrameChoice(pair)
+    smooth = torch.linspace(0, 1, 48).repeat(3, 32, 1)[None]  # a ramp: no noise
+    noisy = (smooth + torch.from_numpy(np.random.default_rng(0).normal(0, 8 / 255, smooth.shape)).float()).clamp(0, 1)
+    with torch.no_grad():
+        out = still(torch.cat([smooth, noisy]))
+        assert torch.equal(out[:1], pair.clean(smooth)) and torch.equal(out[1:], pair.noisy(noisy[:1]))
+    assert still.picks == {"clean": 1, "noisy": 1} and still.model_name == NOISE_AWARE
+    assert count_macs(still) == count_macs(pair) == count_macs(pair.clean)

@@ -7,6 +7,10 @@ from vcam_sharpen.core.baselines import UnsharpMask
 from vcam_sharpen.core.models import create_model
 from vcam_sharpen.runtime.engines import DEFAULT_THREADS, OrtEngine, TorchEngine, UnsharpEngine
 from vcam_sharpen.core import loader
+from vcam_sharpen.core.errors import UserError
+from vcam_sharpen.runtime import tuning
+from vcam_sharpen.runtime.budget import CpuEstimate
+from vcam_sharpen.runtime.noiseaware import NoiseAwareEngine, rate_frames
 from vcam_sharpen.runtime.tuning import cost_meter, engine_for_rate, resolve, sharpener_cores
 
 
@@ -81,3 +85,28 @@ def test_the_auto_estimate_measures_full_motion_not_static_reuse(monkeypatch):
     monkeypatch.setattr(sharpen.Sharpener, "process", spy)
     sharpener_cores(loader.load("student"), fps=30.0, size=(64, 48), frames=6)
     assert seen and not any(seen)
+
+
+def test_the_pair_gets_each_member_picked_for_the_rate_and_fade_and_hold_scaled_with_it():
+    pair = loader.load("noise-aware")
+    eng = engine_for_rate(pair, fps=1.0, size=(64, 48))
+    assert isinstance(eng, NoiseAwareEngine) and {"fade": eng.fade, "hold": eng.hold} == rate_frames(1.0)
+    assert all(isinstance(e, OrtEngine) and e.threads == 1 for e in eng.engines.values())
+    assert tuple(eng.names.values()) == pair.names
+    assert (engine_for_rate(pair, fps=60.0, size=(64, 48), threads=1).fade,) == (30,)
+    with pytest.raises(UserError, match="noise-aware is a 2x model"):
+        engine_for_rate(pair, fps=30.0, size=(64, 48), degrade=1)
+
+
+def test_the_pair_costs_its_dearer_member_measured_as_any_tag(monkeypatch):
+    measured = []
+
+    def fake(model, fps, size, degrade=2, upscale=False, frames=45):
+        measured.append(model)
+        return CpuEstimate(cores=0.3 + 0.1 * len(measured), low=0.0, high=1.0, windows=[], frames=frames)
+
+    monkeypatch.setattr(tuning, "sharpener_cores", fake)
+    meter = cost_meter(fps=30.0, size=(64, 48))
+    assert meter("noise-aware") == pytest.approx(0.5)  # the second member measured the dearer here
+    assert list(meter.estimates) == ["student-clean", "student-temporal", "noise-aware"]
+    assert meter("student-clean") == pytest.approx(0.4) and len(measured) == 2  # each measured once

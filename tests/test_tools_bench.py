@@ -6,10 +6,12 @@ from vcam_sharpen.cli.text import bench_markdown, bench_table
 from vcam_sharpen.core import loader
 from vcam_sharpen.core.errors import UserError
 from vcam_sharpen.core.degrade import model_task
-from vcam_sharpen.core.models import create_model, list_models
+from vcam_sharpen.core.models import count_macs, create_model, list_models
 from vcam_sharpen.core.tags import TASK_SAME
 from vcam_sharpen.pipeline.stats import STAGES
 from vcam_sharpen.runtime.engines import OrtEngine, TorchEngine, UnsharpEngine
+from vcam_sharpen.runtime.noiseaware import NoiseAwareEngine
+from vcam_sharpen.tools import bench
 from vcam_sharpen.tools.bench import DEFAULT_VIDEO, bench_row, default_source, make_rows, parse_size, run_bench
 
 
@@ -106,3 +108,12 @@ def test_default_source_is_the_face_clip_when_present():
 def test_degrade_one_defaults_to_the_enhance_model():
     rows = make_rows("bilinear,default", degrade=1)
     assert [r.label for r in rows] == ["bilinear", loader.ENHANCE_MODEL] and rows[1].engine.input_scale == 1
+
+
+def test_the_noise_aware_row_counts_its_dearer_member_and_is_paced_as_the_daemon_runs_it():
+    (row,) = make_rows("noise-aware")
+    assert isinstance(row.engine, NoiseAwareEngine) and row.label == "noise-aware" and not row.note
+    assert bench._gmac(row, 1280, 720) == round(count_macs(loader.load("student-clean"), 720, 1280) / 1e9, 3)
+    paced = bench._engine_for_rate(row, 1.0, (64, 48), 2)  # each member picked for the rate: one thread
+    assert isinstance(paced, NoiseAwareEngine) and all(e.threads == 1 for e in paced.engines.values())
+    assert (paced.fade, paced.hold) == (1, 2)  # fade and hold follow the rate

@@ -40,6 +40,9 @@ def export_cmd(model, weights, out, kind, as_json) -> None:
     """Export a model to ONNX (opset 17, dynamic height and width) and check it against torch."""
     degrade = 1 if kind == "frame" else 2  # the mode a frame graph is for
     module = loader.load(resolve(model, degrade=degrade, weights=weights).spec, weights)
+    if isinstance(module, loader.ModelPair):
+        raise UserError(f"--model {module.model_name} is two networks chosen while running; export each: "
+                        + ", ".join(f"--model {m}" for m in module.names))
     if module is None or not hasattr(module, "model_name"):
         raise UserError(f"--model {model}: a classical baseline, not a network; there is nothing to export "
                         "(pick a model from vcam-sharpen models)")

@@ -214,6 +214,15 @@ def _temporal(st: dict) -> str:
     return f"{st.get('temporal', 'off')} ({'filtering' if st.get('temporal_active') else 'idle'}), {est}"
 
 
+def _noise_aware(na: dict) -> str:
+    """The noise-aware choice in ``status``: the model running, why, and a cross-fade in progress."""
+    level = "noise not measured yet" if na.get("noise") is None else f"noise {na['noise']:.1f}"
+    th = na.get("thresholds", {})
+    fade = f", fading ({na.get('mix', 0) * 100:.0f}% {na['models']['noisy']})" if na.get("fading") else ""
+    return (f"{na.get('model', '?')} ({na.get('choice', '?')} camera, {level}; clean below {th.get('clean_below', 0):g}, "
+            f"noisy above {th.get('noisy_above', 0):g}){fade}")
+
+
 def _skip_text(st: dict) -> str:
     """Static-region reuse in ``status``: on or off, and the share of tiles restored lately."""
     if "skip_static" not in st:
@@ -245,6 +254,7 @@ def status_text(st: dict) -> str:
         + (f", CPU {st['cpu_cores']:.2f} core" if st.get("cpu_cores") is not None else ""),
         f"  ms/frame:   {stages or 'n/a'}",
         f"  temporal:   {_temporal(st)}",
+        *([f"  choice:     {_noise_aware(st['noise_aware'])}"] if st.get("noise_aware") else []),
         f"  frames:     {st.get('frames_out', 0)} out, {st.get('frames_processed', 0)} processed, "
         f"{st.get('dropped', 0)} dropped, {st.get('repeated', 0)} repeated, {st.get('placeholders', 0)} placeholder",
     ]

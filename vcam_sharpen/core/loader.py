@@ -10,6 +10,9 @@ Names every command accepts (``run``/``start --model``, ``bench --models``, ``ev
 * a shipped weight tag: a row of :data:`vcam_sharpen.core.tags.TAGS` whose file ``weights/<tag>.pt`` is
   present (``student``, ``student-nokd``, ...); tags that equal a registered architecture name are that
   architecture's default weights;
+* a pair (:data:`vcam_sharpen.core.tags.PAIRS`: ``noise-aware``) whose members are both shipped: it loads as a
+  :class:`ModelPair`, which the runtime runs as one engine choosing between the two
+  (:mod:`vcam_sharpen.runtime.noiseaware`);
 * a registered architecture without shipped weights (untrained: speed measurements only);
 * a path to a ``.pt`` checkpoint.
 """
@@ -29,7 +32,8 @@ from . import checkpoint
 from .baselines import unsharp_for
 from .errors import UserError
 from .models import create_model, list_models
-from .tags import DEFAULT_MODEL, ENHANCE_MODEL, TAGS, ladder, mode_default, mode_task  # noqa: F401 - re-exported
+from .tags import (DEFAULT_MODEL, ENHANCE_MODEL, NOISE_AWARE, PAIRS, TAGS, ladder, mode_default,  # noqa: F401
+                   mode_task)  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,52 @@ def shipped() -> dict[str, Path]:
     return {t: folder / row.file for t, row in TAGS.items() if (folder / row.file).is_file()}
 
 
+def pairs() -> dict[str, tuple[str, str]]:
+    """``{name: (clean tag, noisy tag)}`` of the declared pairs (:data:`vcam_sharpen.core.tags.PAIRS`) whose
+    members are both shipped."""
+    have = shipped()
+    return {name: p.members for name, p in PAIRS.items() if all(m in have for m in p.members)}
+
+
+def members(spec: str | None) -> tuple:
+    """The shipped tags a name runs: a pair's two members, else ``(spec,)``."""
+    return tuple(PAIRS[spec].members) if spec in PAIRS else (spec,)
+
+
 def names() -> list[str]:
     """Every model name the commands accept (paths to ``.pt`` files aside), in display order."""
-    return list(dict.fromkeys(["none", *BASELINES, "default", AUTO, *shipped(), *list_models()]))
+    return list(dict.fromkeys(["none", *BASELINES, "default", AUTO, *shipped(), *pairs(), *list_models()]))
+
+
+class ModelPair(nn.Module):
+    """What :func:`load` gives for a pair: the clean and the noisy model (:data:`vcam_sharpen.core.tags.PAIRS`),
+    one of which runs on a frame. It has the members' ``input_scale`` and task, so
+    :func:`vcam_sharpen.core.degrade.check_mode` treats it as any model of the task;
+    :func:`vcam_sharpen.core.models.count_macs` counts the dearer member. It is no network of its own: the
+    runtime builds one engine per member (:func:`vcam_sharpen.runtime.noiseaware.create_any`), and a path that
+    needs a single network (export, the still-image eval) refuses it.
+
+    Attributes:
+        model_name: the pair's name (``noise-aware``), as errors and tables call it.
+        names: ``(clean tag, noisy tag)``.
+    """
+
+    def __init__(self, name: str, clean: nn.Module, noisy: nn.Module, names: tuple[str, str]) -> None:
+        super().__init__()
+        self.model_name, self.names = name, tuple(names)
+        self.clean, self.noisy = clean, noisy
+        self.input_scale = int(getattr(clean, "input_scale", 1))
+        task = getattr(clean, "task", None)
+        if task is not None:
+            self.task = task
+
+    @property
+    def members(self) -> tuple[nn.Module, nn.Module]:
+        return self.clean, self.noisy
+
+    def forward(self, x):
+        raise UserError(f"{self.model_name} is two models chosen over time from a video's noise, not one network: "
+                        f"score it on a clip (eval --consecutive N), or pick {' or '.join(self.names)}")
 
 
 def is_path(spec: str) -> bool:
@@ -116,6 +163,11 @@ def load(spec: str | None, weights: Path | None = None, allow_untrained: bool = 
         return unsharp_for(task) if spec == "unsharp" else None
     if is_path(spec):
         return checkpoint.load(Path(spec).expanduser())[0]
+    if spec in PAIRS:
+        if weights is not None:
+            raise UserError(f"--model {spec} runs the shipped {' and '.join(PAIRS[spec].members)}, so --weights "
+                            f"{weights} would be ignored; drop --weights, or pick the model the weights are for")
+        return ModelPair(spec, *(load(m, task=task) for m in PAIRS[spec].members), names=PAIRS[spec].members)
     if weights is not None:
         return checkpoint.load(Path(weights), expect=spec)[0]
     path = shipped().get(spec)
@@ -163,9 +215,11 @@ def same_size_trained(path: Path) -> bool:
 
 def auto_candidates(degrade: int = 2, upscale: bool = False) -> list[str]:
     """``auto``'s ladder for the frame mode, best first: the declared ranks of the tag table
-    (:func:`vcam_sharpen.core.tags.ladder`) among the shipped files."""
-    have = shipped()
-    return [t for t in ladder(mode_task(degrade, upscale)) if t in have]
+    (:func:`vcam_sharpen.core.tags.ladder`) among the shipped files and pairs (:func:`pairs`); a pair that
+    is shipped takes the place of the rung it replaces."""
+    have, both = shipped(), pairs()
+    gone = {PAIRS[p].replaces for p in both}
+    return [t for t in ladder(mode_task(degrade, upscale)) if (t in have or t in both) and t not in gone]
 
 
 @dataclass
@@ -230,6 +284,12 @@ def resolve(spec: str | None, degrade: int = 2, upscale: bool = False, weights: 
     cheapest = min(cores, key=cores.get)
     return Choice(cheapest, cheapest, f"none fits {budget:g} core; the cheapest (estimated "
                                       f"{cores[cheapest]:.2f} core)", cores, candidates)
+
+
+def describe(name: str) -> str:
+    """What ``status`` and the start line call a model: a pair with its members
+    (``noise-aware (student-clean | student-temporal)``), anything else as it is."""
+    return f"{name} ({' | '.join(PAIRS[name].members)})" if name in PAIRS else name
 
 
 def label(spec: str) -> str:

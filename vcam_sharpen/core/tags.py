@@ -16,6 +16,10 @@ Tasks (:data:`TASKS`):
 the CPU budget, and the running daemon steps down it when the budget or the frame rate is missed
 (:mod:`vcam_sharpen.daemon.autoscale`) and back up when there is room. Rungs are ordered by recorded
 quality and get cheaper going down.
+
+A rung may be a :class:`Pair` (:data:`PAIRS`) rather than one file: ``noise-aware`` is two shipped students
+of which one runs at a time, chosen from the camera's noise (:mod:`vcam_sharpen.runtime.noiseaware`). It is a
+name like a tag (``--model noise-aware``), offered when both its files are shipped.
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ _ROWS = (
         "fine-tuned on camera-train corruptions"),
     Tag("student-deep", "student-deep", TASK_2X, 1, "2x student, convs 3x3, 3x3, 1x1, 1x1 of 16 channels, "
         "fine-tuned on camera-train corruptions"),
-    Tag("student", "student", TASK_2X, 2, "the default 2x student: two 3x3 convs of 16 channels, "
+    # rank 2 is the noise-aware pair (PAIRS), which takes student's place where its files are shipped
+    Tag("student", "student", TASK_2X, 3, "the default 2x student: two 3x3 convs of 16 channels, "
         "distilled on camera-train corruptions"),
     Tag("student-temporal", "student", TASK_2X, None, "student fine-tuned on the temporal stage's output of "
         "noisy clips (train --sequence 8): the noisy half of the noise-aware choice"),
@@ -91,6 +96,44 @@ _ROWS = (
 
 TAGS: dict[str, Tag] = {row.tag: row for row in _ROWS}
 
+NOISE_AWARE = "noise-aware"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two shipped tags of the same task behind one name, one of them running at a time.
+
+    Attributes:
+        tag: the name commands accept (``--model noise-aware``).
+        members: ``(clean, noisy)``: the tags of the model for a clean camera and of the one for a noisy camera.
+        task: the members' task.
+        rank: its place on ``auto``'s ladder (as :attr:`Tag.rank`).
+        replaces: a rung the pair takes the place of on the ladder where both members are shipped.
+        description: one line for ``vcam-sharpen models``.
+    """
+
+    tag: str
+    members: tuple[str, str]
+    task: str
+    rank: int | None
+    replaces: str | None
+    description: str
+
+    @property
+    def auto(self) -> bool:
+        return self.rank is not None
+
+
+PAIRS: dict[str, Pair] = {NOISE_AWARE: Pair(
+    # Where on the ladder: both members are the `student` architecture, so the pair costs what `student` costs
+    # (one member runs outside a 0.5 s cross-fade) and is better than it on every clip (a noisy camera gets the
+    # model trained on the temporal stage's output, a clean one the sharpest student): it takes student's place
+    # as the bottom rung. `student` below it would be a step down that saves no CPU. The wider and deeper
+    # students stay above: dearer, and robust to noise on their own.
+    NOISE_AWARE, ("student-clean", "student-temporal"), TASK_2X, 2, "student",
+    "student-clean on a clean camera, student-temporal on a noisy one, chosen from the temporal stage's noise "
+    "estimate (hysteresis, cross-fade)")}
+
 
 def get(tag: str) -> Tag | None:
     """The row of ``tag``, or None when it is not a shipped tag."""
@@ -110,8 +153,10 @@ def mode_default(degrade: int = 2, upscale: bool = False) -> str:
 
 
 def ladder(task: str) -> list[str]:
-    """``auto``'s candidates for ``task``, best (and dearest) first: the declared ranks, no file check."""
-    return [t.tag for t in sorted((t for t in _ROWS if t.task == task and t.auto), key=lambda t: t.rank)]
+    """``auto``'s candidates for ``task``, best (and dearest) first: the declared ranks of tags and pairs, no
+    file check (a pair and the rung it replaces are both listed; the loader keeps the one it can run)."""
+    rows = [*_ROWS, *PAIRS.values()]
+    return [t.tag for t in sorted((t for t in rows if t.task == task and t.auto), key=lambda t: t.rank)]
 
 
 def for_task(task: str) -> list[str]:

@@ -232,7 +232,7 @@ class AutoscaleThread:
     def publish(self) -> None:
         if self.scaler is None:
             return
-        self.info["model"] = f"{self.scaler.current} (auto: {self.scaler.reason})"
+        self.info["model"] = f"{loader.describe(self.scaler.current)} (auto: {self.scaler.reason})"
         self.info["auto"] = self.scaler.state()
 
     def step(self) -> str | None:

@@ -66,10 +66,10 @@ def build_sharpener(settings: Settings, choice: loader.Choice | None = None) -> 
     here (:func:`vcam_sharpen.runtime.tuning.resolve`; ``auto`` measures the candidates)."""
     weights = Path(settings.weights) if settings.weights else None
     choice = choice or resolve_settings(settings)
-    spec, described = choice.spec, choice.label
+    spec, described = choice.spec, loader.describe(choice.label)
     if choice.reason:
         log.info("--model auto: %s (%s)", choice.label, choice.reason)
-        described = f"{choice.label} (auto: {choice.reason})"
+        described = f"{described} (auto: {choice.reason})"
     model = loader.load(spec, weights, task=1 if settings.degrade == 1 and not settings.upscale else 2)
     engine = engine_for_rate(model, settings.fps, settings.size, degrade=settings.degrade,
                              upscale=settings.upscale, engine=settings.engine)
@@ -106,7 +106,7 @@ def warm_up(sharpener, size: tuple[int, int]) -> None:
         return
     w, h = size
     sharpener.process(np.zeros((max(2, h), max(2, w), 3), np.uint8))
-    sharpener.temporal.reset()  # the black frame is no camera picture: no noise estimate from it
+    sharpener.reset()  # the black frame is no camera picture: no noise estimate (nor a choice) from it
 
 
 def run(overrides: dict | None = None, frames: int | None = None, lockstep: bool = False,

@@ -38,16 +38,17 @@ log = logging.getLogger(__name__)
 def model_task(name: str) -> str | None:
     """The frame task a model is for: ``"2x"`` (a frame sent at half size), ``"same-size"``, or None for one that
     runs in every mode (auto, none, unsharp, a checkpoint file): the declared tag table's
-    (:data:`vcam_sharpen.core.tags.TAGS`)."""
-    tag = TAGS.get(name)
-    return tag.task if tag is not None and name in loader.shipped() else None
+    (:data:`vcam_sharpen.core.tags.TAGS`, and :data:`~vcam_sharpen.core.tags.PAIRS` for ``noise-aware``)."""
+    tag = TAGS.get(name) or loader.PAIRS.get(name)
+    return tag.task if tag is not None and (name in loader.shipped() or name in loader.pairs()) else None
 
 
 def offered_models(current: str, current_mode: str = "degrade") -> dict[str, list[str]]:
     """Per panel mode (:data:`~vcam_sharpen.web.panel_app.MODES`), the models the panel offers: auto, the students
     auto chooses from, none, unsharp, then the other shipped students of the mode's task (teachers are
     offline-only, far too slow for a camera); the model running now is offered in the mode it runs in."""
-    tasks = {t: model_task(t) for t in loader.shipped() if "teacher" not in TAGS[t].arch}
+    tasks = {t: model_task(t) for t in [*loader.shipped(), *loader.pairs()]
+             if t in loader.pairs() or "teacher" not in TAGS[t].arch}
     out = {}
     for mode, (degrade, upscale) in MODES.items():
         task = mode_task(degrade, upscale)

@@ -312,18 +312,21 @@ class StaticReuse:
 
 
 class ReuseSlot:
-    """The :class:`StaticReuse` of the engine in use, built again when the engine changes (a model switch)."""
+    """The :class:`StaticReuse` of the engine in use, built again when the engine changes (a model switch).
+    ``clock``: its refresh clock (eval passes one that advances a frame period per frame, so a score does not
+    depend on how fast the machine ran it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = None
         self.reuse: StaticReuse | None = None
+        self.clock = clock
 
     def get(self, engine, shape: tuple[int, int, int]) -> StaticReuse | None:
         """The reuse for ``engine`` and a ``(C, h, w)`` input, or None where it cannot apply (see the
         module docstring): the caller then runs the whole frame."""
         if engine is not self.engine:
             self.engine = engine
-            self.reuse = StaticReuse(engine, floor=FLOOR) if tile_halo(engine) is not None else None
+            self.reuse = StaticReuse(engine, floor=FLOOR, clock=self.clock) if tile_halo(engine) is not None else None
         reuse = self.reuse
         return reuse if reuse is not None and reuse.supports(shape) else None
 

@@ -261,6 +261,13 @@ class Sharpener:
         self._out: np.ndarray | None = None     # output buffer (odd sizes, split)
         self._mix: np.ndarray | None = None     # strength blend buffer
 
+    def reset(self) -> None:
+        """Forget what earlier frames left (a resume after a pause, a source switch): the temporal stage's state
+        and the engine's, where it has one (the noise-aware choice picks again from the next frame)."""
+        self.temporal.reset()
+        if hasattr(self.engine, "reset"):
+            self.engine.reset()
+
     def apply_live(self, changes: dict) -> None:
         """Set live settings (values checked by :func:`check_live`); the next frame uses them."""
         for name, value in changes.items():
@@ -353,8 +360,11 @@ class Sharpener:
         if engine is not None:
             t = time.perf_counter()
             planes = small if self._planar else small.transpose(2, 0, 1)
-            reuse = self._reuse.get(engine, planes.shape) if self.skip_static else None
-            if reuse is not None:
+            pair = self._planar and hasattr(engine, "restore_reusing")  # noise-aware: reuse by the chosen model
+            reuse = self._reuse.get(engine, planes.shape) if self.skip_static and not pair else None
+            if pair:
+                core = engine.restore_reusing(small, self._reuse if self.skip_static else None)
+            elif reuse is not None:
                 core = reuse.restore(planes)
             else:
                 core = engine.restore_planar(small) if self._planar else engine.restore_half(small)

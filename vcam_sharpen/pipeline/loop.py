@@ -139,7 +139,7 @@ class Pipeline:
                     self._release_source()
                     with self._cond:
                         self._cond.wait_for(lambda: not self._paused.is_set() or self._stop.is_set())
-                    self.sharpener.temporal.reset()  # a resume: the picture before the pause is stale
+                    self.sharpener.reset()  # a resume: the picture before the pause is stale
                     continue
                 if not self._source_open and not self._reopen_source():
                     continue
@@ -162,7 +162,7 @@ class Pipeline:
                         self._stop.wait(0.05)
                     continue
                 if self._lost_since is not None:  # back after a loss: maybe another camera or clip
-                    self.sharpener.temporal.reset()
+                    self.sharpener.reset()
                 # The sharpener's own buffer, valid for two process() calls: the publisher sends
                 # it before the worker processes again (see the module docstring), so no copy.
                 out = self.sharpener.process(frame)
@@ -365,6 +365,7 @@ class Pipeline:
             "strength": self.sharpener.strength,
             "split": bool(self.sharpener.split),
             **self.sharpener.temporal.state(),
+            **_engine_state(self.sharpener.engine),
             "skip_static": bool(getattr(self.sharpener, "skip_static", False)),
             "tiles_processed": self._tile_share(),
             "control_seq": self.control_seq,
@@ -385,3 +386,10 @@ class Pipeline:
             "placeholders": s.placeholders,
             "outputs": [k.name for k in self.sinks],
         }
+
+
+def _engine_state(engine) -> dict:
+    """``{"noise_aware": ...}`` for an engine that chooses its model from the noise (apart from the temporal
+    stage's top-level ``noise``), else nothing."""
+    state = getattr(engine, "state", None)
+    return {"noise_aware": state()} if callable(state) else {}

@@ -19,6 +19,7 @@ from ..core.errors import UserError
 from ..core.files import atomic_write, check_output
 from ..core.models import count_macs, count_parameters, create_model, get_spec, list_models
 from ..core.tags import TAGS
+from ..runtime.noiseaware import FirstFrameChoice
 from ..runtime.tuning import resolve
 from .datasets import load_eval_set
 from .evaluate import modcrop, restore, score_arrays, to_images, to_tensor
@@ -59,6 +60,8 @@ def _row(spec: str, degrade: int = 2, skip_unfit: bool = False) -> tuple[str, nn
     model = loader.load(spec, task=degrade)
     if model is None:
         return ("input" if degrade == 1 else label), Bilinear(), {"kind": "baseline"}
+    if isinstance(model, loader.ModelPair):  # a still: the member the choice takes on a camera's first frame
+        model = FirstFrameChoice(model)
     if isinstance(model, UnsharpMask):  # tuned for the task by the loader (baselines.unsharp_for)
         return label, model, {"kind": "baseline", "sigma": model.sigma, "amount": model.amount}
     try:
@@ -189,13 +192,25 @@ def model_rows() -> list[dict]:
 
 def tag_rows() -> list[dict]:
     """Every shipped weight tag (:data:`vcam_sharpen.core.tags.TAGS`, table order): architecture, task, GMAC
-    per 1280x720 output frame, the quality its checkpoint records, and its place on ``auto``'s ladder."""
-    rows = []
-    for tag, path in loader.shipped().items():
+    per 1280x720 output frame, the quality its checkpoint records, and its place on ``auto``'s ladder; then the
+    shipped pairs (``noise-aware``: the dearer member's cost, the clean member's clean and the noisy member's
+    corrupted SSIM). A tag a shipped pair replaces on the ladder is no ``auto`` candidate."""
+    rows, have, pairs = [], loader.shipped(), loader.pairs()
+    gone = {loader.PAIRS[p].replaces for p in pairs}
+    for tag, path in have.items():
         row, model = TAGS[tag], loader.load(tag)
         rows.append({"name": tag, "arch": row.arch, "task": row.task, "params": count_parameters(model),
                      "gmac_720p": round(count_macs(model, 720, 1280) / 1e9, 3), **loader.recorded_quality(path),
-                     "auto": row.auto, "auto_rank": row.rank, "description": row.description})
+                     "auto": row.auto and tag not in gone, "auto_rank": row.rank, "description": row.description})
+    for name, (clean, noisy) in pairs.items():
+        pair, model = loader.PAIRS[name], loader.load(name)
+        rows.append({"name": name, "arch": " | ".join(dict.fromkeys(TAGS[m].arch for m in pair.members)),
+                     "task": pair.task, "params": max(count_parameters(m) for m in model.members),
+                     "gmac_720p": round(count_macs(model, 720, 1280) / 1e9, 3),
+                     "val_ssim": loader.recorded_quality(have[clean])["val_ssim"],
+                     "val_ssim_corrupt": loader.recorded_quality(have[noisy])["val_ssim_corrupt"], "corrupt": None,
+                     "members": list(pair.members), "auto": pair.auto, "auto_rank": pair.rank,
+                     "description": pair.description})
     return rows
 
 

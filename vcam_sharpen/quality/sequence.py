@@ -27,14 +27,16 @@ import numpy as np
 from ..core import loader
 from ..core.corrupt import Corruption
 from ..core.errors import UserError
+from ..frames.reuse import ReuseSlot
 from ..frames.sharpen import BilinearUpscaler, BoxDownscaler, Sharpener
 from ..frames.temporal import MODES
 from ..io.sources import check_video_file
-from ..runtime.engines import create_engine
-from ..runtime.noiseaware import NOISE_AWARE, create_noise_aware
+from ..runtime.noiseaware import create_any
 from ..runtime.tuning import resolve
 from .datasets import IMAGE_SUFFIXES
 from .metrics import psnr
+
+DAEMON_FPS = 30.0  # the daemon's default rate: the pace of the consecutive frames for static-region reuse
 
 # FFmpeg peers: row name -> filter and arguments (documented in docs/temporal.md). atadenoise: thresholds
 # tuned on noise sigma 5 (its defaults, 0.02/0.04, leave most of it), 9 frames (4 of delay, 4 ahead);
@@ -117,14 +119,23 @@ class HalfSizeCorruption(BoxDownscaler):
 
 
 def sharpener_outputs(frames: Iterable[np.ndarray], spec: str | None, temporal: str,
-                      corruption: Corruption | None, seed: int = 0) -> Iterable[np.ndarray]:
-    """The daemon's outputs for ``frames`` (BGR uint8) with model ``spec`` (None: no network) and the temporal
-    stage in mode ``temporal``; each yielded frame is a copy."""
-    engine = create_noise_aware() if spec == NOISE_AWARE else create_engine(loader.load(spec)) if spec else None
+                      corruption: Corruption | None, seed: int = 0, info: dict | None = None) -> Iterable[np.ndarray]:
+    """The daemon's outputs for ``frames`` (BGR uint8) with model ``spec`` (None: no network; ``noise-aware``: the
+    pair, its fade and hold for the daemon's default 30 fps; static-region reuse on, paced at 30 fps) and the temporal stage in mode ``temporal``; each
+    yielded frame is a copy. ``info`` gets ``noise_aware``, the pair's state after the last frame, where it ran."""
+    engine = create_any(loader.load(spec)) if spec else None
     sharpener = Sharpener(engine, degrade=2, temporal=temporal)
     sharpener._box = HalfSizeCorruption(corruption, seed)  # the corruption enters where the camera's would
-    for frame in frames:
-        yield sharpener.process(frame).copy()
+    # static-region reuse refreshes every tile once a second: count seconds as the daemon at 30 fps would see
+    # them, not the wall clock, so a score is the same on a fast and on a loaded machine
+    clock = {"t": 0.0}
+    sharpener._reuse = ReuseSlot(clock=lambda: clock["t"])
+    for i, frame in enumerate(frames):
+        clock["t"] = i / DAEMON_FPS
+        out = sharpener.process(frame).copy()
+        if info is not None and hasattr(engine, "state"):  # kept up to date: the scorer may stop reading early
+            info["noise_aware"] = engine.state()
+        yield out
 
 
 def peer_outputs(frames: list[np.ndarray], name: str, corruption: Corruption | None, seed: int = 0,
@@ -210,7 +221,7 @@ def check_rows(models: str, temporal: str) -> list[str]:
     if not wanted or "all" in wanted:
         raise UserError("--consecutive scores named rows: pass --models, e.g. bilinear,student,auto,atadenoise")
     for m in wanted:
-        if m not in PEERS and m not in (loader.AUTO, NOISE_AWARE):
+        if m not in PEERS and m != loader.AUTO:
             loader.check(m)
     return wanted
 
@@ -219,6 +230,9 @@ def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: l
                   seed: int = 0, progress: Callable[[int], None] | None = None, dataset: str = "") -> list[dict]:
     """One row per model (``auto``, ``bilinear``, names, peers) and condition on consecutive ``frames``."""
     wanted = check_rows(models, temporal)
+    # auto: what the daemon runs by default on this machine (the model auto resolves to, the pair where it is the
+    # pick, the temporal stage in auto mode), measured once so every condition scores the same pick
+    choices = {name: resolve(name) for name in wanted if name not in PEERS}
     rows = []
     for cond in conds or [None]:
         tag = {"condition": str(cond), "seed": seed} if cond is not None else {}
@@ -228,13 +242,16 @@ def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: l
                 info.update(kind="peer", filter=f"{PEERS[name][0]}={PEERS[name][1]}", temporal="off")
                 outs = peer_outputs(frames, name, cond, seed, info)
             else:
-                # auto: what the daemon picks on this machine; default: the 2x default; noise-aware: the wrapper
-                spec = name if name == NOISE_AWARE else resolve(name).spec
+                spec = choices[name].spec
                 mode = "auto" if name == loader.AUTO else temporal
                 spec = None if spec in loader.NO_MODEL else spec
                 info.update(kind="auto" if name == loader.AUTO else ("baseline" if spec is None else "model"),
                             model=spec or "bilinear", temporal=mode)
-                outs = sharpener_outputs(frames, spec, mode, cond, seed)
+                if spec in loader.PAIRS:
+                    info["models"] = list(loader.members(spec))
+                if choices[name].reason:
+                    info["reason"] = choices[name].reason
+                outs = sharpener_outputs(frames, spec, mode, cond, seed, info)
             score = score_sequence(frames, outs)
             if progress is not None:
                 progress(len(frames))

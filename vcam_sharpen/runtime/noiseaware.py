@@ -20,9 +20,17 @@ noisy camera. :class:`NoiseAwareEngine` runs one of them, chosen from the noise 
   run and their outputs are blended, the new one's weight rising linearly from 1/fade to 1; outside a fade
   only the chosen model runs, so it costs what one student costs.
 
-Frame counts rather than clock time keep a recorded clip's output reproducible; the daemon at another
-frame rate may scale them. The Sharpener's ``strength`` (a blend of the output with the plain upscale)
+Frame counts rather than clock time keep a recorded clip's output reproducible; the daemon scales them with
+the camera's rate (:func:`rate_frames`: 0.5 s of fade, 2 s of hold). The Sharpener's ``strength`` (a blend of the output with the plain upscale)
 applies to this engine's output as to any engine's: nothing here changes its meaning.
+
+The name ``noise-aware`` (:data:`vcam_sharpen.core.tags.PAIRS`) loads as a
+:class:`~vcam_sharpen.core.loader.ModelPair`; :func:`create_any` turns it into this engine (and any other model
+into its usual engine), so every command that takes ``--model`` runs it the same way. It has no single tile
+graph (:func:`vcam_sharpen.frames.reuse.tile_halo` is None); the Sharpener's static-region reuse runs the chosen
+model's tiles through :meth:`NoiseAwareEngine.restore_reusing`, and whole frames during a fade.
+On still pictures (eval's tables) :class:`FirstFrameChoice` does per picture what the engine does on a camera's
+first frame.
 """
 
 from __future__ import annotations
@@ -31,8 +39,11 @@ import math
 
 import cv2
 import numpy as np
+import torch
+from torch import nn
 
 from ..core import loader
+from ..core.tags import NOISE_AWARE
 from ..frames.temporal import TemporalDenoiser, estimate_noise
 from .engines import create_engine
 
@@ -41,8 +52,7 @@ CHOICES = ("clean", "noisy")
 # frame: clean compressed video measures 0.27-0.65 (the repository's five clips), a webcam's sensor noise ~0.8 and up
 # (the `camera` preset 0.75-1.2 after its codec hid most of it; noise sigma 2 measures 2.0-2.2).
 NOISY_ABOVE, CLEAN_BELOW = 0.8, 0.65
-CLEAN_MODEL, NOISY_MODEL = "student-clean", "student-temporal"  # the shipped pair
-NOISE_AWARE = "noise-aware"  # the row name eval --consecutive gives it
+CLEAN_MODEL, NOISY_MODEL = loader.PAIRS[NOISE_AWARE].members  # the shipped pair
 
 
 class NoiseAwareEngine:
@@ -63,6 +73,8 @@ class NoiseAwareEngine:
         switches: how many times the choice changed.
     """
 
+    model_name = NOISE_AWARE  # what errors (core.degrade.check_mode) call it
+
     def __init__(self, clean, noisy, noisy_above: float = NOISY_ABOVE, clean_below: float = CLEAN_BELOW, fade: int = 15,
                  hold: int = 60, smooth: int = 8, every: int = 8, names: tuple[str, str] | None = None) -> None:
         if getattr(clean, "input_scale", 1) != getattr(noisy, "input_scale", 1):
@@ -79,6 +91,8 @@ class NoiseAwareEngine:
         self.fade, self.hold, self.smooth, self.every = int(fade), int(hold), int(smooth), int(every)
         self._denoiser: TemporalDenoiser | None = None
         self._outs: dict[tuple, list] = {}
+        self._shape: tuple | None = None  # the frames' shape: another one is another source (reset)
+        self.model = None  # the ModelPair it runs, where built from one (create_any, tuning.engine_for_rate)
         self.reset()
 
     def reset(self) -> None:
@@ -141,15 +155,36 @@ class NoiseAwareEngine:
                 "source": "temporal" if self._denoiser is not None and self._denoiser.mode != "off" else "own"}
 
     def describe(self) -> str:
-        level = "?" if self.noise is None else f"{self.noise:.1f}"
-        each = self.engines["clean"].describe()
-        pair = f"{self.names['clean']} | {self.names['noisy']}"
-        return f"noise-aware: {pair} (each as {each}; noise {level}, {self.choice})"
+        """The two engines (fixed when built: the choice and the level are in :meth:`state`)."""
+        clean, noisy = (e.describe() for e in self.engines.values())
+        return f"2 x {clean}" if clean == noisy else f"{clean} + {noisy}"
 
     # ------------------------------------------------------------------ frames
 
-    def _run(self, method: str, frame: np.ndarray, planes) -> np.ndarray:
+    def _begin(self, planes) -> None:
+        """This frame's level and choice (once per frame, before it is restored)."""
+        if planes.shape != self._shape:  # a size change: another camera or mode, its noise is not known yet
+            self._shape = planes.shape
+            self.reset()
         self.observe(self._raw_level(planes))
+
+    def restore_reusing(self, planes: np.ndarray, slot) -> np.ndarray:
+        """As :meth:`restore_planar`, with static-region reuse (the Sharpener's
+        :class:`~vcam_sharpen.frames.reuse.ReuseSlot`, None: off) run by the chosen model's own tile graph when
+        one model makes the output. The slot is keyed by that engine, so a switch starts its reuse afresh (no
+        tile kept from the other model); during a fade both models run whole frames."""
+        self._begin(planes)
+        m = self.mix
+        one = self.engines["clean"] if m <= 0.0 else self.engines["noisy"] if m >= 1.0 else None
+        reuse = slot.get(one, planes.shape) if slot is not None and one is not None else None
+        return reuse.restore(planes) if reuse is not None else self._blend("restore_planar", planes)
+
+    def _run(self, method: str, frame: np.ndarray, planes) -> np.ndarray:
+        self._begin(planes)
+        return self._blend(method, frame)
+
+    def _blend(self, method: str, frame: np.ndarray) -> np.ndarray:
+        """The chosen model's output, or both blended during a fade (the choice already made for this frame)."""
         m = self.mix
         if m <= 0.0:
             return getattr(self.engines["clean"], method)(frame)
@@ -195,3 +230,51 @@ def create_noise_aware(clean: str = CLEAN_MODEL, noisy: str = NOISY_MODEL, engin
 
 def _name(engine) -> str:
     return str(getattr(engine, "model_name", type(engine).__name__))
+
+
+def rate_frames(fps: float) -> dict:
+    """``fade`` and ``hold`` for a camera at ``fps``: 0.5 s of cross-fade, 2 s between switches (15 and 60
+    frames at 30 fps, the wrapper's defaults)."""
+    fade = max(1, round(0.5 * float(fps)))
+    return {"fade": fade, "hold": max(fade, round(2.0 * float(fps)))}
+
+
+def create_any(model, engine: str = "auto", device: str = "auto", threads: int | None = None, fps: float = 30.0):
+    """:func:`~vcam_sharpen.runtime.engines.create_engine` for ``model`` (:func:`vcam_sharpen.core.loader.load`'s
+    result); a :class:`~vcam_sharpen.core.loader.ModelPair` becomes a :class:`NoiseAwareEngine` over one engine per
+    member, its fade and hold for a camera at ``fps`` (:func:`rate_frames`)."""
+    if not isinstance(model, loader.ModelPair):
+        return create_engine(model, engine, device, threads)
+    clean, noisy = (create_engine(m, engine, device, threads) for m in model.members)
+    out = NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
+    out.model = model
+    return out
+
+
+class FirstFrameChoice(nn.Module):
+    """A :class:`~vcam_sharpen.core.loader.ModelPair` as one network for still pictures (``eval``'s tables): each
+    picture is restored by the member the noise-aware choice takes on a camera's first frame, the noisy one when
+    the picture's own luma noise estimate (:func:`~vcam_sharpen.frames.temporal.estimate_noise` on its uint8
+    planes) is above ``noisy_above``. A still has no time, so there is no hysteresis and no fade.
+
+    ``(N, 3, h, w)`` float RGB in [0, 1] (the members' input) -> the members' output.
+    """
+
+    def __init__(self, pair, noisy_above: float = NOISY_ABOVE) -> None:
+        super().__init__()
+        self.pair, self.noisy_above = pair, float(noisy_above)
+        self.model_name, self.input_scale = pair.model_name, pair.input_scale
+        self.picks = {"clean": 0, "noisy": 0}  # pictures restored by each member so far
+
+    @property
+    def members(self):  # count_macs counts the dearer member
+        return self.pair.members
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for img in x:
+            planes = (img.detach().flip(0) * 255.0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+            noisy = min(planes.shape[1:]) >= 3 and estimate_noise(planes)[0] > self.noisy_above
+            self.picks["noisy" if noisy else "clean"] += 1
+            outs.append((self.pair.noisy if noisy else self.pair.clean)(img[None]))
+        return torch.cat(outs)

@@ -10,9 +10,11 @@ import numpy as np
 from torch import nn
 
 from ..core import loader
+from ..core.degrade import check_mode
 from ..frames.sharpen import Sharpener
 from .budget import CpuEstimate, paced_cpu
 from .engines import create_engine, pick_engine
+from .noiseaware import NoiseAwareEngine, rate_frames
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,17 @@ def engine_for_rate(model: nn.Module | None, fps: float, size: tuple[int, int], 
     timed on a frame of that size; if it keeps up within :data:`ONE_THREAD_HEADROOM` of
     the frame period it is used (least CPU for a steady camera rate), else the default
     two-thread session (most frames per second). Any other case is :func:`create_engine`.
+
+    A :class:`~vcam_sharpen.core.loader.ModelPair` (``noise-aware``) gets each member's engine picked so, behind
+    one :class:`~vcam_sharpen.runtime.noiseaware.NoiseAwareEngine` whose fade and hold follow ``fps``.
     """
+    if isinstance(model, loader.ModelPair):
+        check_mode(model, degrade, upscale)  # one line naming the pair, before any member is timed
+        clean, noisy = (engine_for_rate(m, fps, size, degrade, upscale, engine, device, threads)
+                        for m in model.members)
+        pair = NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
+        pair.model = model
+        return pair
     if threads is not None or pick_engine(engine, device) != ("onnxruntime", "cpu"):
         return create_engine(model, engine, device, threads)
     one = create_engine(model, engine, device, threads=1)
@@ -83,9 +95,15 @@ def cost_meter(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: 
                upscale: bool = False) -> Callable[[str], float]:
     """``tag -> estimated cores`` at ``fps`` and ``size`` in the frame mode (:func:`sharpener_cores` of the
     shipped weights): the measurement :func:`vcam_sharpen.core.loader.resolve` needs for ``auto``. Each tag
-    is measured once per meter; ``meter.estimates`` keeps the full :class:`CpuEstimate` of each."""
+    is measured once per meter; ``meter.estimates`` keeps the full :class:`CpuEstimate` of each. A pair
+    (``noise-aware``) costs what its dearer member costs: one member runs at a time (both only during a
+    0.5 s cross-fade, rare and short enough for the autoscaler's 1.5 s of misses not to count it)."""
 
     def cost(tag: str) -> float:
+        if tag in loader.PAIRS and tag not in cost.estimates:
+            for m in loader.members(tag):
+                cost(m)
+            cost.estimates[tag] = max((cost.estimates[m] for m in loader.members(tag)), key=lambda e: e.cores)
         if tag not in cost.estimates:
             cost.estimates[tag] = sharpener_cores(loader.load(tag), fps, size, degrade, upscale)
             log.info("auto: %s needs %.2f core at %g fps (windows %.2f..%.2f)", tag, cost.estimates[tag].cores,

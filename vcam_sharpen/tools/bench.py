@@ -45,7 +45,8 @@ from ..daemon.settings import parse_size as _parse_size
 from ..frames.sharpen import BoxDownscaler, Sharpener, to_bgr
 from ..io.inputs import open_source
 from ..pipeline.stats import STAGES
-from ..runtime.engines import Engine, create_engine
+from ..runtime.engines import Engine
+from ..runtime.noiseaware import create_any
 from ..runtime.budget import paced_cpu
 from ..runtime.tuning import engine_for_rate, resolve
 
@@ -87,14 +88,14 @@ def make_rows(models: str, engine: str = "auto", device: str = "auto", threads: 
         spec = resolve(spec, fps, size, degrade).spec  # auto: for this size and the paced rate
         label = loader.label(spec)
         trained = spec in loader.NO_MODEL or spec in ("unsharp", "default") or loader.is_path(spec) \
-            or spec in loader.shipped()
+            or spec in loader.shipped() or spec in loader.pairs()
         model = loader.load(spec, allow_untrained=True)
         if not fits(model, degrade):
             if every:
                 continue
             check_mode(model, degrade)  # a row of the other task: one line before any row runs
         note = "" if trained else "untrained weights (no shipped file): speed only"
-        rows.append(Row(label, create_engine(model, engine=engine, device=device, threads=threads), note))
+        rows.append(Row(label, create_any(model, engine=engine, device=device, threads=threads, fps=fps), note))
     return rows
 
 
@@ -214,10 +215,10 @@ def _tile_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 def _engine_for_rate(row: Row, fps: float, size: tuple[int, int], degrade: int):
     """The row's engine as the daemon would run it at ``fps``; rows without a model keep theirs."""
-    if not isinstance(row.engine, Engine):
+    first = getattr(row.engine, "engines", {}).get("clean", row.engine)  # the noise-aware pair: its members'
+    if not isinstance(first, Engine) or getattr(row.engine, "model", None) is None:
         return row.engine
-    return engine_for_rate(row.engine.model, fps, size, degrade=degrade, engine=row.engine.name,
-                           device=row.engine.device)
+    return engine_for_rate(row.engine.model, fps, size, degrade=degrade, engine=first.name, device=first.device)
 
 
 def _gmac(row: Row, width: int, height: int) -> float | None:

@@ -24,7 +24,7 @@ from ..core.errors import UserError
 from ..core.files import atomic_write
 from ..frames.sharpen import Sharpener
 from ..io.sources import DemoSource, check_frame_size, check_video_file
-from ..runtime.engines import create_engine
+from ..runtime.noiseaware import create_any
 from ..runtime.tuning import resolve
 
 HEADER = 22  # pixels of label above each panel
@@ -111,7 +111,7 @@ def compare(source: Path, models: str = "none,default", out: Path = Path("compar
     for spec in specs:
         spec = resolve(spec, size=(frame.shape[1], frame.shape[0]), degrade=degrade).spec
         model = loader.load(spec, task=degrade)
-        sharp = Sharpener(create_engine(model), degrade=degrade)
+        sharp = Sharpener(create_any(model), degrade=degrade)
         result = sharp.process(frame)[y:y + h, x:x + w]
         label = ("input" if degrade == 1 else "bilinear") if model is None else loader.label(spec)
         panels.append(Panel(label, cv2.resize(result, (w * zoom, h * zoom), interpolation=cv2.INTER_NEAREST)))

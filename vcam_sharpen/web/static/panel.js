@@ -189,6 +189,12 @@ function rows(st) {
     add("Noise estimate", Array.isArray(n) ? `${num(n[0])} luma, ${num(n[1])} chroma` : n === null ? "not measured yet"
         : String(n), Array.isArray(n) ? "grey levels" : "");
   }
+  const na = st.noise_aware;  // the noise-aware choice between a clean- and a noise-trained model
+  if (na && na.models) {
+    const level = typeof na.noise === "number" ? `noise ${num(na.noise)}` : "noise not measured yet";
+    add("Noise-aware choice", String(na.model), na.fading ? `fading (${Math.round(na.mix * 100)} % ${na.models.noisy})`
+        : `${na.choice} camera, ${level}; clean below ${na.thresholds.clean_below}, noisy above ${na.thresholds.noisy_above}`);
+  }
   if ("temporal_active" in st) {
     add("Temporal filter", st.temporal_active ? "filtering" : "idle", st.temporal ? `setting: ${st.temporal}` : "");
   }
