@@ -46,8 +46,25 @@ def test_one_disturbed_window_moves_the_median_little_and_shows_in_the_spread():
 
 
 def test_a_loop_that_cannot_keep_up_is_late_and_does_not_catch_up():
-    est = FakeMachine([0.05]).run(30.0, 30)  # 50 ms a frame: 20 fps at most
-    assert est.late_frames > 0 and est.fps == pytest.approx(20.0, rel=0.05) and est.cores == pytest.approx(1.0)
+    est = FakeMachine([0.05]).run(30.0, 30)  # 50 ms a frame: 20 fps at most, and 1.5 cores to do 30
+    assert est.late_frames > 0 and est.fps == pytest.approx(20.0, rel=0.05) and est.cores == pytest.approx(1.5)
+
+
+class StarvedMachine(FakeMachine):
+    """Another process takes half the core: each frame's CPU takes twice as long on the wall clock."""
+
+    def step(self):
+        c = self.costs[min(self.i, len(self.costs) - 1)]
+        self.i += 1
+        self.wall += 2 * c
+        self.cpu += c
+
+
+def test_a_starved_loop_still_reads_the_cpu_the_rate_needs():
+    """20 ms of CPU a frame at 30 fps needs 0.6 core, however long the frames take on a loaded machine
+    (CPU over wall time read 0.5 here: the loop only got 25 fps)."""
+    est = StarvedMachine([0.02]).run(30.0, 90)
+    assert est.fps < 29 and est.cores == pytest.approx(0.6)
 
 
 def test_windows_and_the_dict_bench_prints():

@@ -1,8 +1,11 @@
 """The one CPU-at-a-rate estimator: ``bench``'s paced figure and ``--model auto``'s estimate.
 
 One paced run (a frame due every ``1/fps`` s, a late loop does not catch up) is cut into windows of
-consecutive frames; each window's CPU use is the process's CPU time (all threads) over the window's
-wall time, the idle tail up to the next due frame included. The estimate is the median over the
+consecutive frames; each window's CPU use is the process's CPU time (all threads) over the time its
+frames are due in (``frames / fps``): the CPU the rate needs. When the loop keeps up that is the window's
+wall time, the idle tail up to the next due frame included; when other processes starve it (a loaded
+machine) the wall time stretches while the CPU per frame does not, and CPU over wall time read far too
+low (``auto`` once estimated ``student-wide`` at 0.43 core at load 4, against 1.0 on a quiet machine). The estimate is the median over the
 windows, with their spread (min and max): one window disturbed by another process's burst on a
 shared machine moves the median little, where a single figure over the whole run moved by the whole
 burst (``bench`` once reported 0.72 to 0.86 core for identical graphs in one run).
@@ -73,6 +76,7 @@ def paced_cpu(step: Callable[[], object], fps: float, frames: int = 90, max_seco
     w_wall, w_cpu = start, cpu_clock()
     cores: list[float] = []
     for count in per:
+        done = 0
         for _ in range(count):
             now = clock()
             if now < due:
@@ -82,10 +86,11 @@ def paced_cpu(step: Callable[[], object], fps: float, frames: int = 90, max_seco
                 due = now
             step()
             n += 1
+            done += 1
             due += period
-        end, cpu = max(clock(), due), cpu_clock()  # the idle tail up to the next due frame counts
-        if end > w_wall:
-            cores.append((cpu - w_cpu) / (end - w_wall))
+        end, cpu = max(clock(), due), cpu_clock()
+        if done:
+            cores.append((cpu - w_cpu) / (done * period))
         w_wall, w_cpu = end, cpu
         if clock() > deadline and n >= 3:
             break
