@@ -171,7 +171,7 @@ def advance(th, pipe, clock, seconds, cores, fps=30.0):
 
 def test_the_thread_swaps_the_sharpener_between_two_frames_and_reports_why():
     th, pipe, clock, built, info = thread()
-    assert info["model"].startswith("student-wide (auto: started on student-wide") and info["auto"]["ladder"] == LADDER
+    assert info["model"].startswith("student-wide (auto: started on student-wide") and info["auto"]["ladder"] == [*LADDER, "bilinear"]
     advance(th, pipe, clock, 4, 0.95)
     assert built == ["student-deep"] and pipe.sharpener.name == "student-deep"
     assert pipe.sharpener.strength == 0.6 and pipe.sharpener.split  # live settings carried over
@@ -234,3 +234,34 @@ def test_the_noise_aware_pair_is_the_bottom_rung_and_named_with_its_models():
     assert built == ["noise-aware"] and info["model"].startswith(
         "noise-aware (student-clean | student-temporal) (auto: stepped down from")
     assert th.scaler.ratio(ladder[-2], "noise-aware") > 1.0  # the rung above costs more GMACs
+
+
+def test_the_last_resort_is_the_plain_picture_for_a_missed_rate_not_for_a_missed_budget():
+    over = Autoscaler(LADDER, "student", Policy(), COSTS, fallback="bilinear")
+    assert Feed(over).run(20, 0.9) == [] and over.current == "student" and "on the cheapest model" in over.reason
+    slow = Autoscaler(LADDER, "student", Policy(), COSTS, fallback="bilinear")
+    (t, tag), = Feed(slow).run(6, 0.6, fps=20.0)
+    assert tag == "bilinear" and t <= 4.0 and slow.reason.startswith("stepped down from student: 20.0 fps < 29")
+    assert "no network" in slow.reason and slow.state()["ladder"][-1] == "bilinear"
+
+
+def test_from_the_last_resort_it_tries_the_model_again_and_backs_off_while_the_machine_stays_busy():
+    s = Autoscaler(LADDER, "student", Policy(), COSTS, fallback="bilinear")
+    f = Feed(s)
+    f.run(6, 0.6, fps=20.0)
+    assert s.current == "bilinear"
+    busy = {"student": 20.0, "bilinear": 30.0}  # the other load stays: the model misses every time it is tried
+    f.run(120, 0.2, fps=lambda tag: busy[tag])
+    ups = [t for t, tag in f.switches if tag == "student"]
+    assert len(ups) >= 2 and ups[1] - ups[0] > 8 + 4  # the second try waited longer than the first
+    assert "trying student again" in s.reason or s.current == "bilinear"
+    f.run(60, 0.5, fps=30.0)  # the load has gone: back on the model, and it stays
+    assert s.current == "student"
+
+
+def test_the_last_resort_is_bilinear_for_2x_modes_and_the_frame_itself_at_its_own_size():
+    th, *_ = thread()
+    assert th.scaler.fallback == "bilinear"
+    same = AutoscaleThread(th.pipeline, th.build, {})
+    same.follow(Settings(), loader.Choice("enhance", "enhance", "best that fits", {}, ["enhance", "enhance-nogate"]))
+    assert same.scaler.fallback == "none" and same.scaler.ladder == ["enhance", "enhance-nogate", "none"]

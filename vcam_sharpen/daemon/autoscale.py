@@ -12,6 +12,10 @@ shipped files), best and dearest first.
 * **Up**: when the bigger rung's estimated CPU (this rung's measured CPU times the ratio of the two rungs'
   costs measured at start, or of their GMACs where one was not measured) is within
   :attr:`Policy.up_share` of the budget and the rate is kept, for :attr:`Policy.up_after_s` in a row.
+* **Last resort**: below the cheapest model, the plain picture (``bilinear`` for a 2x mode, ``none`` at the
+  frame's own size), taken only when the cheapest model misses the *rate*: a call that stutters is worse than
+  a softer picture, while a budget missed at the bottom is only reported (the budget is the user's wish, the
+  rate what the other side sees). From there it tries the model again like any step up.
 * **No flapping**: the up band sits 15 % under the down threshold; after a switch the window restarts, so
   no decision reads the old model's figures; a rung that is missed again within :attr:`Policy.retry_s` of
   stepping up to it waits twice as long before the next try (up to :attr:`Policy.max_up_after_s`).
@@ -34,6 +38,7 @@ from typing import Callable
 
 from ..core import loader
 from ..core.models import count_macs
+from ..core.tags import TAGS, TASK_SAME
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +77,16 @@ class Autoscaler:
         current: the tag running now (on the ladder).
         costs: ``{tag: cores}`` estimated at start (``auto``'s measurement); ``gmacs``: ``{tag: GMAC}`` for
             the tags without one.
+        fallback: the last resort below the ladder (see the module docstring), or None.
     """
 
     def __init__(self, ladder: list[str], current: str, policy: Policy, costs: dict | None = None,
-                 gmacs: dict | None = None) -> None:
+                 gmacs: dict | None = None, fallback: str | None = None) -> None:
         if current not in ladder:
             raise ValueError(f"{current} is not on the ladder {ladder}")
-        self.ladder, self.i, self.policy = list(ladder), ladder.index(current), policy
+        self.fallback = fallback
+        ladder = [*ladder, fallback] if fallback is not None else list(ladder)
+        self.ladder, self.i, self.policy = ladder, ladder.index(current), policy
         self.costs, self.gmacs = dict(costs or {}), dict(gmacs or {})
         self.samples: deque = deque()
         self.miss_since: float | None = None
@@ -132,22 +140,27 @@ class Autoscaler:
             why = f"{w.cores:.2f} core > {p.budget:g}" if over else f"{math.floor(w.fps * 10) / 10:.1f} fps < {p.fps * p.rate_share:.3g}"
             if now - self.miss_since < p.down_after_s:
                 return None
-            if self.i == len(self.ladder) - 1:
-                self.reason = f"on the cheapest model: {why}"
+            last_model = self.i == len(self.ladder) - 1 - (self.fallback is not None)
+            if self.i == len(self.ladder) - 1 or (last_model and not slow):
+                self.reason = f"on the cheapest {'setting' if self.current == self.fallback else 'model'}: {why}"
                 return None
             if self.stepped_up_at is not None and now - self.stepped_up_at < p.retry_s:  # it came back up too soon
                 self.up_after[cur] = min(self.up_after[cur] * 2, p.max_up_after_s)
             self.i += 1
             self.stepped_up_at = None
             self.reason = f"stepped down from {cur}: {why}"
+            if self.current == self.fallback:
+                self.reason += f" (no network: {cur} needs more CPU than is free)"
             return self.current
         self.miss_since = None
         if self.i == 0:
             self.room_since = None
             return None
         up = self.ladder[self.i - 1]
-        estimate = w.cores * self.ratio(up, cur)
-        if estimate > p.budget * p.up_share:
+        # From the last resort the plain picture's CPU says nothing of the model's: the rate kept for the wait
+        # is the only sign that the other load has gone, so it tries (a retry that fails waits twice as long).
+        estimate = w.cores * self.ratio(up, cur) if cur != self.fallback else self.costs.get(up, 0.0)
+        if cur != self.fallback and estimate > p.budget * p.up_share:
             self.room_since = None
             return None
         self.room_since = now if self.room_since is None else self.room_since
@@ -155,7 +168,8 @@ class Autoscaler:
             return None
         self.i -= 1
         self.stepped_up_at = now
-        self.reason = f"stepped up from {cur}: {up} estimated {estimate:.2f} core <= {p.budget:g}"
+        self.reason = (f"stepped up from {cur}: {up} estimated {estimate:.2f} core <= {p.budget:g}" if cur != self.fallback
+                       else f"stepped up from {cur}: the full rate kept for {self.up_after[up]:g} s, trying {up} again")
         return self.current
 
     def switched(self) -> None:
@@ -214,8 +228,9 @@ class AutoscaleThread:
             self.info.pop("auto", None)
             return
         gmacs = {t: count_macs(loader.load(t)) for t in choice.ladder}
+        fallback = "none" if TAGS.get(choice.ladder[0]) and TAGS[choice.ladder[0]].task == TASK_SAME else "bilinear"
         self.scaler = Autoscaler(choice.ladder, choice.spec, Policy(settings.cpu_budget, settings.fps), choice.cores,
-                                 gmacs)
+                                 gmacs, fallback)
         self.scaler.reason = f"started on {choice.spec}: {choice.reason}"
         self.publish()
 
