@@ -15,7 +15,7 @@ from vcam_sharpen.quality.metrics import ssim
 from vcam_sharpen.quality import sequence
 from vcam_sharpen.quality.report import run_eval
 from vcam_sharpen.quality.sequence import (HalfSizeCorruption, fast_ssim, load_sequence, pan_sequence,
-                                           peer_outputs, score_sequence, sequence_rows)
+                                           peer_outputs, score_sequence, sequence_rows, sharpener_outputs)
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "hr" / "strecha_fountain-P11_0000.png"
 
@@ -132,9 +132,24 @@ def test_the_auto_row_is_the_daemons_default_and_names_the_pair(monkeypatch):
     assert auto["label"] == "auto" and auto["kind"] == "auto" and auto["temporal"] == "auto"
     assert auto["model"] == "noise-aware" and auto["models"] == ["student-clean", "student-temporal"]
     assert "fits" in auto["reason"] and auto["noise_aware"]["model"] in auto["models"]
-    for a, b in ((rows[0], rows[1]), (rows[2], rows[3])):
-        assert a["frames_ssim"] == b["frames_ssim"] and a["flicker"] == b["flicker"]
+    for (a, b), cond in zip(((rows[0], rows[1]), (rows[2], rows[3])), conds):
+        assert a["skip_static"] and not b["skip_static"]  # the daemon's reuse in the auto row only
+        daemon = score_sequence(frames, sharpener_outputs(frames, "noise-aware", "auto", cond, 0, skip_static=True))
+        single = score_sequence(frames, sharpener_outputs(frames, "noise-aware", "auto", cond, 0))
+        assert a["frames_ssim"] == daemon["frames_ssim"] and b["frames_ssim"] == single["frames_ssim"]
     assert picks.count("auto") == 1  # the same pick for every condition
+
+
+def test_rows_but_auto_restore_every_frame_whole():
+    """A "single frame" row restores each frame alone: two pictures that differ by less than the noise
+    (which static-region reuse would hold) alternate, and each output follows its own input."""
+    frames = [_photo(48, 64, s % 2) for s in range(4)]
+    rows = sequence_rows(frames, "student", "off", [parse_corruption("noise:6")])
+    assert not rows[0]["skip_static"]
+    ssim = rows[0]["frames_ssim"]
+    held = score_sequence(frames, sharpener_outputs(frames, "student", "off", parse_corruption("noise:6"), 0,
+                                                    skip_static=True))["frames_ssim"]
+    assert held[1] < ssim[1] - 0.05  # reuse held frame 0's output over frame 1 here; the row does not
 
 
 def test_scores_do_not_depend_on_how_fast_the_machine_runs(monkeypatch):

@@ -119,12 +119,15 @@ class HalfSizeCorruption(BoxDownscaler):
 
 
 def sharpener_outputs(frames: Iterable[np.ndarray], spec: str | None, temporal: str,
-                      corruption: Corruption | None, seed: int = 0, info: dict | None = None) -> Iterable[np.ndarray]:
+                      corruption: Corruption | None, seed: int = 0, info: dict | None = None,
+                      skip_static: bool = False) -> Iterable[np.ndarray]:
     """The daemon's outputs for ``frames`` (BGR uint8) with model ``spec`` (None: no network; ``noise-aware``: the
-    pair, its fade and hold for the daemon's default 30 fps; static-region reuse on, paced at 30 fps) and the temporal stage in mode ``temporal``; each
-    yielded frame is a copy. ``info`` gets ``noise_aware``, the pair's state after the last frame, where it ran."""
+    pair, its fade and hold for the daemon's default 30 fps) and the temporal stage in mode ``temporal``; with
+    ``skip_static``, static-region reuse as the daemon runs it, paced at 30 fps. Each yielded frame is a copy.
+    ``info`` gets ``noise_aware``, the pair's state after the last frame, where it ran."""
     engine = create_any(loader.load(spec)) if spec else None
     sharpener = Sharpener(engine, degrade=2, temporal=temporal)
+    sharpener.skip_static = skip_static
     sharpener._box = HalfSizeCorruption(corruption, seed)  # the corruption enters where the camera's would
     # static-region reuse refreshes every tile once a second: count seconds as the daemon at 30 fps would see
     # them, not the wall clock, so a score is the same on a fast and on a loaded machine
@@ -251,7 +254,11 @@ def sequence_rows(frames: list[np.ndarray], models: str, temporal: str, conds: l
                     info["models"] = list(loader.members(spec))
                 if choices[name].reason:
                     info["reason"] = choices[name].reason
-                outs = sharpener_outputs(frames, spec, mode, cond, seed, info)
+                # the auto row is the daemon's default path, reuse included; every other row restores each frame
+                # whole, so "single frame" means one frame at a time (reuse holds a tile's last output while the
+                # change test sees only noise: under noise:5 that halved single-frame student's flicker)
+                info["skip_static"] = name == loader.AUTO
+                outs = sharpener_outputs(frames, spec, mode, cond, seed, info, skip_static=info["skip_static"])
             score = score_sequence(frames, outs)
             if progress is not None:
                 progress(len(frames))
