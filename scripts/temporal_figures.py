@@ -125,6 +125,8 @@ def tables(folder: str) -> None:
             cells = [f"{r['ssim']:.4f} / {r['psnr']:.2f} / {r['flicker']:.2f}" if (r := rows[key].get(c)) else "-"
                      for c in CONDS]
             ms = ", ".join(f"{rows[key][c]['ms']:.1f}" for c in CONDS if c in rows[key] and "ms" in rows[key][c])
+            ms = ms or ", ".join(f"{rows[key][c]['temporal_ms']:.1f} (stage)" for c in CONDS
+                                 if c in rows[key] and "temporal_ms" in rows[key][c])
             print(f"| {key} | {any_row.get('model') or any_row['label']} | " + " | ".join(cells) + f" | {ms or '-'} |")
 
         def g(key, cond, field):

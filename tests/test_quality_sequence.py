@@ -166,3 +166,10 @@ def test_scores_do_not_depend_on_how_fast_the_machine_runs(monkeypatch):
 
     monkeypatch.setattr(sequence.Sharpener, "process", slow)
     assert sequence_rows(frames, "student", "off", cond)[0]["frames_ssim"] == fast
+
+
+def test_rows_with_the_stage_report_its_milliseconds_a_frame():
+    frames = [_photo(48, 64, 0)] * 3
+    on, = sequence_rows(frames, "bilinear", "on", [parse_corruption("noise:5")])
+    off, = sequence_rows(frames, "bilinear", "off", [parse_corruption("noise:5")])
+    assert on["temporal_ms"] > 0 and "temporal_ms" not in off

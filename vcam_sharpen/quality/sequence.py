@@ -133,11 +133,16 @@ def sharpener_outputs(frames: Iterable[np.ndarray], spec: str | None, temporal: 
     # them, not the wall clock, so a score is the same on a fast and on a loaded machine
     clock = {"t": 0.0}
     sharpener._reuse = ReuseSlot(clock=lambda: clock["t"])
+    stage_ms = 0.0
     for i, frame in enumerate(frames):
         clock["t"] = i / DAEMON_FPS
         out = sharpener.process(frame).copy()
-        if info is not None and hasattr(engine, "state"):  # kept up to date: the scorer may stop reading early
-            info["noise_aware"] = engine.state()
+        stage_ms += sharpener.timings["temporal"]
+        if info is not None:  # kept up to date: the scorer may stop reading early
+            if hasattr(engine, "state"):
+                info["noise_aware"] = engine.state()
+            if temporal != "off":  # the stage's own milliseconds a frame (the peers' column for it)
+                info["temporal_ms"] = round(stage_ms / (i + 1), 2)
         yield out
 
 
