@@ -175,3 +175,20 @@ def test_bad_input():
         td.planar(np.zeros((3, 8, 8), np.float32))
     with pytest.raises(ValueError, match="strength"):
         TemporalDenoiser(strength=2.0)
+
+
+def test_idle_auto_still_finds_noise_a_codec_hid_when_it_appears():
+    """While auto hands frames through it samples the frame-to-frame estimate on 2 frames in `every` only:
+    noise that a codec hides from the spatial estimate, appearing mid-stream, still turns the stage on."""
+    img = _scene(180, 240)
+    td = TemporalDenoiser("auto")
+    for i in range(20):
+        td.planar(img.copy())
+    assert not td.active and td._prev_y is None  # idle between samples: no grids kept
+    on = None
+    for i in range(48):
+        td.planar(_jpeg(_noisy(img, 8, i), 60))
+        if td.active and on is None:
+            on = i
+    assert on is not None and on <= 24
+    assert td.active

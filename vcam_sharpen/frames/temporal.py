@@ -137,7 +137,14 @@ class TemporalDenoiser:
                 self._spatial = est
             else:  # smoothed over time: a single odd frame (a cut, a flash) moves it little
                 self._spatial = tuple(math.sqrt(0.7 * a * a + 0.3 * b * b) for a, b in zip(self._spatial, est))
-        self._count += 1
+        phase, self._count = self._count % self.every, self._count + 1
+        # Handing frames through (auto, noise low): the grids only on two consecutive frames in every `every`,
+        # for one frame-to-frame sample (a codec can hide noise from the spatial estimate); nothing else needs them.
+        idle = self.mode == "auto" and not self.active
+        if idle and phase > 1:
+            self._drop(frames=True)
+            self._stats = None
+            return False
         # A cut: the coarse picture (means of ~8x8 blocks, from a 4x-subsampled luma grid) changed.
         sub = planes[:, ::4, ::4].astype(np.float32)
         y = luma_grid(sub)
@@ -157,9 +164,12 @@ class TemporalDenoiser:
                     e = None if self._state is None else luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
                     self._stats = grid_noise((sub, prev_sub), [y, *self._ys[:2]], e)
                 est = None if self._stats is None else self._stats["sigma"]
-                if est is not None:  # smoothed over ~16 frames (variances averaged)
+                if est is not None:  # smoothed over ~16 frames (variances averaged); idle, one sample in `every`
+                    # frames weighs as every/2 frames' (~2x slower: single samples are noisy, and a wrong step
+                    # up would turn the stage or the noisy model on for a clean camera)
+                    a = 1.0 - (1.0 - _T_ALPHA) ** (max(1, self.every // 2) if idle else 1)
                     t = self._temporal or est
-                    self._temporal = tuple(math.sqrt((1 - _T_ALPHA) * a * a + _T_ALPHA * b * b) for a, b in zip(t, est))
+                    self._temporal = tuple(math.sqrt((1 - a) * p * p + a * q * q) for p, q in zip(t, est))
         # The noise the stage works with: the larger of the two. The spatial one alone misses what a codec
         # hid from it; the temporal one alone misses nothing it needs, but is unknown until two still frames.
         s, t = self._spatial, self._temporal
