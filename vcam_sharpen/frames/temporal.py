@@ -43,6 +43,7 @@ from .noise import estimate_noise, global_shift, grid_noise, luma_grid, shift_wi
 MODES = ("off", "on", "auto")
 __all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_lut"]
 _LUT_STEPS = 32           # LUT entries per unit of normalised change
+_FINE = 8                 # motion-test steps per LUT entry (uint16: normalised changes up to 256)
 _AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
 _CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
@@ -278,16 +279,20 @@ class TemporalDenoiser:
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
+        # The motion test in uint16 at _FINE steps per LUT step: OpenCV's box filter sums uint16 in int32 (float32 in
+        # float64, ~4x slower), and the rounding (1/16 of a LUT step at most) hardly ever moves the index.
+        m16, zc16 = (self._buf(n, (h, w), np.uint16) for n in ("_m16", "_zc16"))
         cv2.absdiff(dy, 0.0, dst=m)
+        cv2.multiply(m, _LUT_STEPS * _FINE / sy, dst=m16, dtype=cv2.CV_16U)
         box = (self.ksize, self.ksize)
-        cv2.blur(m, box, dst=m)
+        cv2.blur(m16, box, dst=m16)
         cv2.absdiff(d[0], dy, dst=t)
         cv2.absdiff(d[2], dy, dst=zc)
-        cv2.add(zc, t, dst=zc)
-        cv2.blur(zc, box, dst=zc)
-        # max(zy, zc) in LUT steps: the chroma term scaled to luma units, the max, then one scaling into the index
-        cv2.max(m, cv2.multiply(zc, sy / sc, dst=zc), dst=m)
-        cv2.convertScaleAbs(m, dst=idx, alpha=_LUT_STEPS / sy)
+        # the chroma term in the same units: scaled to luma units (sy / sc), then into LUT steps
+        cv2.addWeighted(t, _LUT_STEPS * _FINE / sc, zc, _LUT_STEPS * _FINE / sc, 0.0, dst=zc16, dtype=cv2.CV_16U)
+        cv2.blur(zc16, box, dst=zc16)
+        cv2.max(m16, zc16, dst=m16)
+        cv2.convertScaleAbs(m16, dst=idx, alpha=1.0 / _FINE)
         cv2.LUT(idx, lut, dst=k)
         for c in range(3):
             cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
