@@ -126,6 +126,7 @@ class TemporalDenoiser:
         """Forget the running estimate (the next frame passes through and starts a new one); with ``frames``
         also the last frames' grids (while the stage is off they would grow old: no change is measured across)."""
         self._state: np.ndarray | None = None
+        self._e: np.ndarray | None = None  # luma_grid of the state's 4x grid, written with it
         if frames:
             self._prev_y = self._prev_sub = None
             self._ys = []
@@ -162,7 +163,7 @@ class TemporalDenoiser:
                 if self._window_for != y.shape:
                     self._window, self._window_for = shift_window(y.shape), y.shape
                 if global_shift(y, prev, self._window) < _MIN_SHIFT:  # else a pan: no sample
-                    e = None if self._state is None else luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
+                    e = None if self._state is None else self._e  # the estimate's grid, taken as it was written
                     self._stats = grid_noise((sub, prev_sub), [y, *self._ys[:2]], e)
                 est = None if self._stats is None else self._stats["sigma"]
                 if est is not None:  # smoothed over ~16 frames (variances averaged); idle, one sample in `every`
@@ -250,6 +251,7 @@ class TemporalDenoiser:
         if self._state is None:
             self._state = planes.astype(np.float32)
             np.copyto(out, planes)
+            self._e = luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
             return out
         state = self._state
         f32 = np.float32
@@ -297,4 +299,6 @@ class TemporalDenoiser:
         for c in range(3):
             cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
         cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
+        # The next frame's statistics want the estimate's luma on the 4x grid: taken now, while it is in cache.
+        self._e = luma_grid(np.ascontiguousarray(state[:, ::4, ::4]))
         return out
