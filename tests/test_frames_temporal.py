@@ -192,3 +192,19 @@ def test_idle_auto_still_finds_noise_a_codec_hid_when_it_appears():
             on = i
     assert on is not None and on <= 24
     assert td.active
+
+
+def test_a_one_pixel_dot_moving_leaves_no_ghost():
+    """The motion test's 5x5 box must still let a lone pixel's large change through: a 1-pixel dot (+100 grey)
+    moving 3 px a frame under noise is taken as it is, with nothing left where it was."""
+    rng = np.random.default_rng(0)
+    for sigma in (2.0, 5.0):
+        td = TemporalDenoiser("on")
+        for i in range(16):
+            img = np.full((3, 64, 96), 100.0)
+            x = 10 + 3 * i
+            img[:, 30, x] = 200
+            out = td.planar(np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).round().astype(np.uint8))
+            if i > 3:
+                assert out[:, 30, x].mean() > 190  # the dot itself
+                assert abs(out[:, 30, x - 3].mean() - 100) < 3 * sigma  # where it was: no trail
