@@ -22,9 +22,10 @@ artefact-free. See docs/temporal.md.
 
 The noise estimate is the larger of two (frames/noise.py), luma and chroma apart, each smoothed over
 time: :func:`estimate_noise`, Immerkaer's (1996) Laplacian-difference estimator restricted to
-low-gradient pixels (Tai & Yang 2008), every ``every`` frames; and :func:`grid_noise`, every frame, the
-variance of the change between consecutive frames on still blocks, which sees the noise a codec hid
-from the first (frames where the picture moved as a whole give no sample).
+low-gradient pixels (Tai & Yang 2008), every ``every`` frames; and :func:`grid_noise`, every frame (one in
+``every`` while auto hands frames through), the variance of the change between consecutive frames on still
+blocks, which sees the noise a codec hid from the first (frames where the picture moved as a whole give no
+sample).
 
 Frames are BGR uint8: planar ``(3, h, w)`` (the half-size frame the Sharpener makes for
 ``degrade=2``) or interleaved ``(H, W, 3)`` (``degrade=1``, ``upscale``). State is float32 planes.
