@@ -2,6 +2,8 @@
 
     python scripts/temporal_figures.py noise             # the noise estimates on clean, noisy and compressed frames
     python scripts/temporal_figures.py cost [FRAMES ROUNDS THREADS]  # the stage's ms per frame, 640x360, 1280x720
+    python scripts/temporal_figures.py versus CHECKOUT [FRAMES ROUNDS THREADS]  # ms per 640x360 frame, this stage
+                                                         # and another checkout's, alternately, several conditions
     python scripts/temporal_figures.py crop OUT.png      # before/after crop, face clip, noise:5, frame 30
     python scripts/temporal_figures.py tables DIR        # markdown tables + target checks from eval JSON files
 
@@ -11,8 +13,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+import types
 import time
 from pathlib import Path
 
@@ -79,6 +83,41 @@ def cost(frames: int = 60, rounds: int = 5, threads: int = 0) -> None:
             best = min(best, ((time.perf_counter() - w) / len(seq) * 1e3, (time.process_time() - c) / len(seq) * 1e3))
         print(f"{name}: {best[0]:.2f} ms wall, {best[1]:.2f} ms CPU per frame (OpenCV threads: "
               f"{cv2.getNumThreads()}, load {open('/proc/loadavg').read().split()[0]})")
+
+
+def _other_stage(checkout: str):
+    """TemporalDenoiser of another checkout's frames/temporal.py (its package's __init__ is not run)."""
+    pkg = types.ModuleType("other_frames")
+    pkg.__path__ = [str(Path(checkout) / "vcam_sharpen" / "frames")]
+    sys.modules["other_frames"] = pkg
+    return importlib.import_module("other_frames.temporal").TemporalDenoiser
+
+
+def versus(checkout: str, frames: int = 40, rounds: int = 5, threads: int = 0) -> None:
+    """Mean ms per 640x360 planar frame of this stage and ``checkout``'s, the two run alternately (a round of
+    each, ``rounds`` times: load weighs on both alike), best and median round; noise:5 and clean frames of the
+    face clip, mode on and auto."""
+    if threads > 0:
+        cv2.setNumThreads(threads)
+    stages = {"this": TemporalDenoiser, checkout: _other_stage(checkout)}
+    full = read_consecutive(FACE, frames)
+    box = BoxDownscaler()
+    clean = [box.planar(f).copy() for f in full]
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(c + rng.normal(0, 5, c.shape), 0, 255).astype(np.uint8) for c in clean]
+    for cond, seq in (("noise:5", noisy), ("clean", clean)):
+        for mode in ("on", "auto"):
+            times: dict = {name: [] for name in stages}
+            for _ in range(rounds):
+                for name, cls in stages.items():
+                    td = cls(mode)
+                    w = time.perf_counter()
+                    for f in seq:
+                        td.planar(f)
+                    times[name].append((time.perf_counter() - w) / len(seq) * 1e3)
+            cells = [f"{name}: best {min(t):.2f}, median {sorted(t)[len(t) // 2]:.2f}" for name, t in times.items()]
+            print(f"{cond:8s} {mode:4s} ms/frame  " + " | ".join(cells) + f"  (OpenCV threads {cv2.getNumThreads()}, "
+                  f"load {open('/proc/loadavg').read().split()[0]})")
 
 
 def crop(path: str) -> None:
@@ -155,6 +194,6 @@ def tables(folder: str) -> None:
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "cost":
-        args = [int(a) for a in args]
-    {"noise": noise, "cost": cost, "crop": crop, "tables": tables}[cmd](*args)
+    if cmd in ("cost", "versus"):
+        args = args[:1] * (cmd == "versus") + [int(a) for a in args[cmd == "versus":]]
+    {"noise": noise, "cost": cost, "versus": versus, "crop": crop, "tables": tables}[cmd](*args)

@@ -175,3 +175,36 @@ def test_bad_input():
         td.planar(np.zeros((3, 8, 8), np.float32))
     with pytest.raises(ValueError, match="strength"):
         TemporalDenoiser(strength=2.0)
+
+
+def test_idle_auto_still_finds_noise_a_codec_hid_when_it_appears():
+    """While auto hands frames through it samples the frame-to-frame estimate on 2 frames in `every` only:
+    noise that a codec hides from the spatial estimate, appearing mid-stream, still turns the stage on."""
+    img = _scene(180, 240)
+    td = TemporalDenoiser("auto")
+    for i in range(20):
+        td.planar(img.copy())
+    assert not td.active and td._prev_y is None  # idle between samples: no grids kept
+    on = None
+    for i in range(48):
+        td.planar(_jpeg(_noisy(img, 8, i), 60))
+        if td.active and on is None:
+            on = i
+    assert on is not None and on <= 24
+    assert td.active
+
+
+def test_a_one_pixel_dot_moving_leaves_no_ghost():
+    """The motion test's 5x5 box must still let a lone pixel's large change through: a 1-pixel dot (+100 grey)
+    moving 3 px a frame under noise is taken as it is, with nothing left where it was."""
+    rng = np.random.default_rng(0)
+    for sigma in (2.0, 5.0):
+        td = TemporalDenoiser("on")
+        for i in range(16):
+            img = np.full((3, 64, 96), 100.0)
+            x = 10 + 3 * i
+            img[:, 30, x] = 200
+            out = td.planar(np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).round().astype(np.uint8))
+            if i > 3:
+                assert out[:, 30, x].mean() > 190  # the dot itself
+                assert abs(out[:, 30, x - 3].mean() - 100) < 3 * sigma  # where it was: no trail

@@ -179,7 +179,7 @@ def grid_noise(subs: tuple[np.ndarray, np.ndarray], ys: list[np.ndarray], e: np.
     squares = cv2.resize(cv2.multiply(stack, stack), size, interpolation=cv2.INTER_AREA).reshape(-1, len(pairs) + 1)
     moved = np.abs(means[:, :-1]).sum(axis=1)
     still = np.argpartition(moved, moved.size // 4)[:moved.size // 4]
-    spread = squares[inside][still, :-1] - np.square(means[still, :-1])
+    spread = squares[inside[still], :-1] - np.square(means[still, :-1])
     var = _variances(spread)
     out: dict = {"sigma": (math.sqrt(var[0]) / LUMA_GAIN, float(means[still, -1].mean()) / CHROMA_GAIN)}
     if e is not None:  # mean |y - e| of Gaussian noise of that variance: sqrt(2 / pi) sigma

@@ -22,9 +22,10 @@ artefact-free. See docs/temporal.md.
 
 The noise estimate is the larger of two (frames/noise.py), luma and chroma apart, each smoothed over
 time: :func:`estimate_noise`, Immerkaer's (1996) Laplacian-difference estimator restricted to
-low-gradient pixels (Tai & Yang 2008), every ``every`` frames; and :func:`grid_noise`, every frame, the
-variance of the change between consecutive frames on still blocks, which sees the noise a codec hid
-from the first (frames where the picture moved as a whole give no sample).
+low-gradient pixels (Tai & Yang 2008), every ``every`` frames; and :func:`grid_noise`, every frame (one in
+``every`` while auto hands frames through), the variance of the change between consecutive frames on still
+blocks, which sees the noise a codec hid from the first (frames where the picture moved as a whole give no
+sample).
 
 Frames are BGR uint8: planar ``(3, h, w)`` (the half-size frame the Sharpener makes for
 ``degrade=2``) or interleaved ``(H, W, 3)`` (``degrade=1``, ``upscale``). State is float32 planes.
@@ -43,6 +44,7 @@ from .noise import estimate_noise, global_shift, grid_noise, luma_grid, shift_wi
 MODES = ("off", "on", "auto")
 __all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_lut"]
 _LUT_STEPS = 32           # LUT entries per unit of normalised change
+_FINE = 8                 # motion-test steps per LUT entry (uint16: normalised changes up to 256)
 _AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
 _CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
@@ -125,6 +127,7 @@ class TemporalDenoiser:
         """Forget the running estimate (the next frame passes through and starts a new one); with ``frames``
         also the last frames' grids (while the stage is off they would grow old: no change is measured across)."""
         self._state: np.ndarray | None = None
+        self._e: np.ndarray | None = None  # luma_grid of the state's 4x grid, written with it
         if frames:
             self._prev_y = self._prev_sub = None
             self._ys = []
@@ -137,7 +140,14 @@ class TemporalDenoiser:
                 self._spatial = est
             else:  # smoothed over time: a single odd frame (a cut, a flash) moves it little
                 self._spatial = tuple(math.sqrt(0.7 * a * a + 0.3 * b * b) for a, b in zip(self._spatial, est))
-        self._count += 1
+        phase, self._count = self._count % self.every, self._count + 1
+        # Handing frames through (auto, noise low): the grids only on two consecutive frames in every `every`,
+        # for one frame-to-frame sample (a codec can hide noise from the spatial estimate); nothing else needs them.
+        idle = self.mode == "auto" and not self.active
+        if idle and phase > 1:
+            self._drop(frames=True)
+            self._stats = None
+            return False
         # A cut: the coarse picture (means of ~8x8 blocks, from a 4x-subsampled luma grid) changed.
         sub = planes[:, ::4, ::4].astype(np.float32)
         y = luma_grid(sub)
@@ -154,12 +164,15 @@ class TemporalDenoiser:
                 if self._window_for != y.shape:
                     self._window, self._window_for = shift_window(y.shape), y.shape
                 if global_shift(y, prev, self._window) < _MIN_SHIFT:  # else a pan: no sample
-                    e = None if self._state is None else luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
+                    e = None if self._state is None else self._e  # the estimate's grid, taken as it was written
                     self._stats = grid_noise((sub, prev_sub), [y, *self._ys[:2]], e)
                 est = None if self._stats is None else self._stats["sigma"]
-                if est is not None:  # smoothed over ~16 frames (variances averaged)
+                if est is not None:  # smoothed over ~16 frames (variances averaged); idle, one sample in `every`
+                    # frames weighs as every/2 frames' (~2x slower: single samples are noisy, and a wrong step
+                    # up would turn the stage or the noisy model on for a clean camera)
+                    a = 1.0 - (1.0 - _T_ALPHA) ** (max(1, self.every // 2) if idle else 1)
                     t = self._temporal or est
-                    self._temporal = tuple(math.sqrt((1 - _T_ALPHA) * a * a + _T_ALPHA * b * b) for a, b in zip(t, est))
+                    self._temporal = tuple(math.sqrt((1 - a) * p * p + a * q * q) for p, q in zip(t, est))
         # The noise the stage works with: the larger of the two. The spatial one alone misses what a codec
         # hid from it; the temporal one alone misses nothing it needs, but is unknown until two still frames.
         s, t = self._spatial, self._temporal
@@ -239,6 +252,7 @@ class TemporalDenoiser:
         if self._state is None:
             self._state = planes.astype(np.float32)
             np.copyto(out, planes)
+            self._e = luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
             return out
         state = self._state
         f32 = np.float32
@@ -268,18 +282,24 @@ class TemporalDenoiser:
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
+        # The motion test in uint16 at _FINE steps per LUT step: OpenCV's box filter sums uint16 in int32 (float32 in
+        # float64, ~4x slower), and the rounding (1/16 of a LUT step at most) hardly ever moves the index.
+        m16, zc16 = (self._buf(n, (h, w), np.uint16) for n in ("_m16", "_zc16"))
         cv2.absdiff(dy, 0.0, dst=m)
+        cv2.multiply(m, _LUT_STEPS * _FINE / sy, dst=m16, dtype=cv2.CV_16U)
         box = (self.ksize, self.ksize)
-        cv2.blur(m, box, dst=m)
+        cv2.blur(m16, box, dst=m16)
         cv2.absdiff(d[0], dy, dst=t)
         cv2.absdiff(d[2], dy, dst=zc)
-        cv2.add(zc, t, dst=zc)
-        cv2.blur(zc, box, dst=zc)
-        # max(zy, zc) in LUT steps: the chroma term scaled to luma units, the max, then one scaling into the index
-        cv2.max(m, cv2.multiply(zc, sy / sc, dst=zc), dst=m)
-        cv2.convertScaleAbs(m, dst=idx, alpha=_LUT_STEPS / sy)
+        # the chroma term in the same units: scaled to luma units (sy / sc), then into LUT steps
+        cv2.addWeighted(t, _LUT_STEPS * _FINE / sc, zc, _LUT_STEPS * _FINE / sc, 0.0, dst=zc16, dtype=cv2.CV_16U)
+        cv2.blur(zc16, box, dst=zc16)
+        cv2.max(m16, zc16, dst=m16)
+        cv2.convertScaleAbs(m16, dst=idx, alpha=1.0 / _FINE)
         cv2.LUT(idx, lut, dst=k)
         for c in range(3):
             cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
         cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
+        # The next frame's statistics want the estimate's luma on the 4x grid: taken now, while it is in cache.
+        self._e = luma_grid(np.ascontiguousarray(state[:, ::4, ::4]))
         return out
