@@ -504,6 +504,6 @@ def test_the_noise_aware_choice_is_in_the_state_and_starts_again_after_a_source_
     assert st["noise_aware"]["model"] == "student-clean" and "noise" in st  # a flat grey picture: clean
     assert st["noise_aware"]["models"] == {"clean": "student-clean", "noisy": "student-temporal"}
     text = status_text({"running": True, **st, "source_name": "demo"})
-    assert "choice:     student-clean (clean camera, noise 0.0; clean below 0.65, noisy above 0.8)" in text
+    assert "choice:     student-clean (clean camera, noise 0.0; clean below 1, noisy above 1.4)" in text
     plain = Pipeline(DemoSource((64, 48), 30), Sharpener(None, size=(64, 48)), [ListSink()])
     assert "noise_aware" not in plain.state()  # other engines have no choice to show
