@@ -53,7 +53,7 @@ class Policy:
     #                               (29 at 30 fps): publish jitter alone costs a fresh frame now and then, two in
     #                               a 2 s window still read 29.0; at 0.9 a hogged machine sat at 27-28.7 fps
     window_s: float = 2.0         # the sliding window of the measurements
-    down_after_s: float = 1.5     # missed this long in a row: step down
+    down_after_s: float = 1.0     # missed this long in a row: step down (1.5 took 6 s under a one-core hog)
     up_after_s: float = 8.0       # room this long in a row: step up
     up_share: float = 0.85        # room: the bigger rung's estimate within budget * up_share
     retry_s: float = 30.0         # missed within this long of stepping up: that rung waits longer
