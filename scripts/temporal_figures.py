@@ -125,10 +125,12 @@ def crop(path: str) -> None:
     cond = parse_corruption("noise:5")
     x, y, w, h = 520, 120, 240, 200
     panels = []
-    for label, spec, mode in (("bilinear, single frame", None, "off"), ("student, single frame", "student", "off"),
-                              ("default: student + temporal", "student", "auto"),
-                              ("student-wide + temporal", "student-wide", "on")):
-        panels.append((label, list(sharpener_outputs(frames, spec, mode, cond, 0))[-1][y:y + h, x:x + w]))
+    for label, spec, mode, reuse in (("bilinear, single frame", None, "off", False),
+                                     ("student, single frame", "student", "off", False),
+                                     ("default: temporal + noise-aware", "noise-aware", "auto", True),
+                                     ("student-wide + temporal", "student-wide", "on", False)):
+        out = list(sharpener_outputs(frames, spec, mode, cond, 0, skip_static=reuse))[-1]
+        panels.append((label, out[y:y + h, x:x + w]))
     panels.append(("clean frame", frames[-1][y:y + h, x:x + w]))
     tiles = []
     for label, img in panels:
