@@ -232,7 +232,8 @@ def test_start_status_toggle_stop(daemons, student_weights):
     assert st["mode"] == "degrade x2 + restore" and st["outputs"] == ["null"]
     assert st["fps_out"] > 15 and "inference" in st["ms"] and st["uptime_s"] > 0
     assert "dropped" in st and st["frames_out"] > 0 and set(st["ms"]) == {"capture", "prep", "temporal", "inference", "publish"}
-    assert st["temporal"] == "auto" and not st["temporal_active"] and st["noise"][0] < 1.0  # a clean clip
+    # a clean (compressed) clip: under the stage's auto threshold (its codec redraw reads up to ~1.2 frame to frame)
+    assert st["temporal"] == "auto" and not st["temporal_active"] and st["noise"][0] < 1.4
     text = vcam("status").stdout
     assert f"running (pid {pid})" in text and "ms/frame" in text and "temporal:   auto (idle)" in text
 
