@@ -232,7 +232,7 @@ def test_the_noise_aware_pair_reuses_by_its_chosen_model_and_matches_reuse_off()
     assert tile_halo(on.engine) is None
     base, done = scene(), []
     for step in range(12):
-        level.noise = (0.2, 0.2) if step < 5 else (3.0, 3.0)  # a camera that turns noisy: switch, then fade
+        level.noise = (0.2, 0.2) if step < 5 else (5.0, 5.0)  # a camera that turns noisy: switch, then fade
         frame = base.copy()
         frame[30 + 10 * step: 70 + 10 * step, 40:150] //= 2  # a moving patch
         assert diff(on.process(frame), off.process(frame)) <= 1, step

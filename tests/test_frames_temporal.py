@@ -208,3 +208,25 @@ def test_a_one_pixel_dot_moving_leaves_no_ghost():
             if i > 3:
                 assert out[:, 30, x].mean() > 190  # the dot itself
                 assert abs(out[:, 30, x - 3].mean() - 100) < 3 * sigma  # where it was: no trail
+
+
+def test_the_motion_map_marks_what_moved_and_is_none_when_nothing_was_filtered():
+    rng = np.random.default_rng(3)
+    base = np.full((3, 64, 96), 120.0, np.float32)
+    stage = TemporalDenoiser("on")
+    assert stage.moved() is None
+    maps = []
+    for i in range(6):
+        frame = base.copy()
+        frame[:, 20:36, 8 + 8 * i:24 + 8 * i] = 200.0  # a bright square moving 8 px a frame
+        noisy = np.clip(frame + rng.normal(0, 3.0, frame.shape), 0, 255).astype(np.uint8)
+        stage.planar(noisy)
+        maps.append(stage.moved())
+    assert maps[0] is None  # the first frame starts the estimate: nothing to compare with
+    last = maps[-1]
+    assert last.shape == (64, 96) and last[20:36, 8 + 8 * 5:24 + 8 * 5].mean() > 0.5  # the square's new place
+    assert last[48:, :].mean() < 0.02  # still noisy background: not motion
+    TemporalDenoiser("off").planar(noisy)
+    off = TemporalDenoiser("off")
+    off.planar(noisy)
+    assert off.moved() is None

@@ -173,3 +173,13 @@ def test_rows_with_the_stage_report_its_milliseconds_a_frame():
     on, = sequence_rows(frames, "bilinear", "on", [parse_corruption("noise:5")])
     off, = sequence_rows(frames, "bilinear", "off", [parse_corruption("noise:5")])
     assert on["temporal_ms"] > 0 and "temporal_ms" not in off
+
+
+def test_with_the_stage_on_reuse_follows_changes_smaller_than_the_noise():
+    """Two pictures that differ by less than noise sigma 6 alternate: the tiles' mean difference cannot tell
+    (reuse alone holds frame 0's output), the stage's 5x5 motion test can, and its map makes reuse restore them."""
+    frames = [_photo(48, 64, s % 2) for s in range(6)]
+    cond = parse_corruption("noise:6")
+    whole = score_sequence(frames, sharpener_outputs(frames, "student", "on", cond, 0))["frames_ssim"]
+    reused = score_sequence(frames, sharpener_outputs(frames, "student", "on", cond, 0, skip_static=True))
+    assert reused["frames_ssim"] == whole

@@ -178,7 +178,9 @@ class StaticReuse:
     def hint(self, sigma: float | None = None, changed: np.ndarray | None = None) -> None:
         """What a temporal stage knows about the next frame: the noise ``sigma`` (grey levels per pixel,
         replaces the followed noise level) and/or its motion map, a ``(h, w)`` bool array at the input's
-        size (True: moved) that replaces the change test for that frame."""
+        size (True: moved) whose tiles are restored on top of those the change test finds for that frame
+        (the map comes from the stage's 5x5 test against its running estimate, not against the input a tile
+        was last restored from, so it adds to the test rather than replacing it)."""
         if sigma is not None:
             self._test_sigma = float(sigma)
             if self._shape is not None:
@@ -246,10 +248,10 @@ class StaticReuse:
             # First frame: nothing to compare with. In sustained motion (a pan) every other frame runs
             # whole without the test: it would find the same, and full motion then costs half of it.
             due = np.ones(self._grid, bool)
-        elif self._hint_changed is not None:
-            due = self._hinted(self._hint_changed)
         else:
             due = self._test.changed(self._test.scores(self._cur, self._ref))
+            if self._hint_changed is not None:  # the stage's motion map adds what the tile means cannot see
+                due |= self._hinted(self._hint_changed)
         self._hint_changed = None
         self._refresh(due)
         n = int(due.sum())

@@ -117,6 +117,7 @@ class TemporalDenoiser:
         self._window_for: tuple | None = None
         self._stats: dict | None = None  # grid_noise of the last frame (None: unknown, a cut or a pan)
         self.active = False
+        self._moved = False  # whether _idx holds the last frame's motion test
         self._auto_on = False
         self._count = 0
         self._shape: tuple | None = None
@@ -210,6 +211,7 @@ class TemporalDenoiser:
         if self._observe(planes):
             self._drop()  # a cut: start again from this frame
         self.active = self.wanted()
+        self._moved = False
         if not self.active:
             self._drop()
             out = planes
@@ -217,6 +219,17 @@ class TemporalDenoiser:
             out = self._step(planes)
         self.ms = (time.perf_counter() - t0) * 1e3
         return out
+
+    def moved(self) -> np.ndarray | None:
+        """Where the last frame changed beyond its noise: ``(h, w)`` bool, True where the 5x5-averaged change
+        is past the middle of the weight's rise (the stage took mostly the new frame there). None when the last
+        frame was not filtered against an estimate (off, idle, a first frame, a cut). Static-region reuse adds
+        these pixels to its own change test: the stage sees changes smaller than the noise that a tile's
+        mean difference cannot."""
+        if not self._moved:
+            return None
+        z = (self.z0 + self.z1) / 2.0
+        return self._idx > int(z * _LUT_STEPS)
 
     def hwc(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` BGR uint8 -> ``(H, W, 3)`` BGR uint8 denoised (a reused buffer, or ``frame``)."""
@@ -297,6 +310,7 @@ class TemporalDenoiser:
         cv2.max(m16, zc16, dst=m16)
         cv2.convertScaleAbs(m16, dst=idx, alpha=1.0 / _FINE)
         cv2.LUT(idx, lut, dst=k)
+        self._moved = True
         for c in range(3):
             cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
         cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
