@@ -22,7 +22,7 @@ from vcam_sharpen.frames import reuse
 from vcam_sharpen.frames.sharpen import Sharpener
 from vcam_sharpen.io.inputs import open_source
 from vcam_sharpen.quality.metrics import ssim
-from vcam_sharpen.runtime.engines import create_engine
+from vcam_sharpen.runtime.noiseaware import create_any
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -46,12 +46,12 @@ def main() -> None:
     ap.add_argument("--step", type=int, default=None, help="use every n-th frame (default: fps / 30)")
     ap.add_argument("clips", nargs="*")
     args = ap.parse_args()
-    engine = create_engine(loader.load(args.model), threads=1)
     rows = []
     for path in args.clips or clips():
         src = open_source(path, size=(1280, 720), fps=30.0, paced=False)
         step = args.step or max(1, round(src.fps / 30))  # a 60 fps clip published at 30 fps: every other frame
-        on, off = Sharpener(engine, degrade=args.degrade), Sharpener(engine, degrade=args.degrade)
+        # an engine each: the noise-aware pair keeps its choice in its engine
+        on, off = (Sharpener(create_any(loader.load(args.model), threads=1), degrade=args.degrade) for _ in range(2))
         off.skip_static = False
         if args.floor is not None:
             reuse.FLOOR = args.floor  # read when the sharpener builds its reuse
