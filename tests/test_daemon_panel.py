@@ -132,6 +132,18 @@ def test_a_busy_port_fails_before_anything_opens():
         sock.close()
 
 
+def run_beside(client, seen: dict, frames: int, join_s: float):
+    """The daemon with its panel in this process for ``frames`` frames, ``client`` in a thread beside it (it
+    records what it saw in ``seen``, an exception under ``"error"``); returns the daemon's stats."""
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    stats = lifecycle.run({"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0,
+                           "panel": True, "panel_port": 0}, frames=frames)
+    t.join(join_s)
+    assert "error" not in seen, seen.get("error")
+    return stats
+
+
 def test_run_with_the_panel_in_process():
     seen: dict = {}
 
@@ -155,12 +167,7 @@ def test_run_with_the_panel_in_process():
         except BaseException as e:  # noqa: BLE001
             seen["error"] = e
 
-    t = threading.Thread(target=browse, daemon=True)
-    t.start()
-    stats = lifecycle.run({"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0,
-                           "panel": True, "panel_port": 0}, frames=240)
-    t.join(5)
-    assert "error" not in seen, seen.get("error")
+    stats = run_beside(browse, seen, frames=240, join_s=5)
     assert seen["hostile"] == [403, 403, 400] and seen["set"] == 200
     assert seen["status"]["panel_url"].startswith("http://127.0.0.1:") and seen["status"]["strength"] == 0.2
     assert seen["state"]["cpu_cores"] is None or seen["state"]["cpu_cores"] >= 0
@@ -198,12 +205,7 @@ def test_the_video_and_the_panel_go_on_under_100_half_open_connections():
         except BaseException as e:  # noqa: BLE001
             seen["error"] = e
 
-    t = threading.Thread(target=attack_and_browse, daemon=True)
-    t.start()
-    stats = lifecycle.run({"source": "demo", "output": ["null"], "model": "none", "size": "64x48", "fps": 30.0,
-                           "panel": True, "panel_port": 0}, frames=300)
-    t.join(10)
-    assert "error" not in seen, seen.get("error")
+    stats = run_beside(attack_and_browse, seen, frames=300, join_s=10)
     assert seen["codes"] == [200] * 5 and seen["slowest"] < 2.0, seen
     # 30 fps asked; the state file lags by up to a second and the machine is shared: at least a third of it
     assert seen["frames"] >= 10 * (seen["seconds"] - 1.0), seen

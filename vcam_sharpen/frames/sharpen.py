@@ -352,7 +352,7 @@ class Sharpener:
             small = self._box.planar(frame) if self._planar else self._box.hwc(frame)
             full_h, full_w = h, w
         small = self.temporal.planar(small) if self._planar else self.temporal.hwc(small)
-        moved = self.temporal.moved() if self.skip_static else None
+        moved = self.temporal.moved() if self.skip_static and engine is not None else None
         if moved is not None:  # the stage's motion map, at the model input's size: reuse restores those tiles too
             self._reuse.hint(changed=moved)
         plain = None

@@ -45,7 +45,7 @@ MODES = ("off", "on", "auto")
 __all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_lut"]
 _LUT_STEPS = 32           # LUT entries per unit of normalised change
 _FINE = 8                 # motion-test steps per LUT entry (uint16: normalised changes up to 256)
-_AUTO_ON, _AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
+AUTO_ON, AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
 _CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
 _MIN_SHIFT = 0.5          # a global shift of half a grid pixel (2 px) or more: a pan, no block is known still
@@ -193,7 +193,7 @@ class TemporalDenoiser:
         if self.mode == "on":
             return True
         luma = self.noise[0] if self.noise is not None else 0.0
-        self._auto_on = luma > (_AUTO_OFF if self._auto_on else _AUTO_ON)
+        self._auto_on = luma > (AUTO_OFF if self._auto_on else AUTO_ON)
         return self._auto_on
 
     def planar(self, planes: np.ndarray) -> np.ndarray:

@@ -44,17 +44,17 @@ from torch import nn
 
 from ..core import loader
 from ..core.tags import NOISE_AWARE
-from ..frames.temporal import TemporalDenoiser, estimate_noise
+from ..frames.temporal import AUTO_OFF, AUTO_ON, TemporalDenoiser, estimate_noise
 from .engines import create_engine
 
 CHOICES = ("clean", "noisy")
 # Hysteresis thresholds, luma noise sigma in grey levels as the temporal stage estimates it on the half-size
 # frame (the larger of its spatial and frame-to-frame estimates): clean compressed clips measure 0.37-0.84 (the
 # 60 fps face clip's codec redraw reads highest), the `camera` preset 3.5-4.0, noise sigma 2 about 2 and 5 about 5.1.
-# They are the stage's own auto thresholds (frames.temporal: on above 1.4, off below 1.0), so the noise-trained
-# model runs exactly while the stage filters, which is what it was trained on (0.8 / 0.65, set for the spatial
-# estimate alone, switched the clean face clip to it after 49 frames).
-NOISY_ABOVE, CLEAN_BELOW = 1.4, 1.0
+# They are the stage's own auto thresholds (on above 1.4, off below 1.0), so the noise-trained model runs exactly
+# while the stage filters, which is what it was trained on (0.8 / 0.65, set for the spatial estimate alone,
+# switched the clean face clip to it after 49 frames).
+NOISY_ABOVE, CLEAN_BELOW = AUTO_ON, AUTO_OFF
 CLEAN_MODEL, NOISY_MODEL = loader.PAIRS[NOISE_AWARE].members  # the shipped pair
 
 
