@@ -194,6 +194,17 @@ def test_idle_auto_still_finds_noise_a_codec_hid_when_it_appears():
     assert td.active
 
 
+def test_idle_auto_is_not_turned_on_by_one_moving_frame():
+    """A clean still camera with one frame moved by a pixel (under the pan test: its still blocks change):
+    that lone frame-to-frame sample does not carry the idle estimate past the auto threshold."""
+    img = _scene(180, 240)
+    moved = np.ascontiguousarray(np.roll(img, 1, axis=2))
+    td = TemporalDenoiser("auto")
+    for i in range(64):
+        td.planar((moved if i in (17, 33) else img).copy())
+        assert not td.active and td.noise[0] < 1.0, i
+
+
 def test_a_one_pixel_dot_moving_leaves_no_ghost():
     """The motion test's 5x5 box must still let a lone pixel's large change through: a 1-pixel dot (+100 grey)
     moving 3 px a frame under noise is taken as it is, with nothing left where it was."""

@@ -48,7 +48,12 @@ _FINE = 8                 # motion-test steps per LUT entry (uint16: normalised 
 AUTO_ON, AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
 _CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
-_MIN_SHIFT = 0.5          # a global shift of half a grid pixel (2 px) or more: a pan, no block is known still
+_MIN_SHIFT = 0.35         # a global shift of a third of a grid pixel (1.4 px) or more: a pan, no block is still
+# Idle (auto handing frames through, one frame-to-frame sample in `every` frames), each update is the median of
+# the last five samples: real motion the still-block choice lets through (a turning head, a slow tilt, frames a
+# busy reader skipped) makes a lone high sample that one update, weighing as every/2 frames', would carry past
+# the auto threshold; a camera's noise makes every sample high.
+_MEDIAN_OF = 5
 _T_ALPHA = 1.0 / 16.0     # weight of one frame-difference sample in the smoothed temporal estimate (~16 frames)
 
 
@@ -116,6 +121,7 @@ class TemporalDenoiser:
         self._window: np.ndarray | None = None
         self._window_for: tuple | None = None
         self._stats: dict | None = None  # grid_noise of the last frame (None: unknown, a cut or a pan)
+        self._samples: list[tuple[float, float]] = []  # the last grid_noise sigmas, newest first
         self.active = False
         self._moved = False  # whether _idx holds the last frame's motion test
         self._auto_on = False
@@ -168,9 +174,13 @@ class TemporalDenoiser:
                     e = None if self._state is None else self._e  # the estimate's grid, taken as it was written
                     self._stats = grid_noise((sub, prev_sub), [y, *self._ys[:2]], e)
                 est = None if self._stats is None else self._stats["sigma"]
-                if est is not None:  # smoothed over ~16 frames (variances averaged); idle, one sample in `every`
-                    # frames weighs as every/2 frames' (~2x slower: single samples are noisy, and a wrong step
-                    # up would turn the stage or the noisy model on for a clean camera)
+                if est is not None:
+                    self._samples = [est, *self._samples[:_MEDIAN_OF - 1]]
+                    if idle:  # see _MEDIAN_OF (of two, the lower)
+                        est = tuple(sorted(c)[(len(c) - 1) // 2] for c in zip(*self._samples))
+                    # smoothed over ~16 frames (variances averaged); idle, one sample in `every` frames weighs as
+                    # every/2 frames' (~2x slower: single samples are noisy, and a wrong step up would turn the
+                    # stage or the noisy model on for a clean camera)
                     a = 1.0 - (1.0 - _T_ALPHA) ** (max(1, self.every // 2) if idle else 1)
                     t = self._temporal or est
                     self._temporal = tuple(math.sqrt((1 - a) * p * p + a * q * q) for p, q in zip(t, est))
