@@ -75,7 +75,9 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=20.0, help="seconds to let the daemon settle before the hog")
     ap.add_argument("--hog-seconds", type=float, default=40.0, help="longest wait for the step down and the rate")
     ap.add_argument("--up-seconds", type=float, default=60.0, help="longest wait for the step back up")
-    ap.add_argument("--core", type=int, default=0, help="the core the hog is pinned to")
+    ap.add_argument("--core", type=int, default=0, help="the core the (first) hog is pinned to")
+    ap.add_argument("--hogs", type=int, default=1, help="busy loops, pinned to cores core, core+1, ... (2 on a "
+                    "2-core machine leave no core free: a daemon that fits on the free core never needs to step)")
     ap.add_argument("--min-fps", type=float, default=29.0)
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("daemon_args", nargs="*", help="after --: extra arguments for vcam-sharpen start")
@@ -88,7 +90,7 @@ def main() -> int:
         if r.returncode != 0:
             print(r.stderr.strip() or r.stdout.strip(), file=sys.stderr)
             return 2
-        proc = None
+        procs: list = []
         try:
             t0 = time.monotonic()
             _, polls = watch(env, args.settle, lambda a: False, args.verbose, t0)
@@ -97,9 +99,12 @@ def main() -> int:
                 print("the daemon does not scale (a ladder of one rung, or not --model auto)", file=sys.stderr)
                 return 2
             load_before = os.getloadavg()
-            proc = multiprocessing.Process(target=hog, args=(args.core,), daemon=True)
+            ncpu = os.cpu_count() or 1
+            procs = [multiprocessing.Process(target=hog, args=((args.core + i) % ncpu,), daemon=True)
+                     for i in range(max(1, args.hogs))]
             t_hog = time.monotonic()
-            proc.start()
+            for proc in procs:
+                proc.start()
             down_t, polls_hog = watch(env, args.hog_seconds, lambda a: a.get("model") != start_model,
                                       args.verbose, t_hog)
             low_model = auto_of(status(env)).get("model")
@@ -107,22 +112,23 @@ def main() -> int:
             rate_t, polls_rate = watch(env, args.hog_seconds, lambda a: (a.get("fps_kept_window") or 0) >= args.min_fps
                                        and a.get("model") != start_model, args.verbose, t_hog)
             load_hog = os.getloadavg()
-            proc.kill()
-            proc.join()
-            proc = None
+            for proc in procs:
+                proc.kill()
+                proc.join()
+            procs = []
             t_free = time.monotonic()
             up_t, polls_up = watch(env, args.up_seconds, lambda a: a.get("model") == start_model, args.verbose,
                                    t_free)
             final = status(env)
         finally:
-            if proc is not None:
+            for proc in procs:
                 proc.kill()
             vcam("stop", env=env)
     result = {"start_model": start_model, "stepped_down_s": down_t, "down_to": low_model,
-              "fps_kept_29_after_s": rate_t, "stepped_up_s": up_t, "final_model": auto_of(final).get("model"),
+              "fps_kept_29_after_s": rate_t, "hogs": args.hogs, "stepped_up_s": up_t, "final_model": auto_of(final).get("model"),
               "final_reason": auto_of(final).get("reason"), "loadavg_before_hog": load_before,
               "loadavg_under_hog": load_hog, "loadavg_end": os.getloadavg(), "cpus": os.cpu_count()}
-    print(f"started on {start_model}; under a one-core hog: stepped down to {low_model} after "
+    print(f"started on {start_model}; under {args.hogs} one-core hog(s): stepped down to {low_model} after "
           f"{down_t if down_t is not None else '> %g' % args.hog_seconds} s (target 5), kept >= {args.min_fps:g} fps "
           f"after {rate_t if rate_t is not None else 'never within %g' % args.hog_seconds} s; hog killed: back on "
           f"{start_model} after {up_t if up_t is not None else '> %g' % args.up_seconds} s (target 30); "
