@@ -101,7 +101,9 @@ def check_not_overwriting(source: str, outputs: list[str]) -> None:
 
 def warm_up(sharpener, size: tuple[int, int]) -> None:
     """Run the model once at the source's frame size, so the first real frame is not slow
-    (graph export, session creation and allocation happen here) and a broken model fails at start."""
+    (graph export, session creation and allocation happen here) and a broken model fails at start; compiles
+    the temporal stage's update whatever its mode (``auto`` may turn it on at any frame)."""
+    sharpener.temporal.warm()
     if sharpener.engine is None:
         return
     w, h = size

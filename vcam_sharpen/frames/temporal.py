@@ -40,10 +40,11 @@ import cv2
 import numpy as np
 
 from .noise import estimate_noise, global_shift, grid_noise, luma_grid, shift_window
+from .tnr_step import STEPS as _LUT_STEPS
+from .tnr_step import fused_available, step_fused, step_opencv, warm_fused, weight_lut
 
 MODES = ("off", "on", "auto")
 __all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_lut"]
-_LUT_STEPS = 32           # LUT entries per unit of normalised change
 _FINE = 8                 # motion-test steps per LUT entry (uint16: normalised changes up to 256)
 AUTO_ON, AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
@@ -64,16 +65,6 @@ def check_mode(value) -> str:
     return value
 
 
-def weight_lut(kmin: float, z0: float = 1.0, z1: float = 2.2) -> np.ndarray:
-    """``(256,)`` float32 LUT: normalised change ``z = index / 32`` -> weight of the new frame.
-
-    ``kmin`` up to ``z0`` (noise only), 1 from ``z1`` on (a real change), a smooth step between.
-    """
-    z = np.arange(256, dtype=np.float32) / _LUT_STEPS
-    t = np.clip((z - z0) / (z1 - z0), 0.0, 1.0)
-    return (kmin + (1.0 - kmin) * t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
 class TemporalDenoiser:
     """Causal temporal denoiser for a stream of BGR uint8 frames (see the module docstring).
 
@@ -83,6 +74,8 @@ class TemporalDenoiser:
         strength: 0..1; 0 is the identity, 1 averages static pixels over ~9 frames (kmin 0.2).
         every: frames between two spatial noise estimates (8: ~4 a second at 30 fps; the frame-to-frame
             estimate runs on every frame).
+        fused: the per-pixel update compiled by Numba (True) or in OpenCV calls (False); None: Numba where it
+            is installed. The two agree within a grey level (frames/tnr_step.py).
 
     Attributes:
         mode: changeable at any time (the ``temporal`` live setting).
@@ -97,17 +90,19 @@ class TemporalDenoiser:
     resume after a pause.
     """
 
-    def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8) -> None:
+    def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8, fused: bool | None = None) -> None:
         self.mode = check_mode(mode)
+        self.fused = fused  # the update compiled by Numba (frames/tnr_step.py); None: where Numba is installed
+        self._scratch: dict = {}  # the update's buffers
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength {strength:g} is out of range: use 0 to 1")
         self.strength = float(strength)
         self.every = max(1, int(every))
         # The method's constants (docs/temporal.md): weight of the new frame where only noise changed it, the
-        # normalised change where the weight starts to rise and where it reaches 1, the box of the motion test.
-        self.kmin, self.z0, self.z1, self.ksize = 1.0 - 0.8 * self.strength, 1.0, 2.2, 5
+        # normalised change where the weight starts to rise and where it reaches 1 (the motion test's box is
+        # 5x5: frames/tnr_step.py).
+        self.kmin, self.z0, self.z1 = 1.0 - 0.8 * self.strength, 1.0, 2.2
         self.cut, self.chroma_floor = _CUT, 0.5  # the cut threshold; chroma noise never below half the luma's
-        self._luts = {self.kmin: weight_lut(self.kmin, self.z0, self.z1)}  # weight tables by their kmin
         self.ms = 0.0
         self.reset()
 
@@ -190,6 +185,14 @@ class TemporalDenoiser:
         self.noise = s if t is None else (max(s[0], t[0]), max(s[1], t[1]))
         self._ys = [y] if cut else [y, *self._ys[:2]]
         return cut
+
+    def warm(self) -> None:
+        """Compile the fused update now rather than on the first filtered frame (the daemon's warm-up: auto may
+        turn the stage on at any frame, and a first compile takes ~2 s)."""
+        if self.fused is None:
+            self.fused = fused_available()
+        if self.fused:
+            warm_fused()
 
     def state(self) -> dict:
         """What ``status`` shows: the mode, whether the last frame was filtered, the noise estimate (grey levels)."""
@@ -278,15 +281,6 @@ class TemporalDenoiser:
             self._e = luma_grid(np.ascontiguousarray(self._state[:, ::4, ::4]))
             return out
         state = self._state
-        f32 = np.float32
-        d = self._buf("_d", (3, h, w), f32)
-        dy, t, m, zc = (self._buf(n, (h, w), f32) for n in ("_dy", "_t", "_m", "_zc"))
-        idx = self._buf("_idx", (h, w), np.uint8)
-        k = self._buf("_k", (h, w), f32)
-        cv2.subtract(planes.reshape(3 * h, w), state.reshape(3 * h, w), dst=d.reshape(3 * h, w),
-                     dtype=cv2.CV_32F)
-        cv2.addWeighted(d[0], 0.25, d[2], 0.25, 0.0, dst=dy)
-        cv2.scaleAdd(d[1], 0.5, dy, dst=dy)
         luma, chroma = self.noise
         resid = 1.0 + self.kmin / (2.0 - self.kmin)  # the estimate's own noise adds to the difference
         sy = max(0.8 * math.sqrt(6.0) / 4.0 * luma * math.sqrt(resid), 0.25)
@@ -298,32 +292,17 @@ class TemporalDenoiser:
             # error variance; a frame with less noise than the estimate (a clean frame between codec-ridden
             # ones) gets more weight. Never below kmin (robustness to slow changes; the strength setting).
             k0 = min(max(st["v_e"] / max(st["v"] + st["v_e"], 1e-6), self.kmin), 1.0)
-        k0 = round(k0 * 64) / 64  # in steps of 1/64, so that the tables can be kept
-        lut = self._luts.get(k0)
-        if lut is None:
-            lut = self._luts[k0] = weight_lut(k0, self.z0, self.z1)
+        k0 = round(k0 * 64) / 64  # in steps of 1/64, so that the OpenCV path's tables can be kept
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
-        # The motion test in uint16 at _FINE steps per LUT step: OpenCV's box filter sums uint16 in int32 (float32 in
-        # float64, ~4x slower), and the rounding (1/16 of a LUT step at most) hardly ever moves the index.
-        m16, zc16 = (self._buf(n, (h, w), np.uint16) for n in ("_m16", "_zc16"))
-        cv2.absdiff(dy, 0.0, dst=m)
-        cv2.multiply(m, _LUT_STEPS * _FINE / sy, dst=m16, dtype=cv2.CV_16U)
-        box = (self.ksize, self.ksize)
-        cv2.blur(m16, box, dst=m16)
-        cv2.absdiff(d[0], dy, dst=t)
-        cv2.absdiff(d[2], dy, dst=zc)
-        # the chroma term in the same units: scaled to luma units (sy / sc), then into LUT steps
-        cv2.addWeighted(t, _LUT_STEPS * _FINE / sc, zc, _LUT_STEPS * _FINE / sc, 0.0, dst=zc16, dtype=cv2.CV_16U)
-        cv2.blur(zc16, box, dst=zc16)
-        cv2.max(m16, zc16, dst=m16)
-        cv2.convertScaleAbs(m16, dst=idx, alpha=1.0 / _FINE)
-        cv2.LUT(idx, lut, dst=k)
+        idx = self._buf("_idx", (h, w), np.uint8)
+        if self.fused is None:
+            self.fused = fused_available()
+        step = step_fused if self.fused else step_opencv
+        step(planes, state, out, idx, (k0, self.z0, self.z1), _LUT_STEPS * _FINE / sy, _LUT_STEPS * _FINE / sc, _FINE,
+             self._scratch)
         self._moved = True
-        for c in range(3):
-            cv2.accumulateProduct(d[c], k, state[c])  # E += k d in one pass
-        cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
         # The next frame's statistics want the estimate's luma on the 4x grid: taken now, while it is in cache.
         self._e = luma_grid(np.ascontiguousarray(state[:, ::4, ::4]))
         return out
