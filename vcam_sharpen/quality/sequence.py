@@ -127,6 +127,7 @@ def sharpener_outputs(frames: Iterable[np.ndarray], spec: str | None, temporal: 
     ``info`` gets ``noise_aware``, the pair's state after the last frame, where it ran."""
     engine = create_any(loader.load(spec)) if spec else None
     sharpener = Sharpener(engine, degrade=2, temporal=temporal)
+    sharpener.temporal.warm()  # compiled before the first frame, as in the daemon: temporal_ms is the stage's own
     sharpener.skip_static = skip_static
     sharpener._box = HalfSizeCorruption(corruption, seed)  # the corruption enters where the camera's would
     # static-region reuse refreshes every tile once a second: count seconds as the daemon at 30 fps would see
