@@ -12,7 +12,8 @@ luma change ``|dY|`` and the chroma change ``|dB - dY| + |dR - dY|`` into ``fine
 * :func:`step_fused` (Numba): two passes over the pixels, nothing but two uint16 maps stored between them,
   the weight computed (a table lookup does not vectorise and cost 40 % of the kernel).
   The stage is memory-bound: OpenCV's ~18 full-frame passes move ~40 MB per 640x360 frame through the
-  cache, this moves ~10 MB, and costs ~0.3 ms instead of ~1.0-1.4 ms (docs/temporal.md, "Cost").
+  cache, this moves ~10 MB: ~0.5 ms a 640x360 frame in the stage's loop instead of ~0.85-1.0 (docs/temporal.md,
+  "Cost").
 * :func:`step_opencv`: the same in OpenCV calls, one pass each, the weight from a 256-entry table; the
   reference the tests hold the fused one to, and the path taken where Numba is not installed.
 
@@ -41,7 +42,7 @@ def weight_lut(kmin: float, z0: float = 1.0, z1: float = 2.2) -> np.ndarray:
 
 
 def fused_available() -> bool:
-    """Whether :func:`step_fused` can run (Numba imports); compiles the kernel on the first call."""
+    """Whether :func:`step_fused` can run (Numba imports); the kernel itself compiles on its first call."""
     return _kernel() is not False
 
 
