@@ -27,7 +27,7 @@ from vcam_sharpen.core.corrupt import parse_corruption
 from vcam_sharpen.frames.sharpen import BoxDownscaler
 from vcam_sharpen.frames.noise import estimate_noise, grid_noise, luma_grid
 from vcam_sharpen.frames.temporal import TemporalDenoiser
-from vcam_sharpen.quality.sequence import read_consecutive, sharpener_outputs
+from vcam_sharpen.quality.sequence import corrupt_planes, read_consecutive, sharpener_outputs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FACE = DATA / "video" / "face_1280x720.mp4"
@@ -52,8 +52,7 @@ def noise() -> None:
             for _ in range(2):
                 x = np.clip(small + rng.normal(0, s, small.shape), 0, 255).round().astype(np.uint8) if s else small
                 if codec:
-                    rgb = np.ascontiguousarray(x[::-1].transpose(1, 2, 0))
-                    x = np.ascontiguousarray(jpeg.apply(rgb, rng).transpose(2, 0, 1)[::-1])
+                    x = corrupt_planes(x, jpeg, rng)
                 pair.append(x)
             subs = [p[:, ::4, ::4].astype(np.float32) for p in pair]
             t = grid_noise((subs[0], subs[1]), [luma_grid(subs[0]), luma_grid(subs[1])])
@@ -76,6 +75,7 @@ def cost(frames: int = 60, rounds: int = 5, threads: int = 0) -> None:
         best = (1e9, 1e9)
         for _ in range(rounds):
             td = TemporalDenoiser("on")
+            td.warm()  # the update compiled (or loaded from Numba's cache) before the clock starts
             fn = getattr(td, call)
             w, c = time.perf_counter(), time.process_time()
             for f in seq:
@@ -96,7 +96,8 @@ def _other_stage(checkout: str):
 def versus(checkout: str, frames: int = 40, rounds: int = 5, threads: int = 0) -> None:
     """Mean ms per 640x360 planar frame of this stage and ``checkout``'s, the two run alternately (a round of
     each, ``rounds`` times: load weighs on both alike), best and median round; noise:5 and clean frames of the
-    face clip, mode on and auto."""
+    face clip, mode on and auto. ``checkout``: a path to another work tree (e.g. ``git worktree add`` of an
+    earlier commit)."""
     if threads > 0:
         cv2.setNumThreads(threads)
     stages = {"this": TemporalDenoiser, checkout: _other_stage(checkout)}
@@ -111,6 +112,7 @@ def versus(checkout: str, frames: int = 40, rounds: int = 5, threads: int = 0) -
             for _ in range(rounds):
                 for name, cls in stages.items():
                     td = cls(mode)
+                    getattr(td, "warm", lambda: None)()  # compiled before the clock starts (an older stage has none)
                     w = time.perf_counter()
                     for f in seq:
                         td.planar(f)

@@ -18,23 +18,21 @@ import argparse
 import glob
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
+
+from vcam_sharpen.frames.sharpen import BoxDownscaler
+from vcam_sharpen.quality.sequence import read_consecutive
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TILE = 16
 
 
 def half_frames(path: str, count: int) -> list[np.ndarray]:
-    out = []
-    with av.open(path) as box:
-        for frame in box.decode(video=0):
-            img = cv2.resize(frame.to_ndarray(format="bgr24"), (1280, 720), interpolation=cv2.INTER_AREA)
-            out.append(cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA).astype(np.float32))
-            if len(out) >= count:
-                break
-    return out
+    """The first ``count`` frames at 1280x720, through the daemon's 2x2 box downscale, float32 ``(360, 640, 3)``."""
+    box = BoxDownscaler()
+    return [box.hwc(cv2.resize(f, (1280, 720), interpolation=cv2.INTER_AREA)).astype(np.float32)
+            for f in read_consecutive(Path(path), count)]
 
 
 def scores(frames: list[np.ndarray], step: int) -> np.ndarray:

@@ -32,7 +32,7 @@ def test_fused_update_equals_opencv_within_a_grey_level(shape):
     outs = []
     for step in (step_fused, step_opencv):
         s, out, idx = state.copy(), np.empty_like(planes), np.empty((h, w), np.uint8)
-        step(planes, s, out, idx, (0.25, 1.0, 2.2), 60.0, 30.0, 8, {})
+        step(planes, s, out, idx, (0.25, 1.0, 2.2), 256 / 60.0, 256 / 30.0, {})
         outs.append((s, out, idx))
     (s1, o1, i1), (s2, o2, i2) = outs
     assert np.abs(i1.astype(int) - i2).max() <= 2 and np.mean(i1 != i2) < 0.1
@@ -45,9 +45,9 @@ def test_fused_weight_is_the_lut_curve():
     """The fused kernel computes the weight the OpenCV path looks up: where both see the same index, the
     same update (a still frame: index 0, weight kmin; a frame far off: the largest index, weight 1)."""
     planes = np.full((3, 9, 11), 100, np.uint8)
-    for state_value, ay, k in ((96.0, 1.0, weight_lut(0.3)[0]), (10.0, 1000.0, 1.0)):
+    for state_value, sy, k in ((96.0, 256.0, weight_lut(0.3)[0]), (10.0, 0.256, 1.0)):
         s, out, idx = np.full(planes.shape, state_value, np.float32), np.empty_like(planes), np.empty((9, 11), np.uint8)
-        step_fused(planes, s, out, idx, (0.3, 1.0, 2.2), ay, ay, 8, {})
+        step_fused(planes, s, out, idx, (0.3, 1.0, 2.2), sy, sy, {})
         assert np.allclose(s, state_value + k * (100 - state_value), atol=1e-4)
 
 

@@ -47,8 +47,8 @@ def offered_models(current: str, current_mode: str = "degrade") -> dict[str, lis
     """Per panel mode (:data:`~vcam_sharpen.web.panel_app.MODES`), the models the panel offers: auto, the students
     auto chooses from, none, unsharp, then the other shipped students of the mode's task (teachers are
     offline-only, far too slow for a camera); the model running now is offered in the mode it runs in."""
-    tasks = {t: model_task(t) for t in [*loader.shipped(), *loader.pairs()]
-             if t in loader.pairs() or "teacher" not in TAGS[t].arch}
+    pairs = loader.pairs()
+    tasks = {t: model_task(t) for t in [*loader.shipped(), *pairs] if t in pairs or "teacher" not in TAGS[t].arch}
     out = {}
     for mode, (degrade, upscale) in MODES.items():
         task = mode_task(degrade, upscale)

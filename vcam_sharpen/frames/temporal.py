@@ -35,17 +35,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 
 import cv2
 import numpy as np
 
 from .noise import estimate_noise, global_shift, grid_noise, luma_grid, shift_window
 from .tnr_step import STEPS as _LUT_STEPS
-from .tnr_step import fused_available, step_fused, step_opencv, warm_fused, weight_lut
+from .tnr_step import buffer, fused_available, step_fused, step_opencv, warm_fused, weight_lut
 
 MODES = ("off", "on", "auto")
 __all__ = ["MODES", "TemporalDenoiser", "check_mode", "estimate_noise", "weight_lut"]
-_FINE = 8                 # motion-test steps per LUT entry (uint16: normalised changes up to 256)
 AUTO_ON, AUTO_OFF = 1.4, 1.0   # auto: on above this luma sigma (grey levels), off again below the second
 _CUT = 8.0                # a frame whose ~8x8 block means change by this much (grey levels, mean) is a cut
 _CUT_SHARE = 0.5         # ... and at least this share of those block means changed by as much
@@ -93,7 +93,7 @@ class TemporalDenoiser:
     def __init__(self, mode: str = "auto", strength: float = 1.0, every: int = 8, fused: bool | None = None) -> None:
         self.mode = check_mode(mode)
         self.fused = fused  # the update compiled by Numba (frames/tnr_step.py); None: where Numba is installed
-        self._scratch: dict = {}  # the update's buffers
+        self._scratch: dict = {}  # buffers kept from frame to frame (this class's and the update's)
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength {strength:g} is out of range: use 0 to 1")
         self.strength = float(strength)
@@ -116,9 +116,9 @@ class TemporalDenoiser:
         self._window: np.ndarray | None = None
         self._window_for: tuple | None = None
         self._stats: dict | None = None  # grid_noise of the last frame (None: unknown, a cut or a pan)
-        self._samples: list[tuple[float, float]] = []  # the last grid_noise sigmas, newest first
+        self._samples: deque[tuple[float, float]] = deque(maxlen=_MEDIAN_OF)  # the last grid_noise sigmas
         self.active = False
-        self._moved = False  # whether _idx holds the last frame's motion test
+        self._moved = False  # whether the "idx" buffer holds the last frame's motion test
         self._auto_on = False
         self._count = 0
         self._shape: tuple | None = None
@@ -170,7 +170,7 @@ class TemporalDenoiser:
                     self._stats = grid_noise((sub, prev_sub), [y, *self._ys[:2]], e)
                 est = None if self._stats is None else self._stats["sigma"]
                 if est is not None:
-                    self._samples = [est, *self._samples[:_MEDIAN_OF - 1]]
+                    self._samples.append(est)
                     if idle:  # see _MEDIAN_OF (of two, the lower)
                         est = tuple(sorted(c)[(len(c) - 1) // 2] for c in zip(*self._samples))
                     # smoothed over ~16 frames (variances averaged); idle, one sample in `every` frames weighs as
@@ -187,8 +187,9 @@ class TemporalDenoiser:
         return cut
 
     def warm(self) -> None:
-        """Compile the fused update now rather than on the first filtered frame (the daemon's warm-up: auto may
-        turn the stage on at any frame, and a first compile takes ~2 s)."""
+        """Pick the update (:attr:`fused`: Numba where installed) and compile it now rather than on the first
+        filtered frame (the daemon's warm-up: auto may turn the stage on at any frame, and a first compile takes
+        ~2 s)."""
         if self.fused is None:
             self.fused = fused_available()
         if self.fused:
@@ -242,7 +243,7 @@ class TemporalDenoiser:
         if not self._moved:
             return None
         z = (self.z0 + self.z1) / 2.0
-        return self._idx > int(z * _LUT_STEPS)
+        return self._scratch["idx"] > int(z * _LUT_STEPS)
 
     def hwc(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` BGR uint8 -> ``(H, W, 3)`` BGR uint8 denoised (a reused buffer, or ``frame``)."""
@@ -253,28 +254,21 @@ class TemporalDenoiser:
             self.active, self.ms = False, 0.0
             return frame
         t0 = time.perf_counter()
-        planes = self._buf("_in_planes", (3, *frame.shape[:2]), np.uint8)
+        planes = buffer(self._scratch, "in_planes", (3, *frame.shape[:2]), np.uint8)
         cv2.split(frame, list(planes))  # into the planes (a strided numpy copy is ~7x slower)
         out = self.planar(planes)
         if out is planes:
             self.ms = (time.perf_counter() - t0) * 1e3
             return frame
-        hwc = self._buf("_out_hwc", frame.shape, np.uint8)
+        hwc = buffer(self._scratch, "out_hwc", frame.shape, np.uint8)
         cv2.merge(list(out), hwc)
         self.ms = (time.perf_counter() - t0) * 1e3
         return hwc
 
-    def _buf(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        buf = getattr(self, name, None)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype)
-            setattr(self, name, buf)
-        return buf
-
     def _step(self, planes: np.ndarray) -> np.ndarray:
         """One recursive update into the float32 state; returns the rounded estimate."""
         _, h, w = planes.shape
-        out = self._buf("_out", planes.shape, np.uint8)
+        out = buffer(self._scratch, "out", planes.shape, np.uint8)
         if self._state is None:
             self._state = planes.astype(np.float32)
             np.copyto(out, planes)
@@ -296,12 +290,10 @@ class TemporalDenoiser:
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
-        idx = self._buf("_idx", (h, w), np.uint8)
         if self.fused is None:
-            self.fused = fused_available()
-        step = step_fused if self.fused else step_opencv
-        step(planes, state, out, idx, (k0, self.z0, self.z1), _LUT_STEPS * _FINE / sy, _LUT_STEPS * _FINE / sc, _FINE,
-             self._scratch)
+            self.warm()
+        idx = buffer(self._scratch, "idx", (h, w), np.uint8)
+        (step_fused if self.fused else step_opencv)(planes, state, out, idx, (k0, self.z0, self.z1), sy, sc, self._scratch)
         self._moved = True
         # The next frame's statistics want the estimate's luma on the 4x grid: taken now, while it is in cache.
         self._e = luma_grid(np.ascontiguousarray(state[:, ::4, ::4]))

@@ -2,12 +2,13 @@
 
 Both take the frame's BGR uint8 planes ``(3, h, w)`` and the float32 running estimate ``state`` (same shape,
 updated in place) and write the rounded estimate into ``out`` and the motion test's index into ``idx``
-(``(h, w)`` uint8, in steps of 1/32 of a normalised change), with ``ay`` and ``ac`` the scales that turn the
-luma change ``|dY|`` and the chroma change ``|dB - dY| + |dR - dY|`` into ``fine`` sub-steps of those
-(``32 * fine / sy``, ``... / sc``), and ``weight = (kmin, z0, z1)`` the weight curve (:func:`weight_lut`):
+(``(h, w)`` uint8, in steps of 1/32 of a normalised change), with ``sy`` and ``sc`` the mean absolute luma
+change ``|dY|`` and chroma change ``|dB - dY| + |dR - dY|`` that noise alone makes (grey levels), and
+``weight = (kmin, z0, z1)`` the weight curve (:func:`weight_lut`). The motion test runs in uint16 at
+:data:`FINE` sub-steps per index step (``ay = 32 * FINE / sy``, ``ac = 32 * FINE / sc``):
 
     d = x - E;  mY = box5(sat16(|dY| ay));  mC = box5(sat16((|dB - dY| + |dR - dY|) ac))
-    idx = sat8(max(mY, mC) / fine);  k = K(idx / 32);  E += k d;  out = sat8(E)
+    idx = sat8(max(mY, mC) / FINE);  k = K(idx / 32);  E += k d;  out = sat8(E)
 
 * :func:`step_fused` (Numba): two passes over the pixels, nothing but two uint16 maps stored between them,
   the weight computed (a table lookup does not vectorise and cost 40 % of the kernel).
@@ -28,6 +29,7 @@ import cv2
 import numpy as np
 
 STEPS = 32  # index steps per unit of normalised change
+FINE = 8    # motion-test sub-steps per index step (uint16: normalised changes up to 256 fit)
 _KERNEL = None  # the compiled fused kernel (Numba compiles on first use, cached on disk), or False: no Numba
 
 
@@ -64,27 +66,27 @@ def warm_fused() -> bool:
     if not fused_available():
         return False
     planes, state = np.zeros((3, 5, 5), np.uint8), np.zeros((3, 5, 5), np.float32)
-    step_fused(planes, state, np.empty_like(planes), np.empty((5, 5), np.uint8), (0.2, 1.0, 2.2), 1.0, 1.0, 8, {})
+    step_fused(planes, state, np.empty_like(planes), np.empty((5, 5), np.uint8), (0.2, 1.0, 2.2), 1.0, 1.0, {})
     return True
 
 
 def step_fused(planes: np.ndarray, state: np.ndarray, out: np.ndarray, idx: np.ndarray, weight: tuple,
-               ay: float, ac: float, fine: int, scratch: dict) -> None:
+               sy: float, sc: float, scratch: dict) -> None:
     """The update in one compiled kernel (see the module docstring); ``scratch`` keeps its two uint16 maps."""
     _, h, w = planes.shape
     if h < 5 or w < 5:  # smaller than the box: OpenCV's border rule for those is its own
-        return step_opencv(planes, state, out, idx, weight, ay, ac, fine, scratch)
-    my, mc = (_buf(scratch, n, (h, w), np.uint16) for n in ("my", "mc"))
+        return step_opencv(planes, state, out, idx, weight, sy, sc, scratch)
+    my, mc = (buffer(scratch, n, (h, w), np.uint16) for n in ("my", "mc"))
     # C-contiguous arrays and these scalar types only: another layout or type would compile another kernel
     kmin, z0, z1 = (np.float32(v) for v in weight)
-    _kernel()(np.ascontiguousarray(planes), state, out, idx, kmin, z0, z1, np.float32(ay), np.float32(ac), int(fine),
-              my, mc)
+    _kernel()(np.ascontiguousarray(planes), state, out, idx, kmin, z0, z1, np.float32(STEPS * FINE / sy),
+              np.float32(STEPS * FINE / sc), my, mc)
 
 
-def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, fine, my, mc):  # compiled by Numba: plain loops
+def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, my, mc):  # compiled by Numba: plain loops
     _, h, w = planes.shape
     p0, p1, p2, s0, s1, s2 = planes[0], planes[1], planes[2], state[0], state[1], state[2]
-    # Pass 1: the motion test's two maps, in fine LUT steps, saturated to uint16 (as cv2.multiply does).
+    # Pass 1: the motion test's two maps, in FINE sub-steps, saturated to uint16 (as cv2.multiply does).
     for r in range(h):
         a0, a1, a2, b0, b1, b2, oy, oc = p0[r], p1[r], p2[r], s0[r], s1[r], s2[r], my[r], mc[r]
         for c in range(w):
@@ -101,9 +103,9 @@ def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, fine, my, mc):  # co
     vc = np.zeros(w + 4, np.int32)
     top = np.zeros(w, np.int32)
     kr = np.zeros(w, np.float32)
-    inv, invf = np.float32(1.0 / 25.0), np.float32(1.0 / fine)
+    inv, invf = np.float32(1.0 / 25.0), np.float32(1.0 / FINE)  # module constants: Numba compiles them in
     one, zero, span = np.float32(1.0), np.float32(0.0), z1 - z0
-    half = np.float32(fine // 2) + np.float32(0.5)
+    half = np.float32(FINE // 2) + np.float32(0.5)
     rows = np.zeros(5, np.int64)
     for r in range(h):
         for j in range(5):
@@ -137,7 +139,7 @@ def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, fine, my, mc):  # co
 
 
 def step_opencv(planes: np.ndarray, state: np.ndarray, out: np.ndarray, idx: np.ndarray, weight: tuple,
-                ay: float, ac: float, fine: int, scratch: dict) -> None:
+                sy: float, sc: float, scratch: dict) -> None:
     """The update in OpenCV calls (see the module docstring); ``scratch`` keeps the buffers and the weight
     tables between frames."""
     luts = scratch.setdefault("luts", {})
@@ -146,13 +148,14 @@ def step_opencv(planes: np.ndarray, state: np.ndarray, out: np.ndarray, idx: np.
         lut = luts[weight] = weight_lut(*weight)
     _, h, w = planes.shape
     f32 = np.float32
-    d = _buf(scratch, "d", (3, h, w), f32)
-    dy, t, zc = (_buf(scratch, n, (h, w), f32) for n in ("dy", "t", "zc"))
-    m16, zc16 = (_buf(scratch, n, (h, w), np.uint16) for n in ("m16", "zc16"))
+    d = buffer(scratch, "d", (3, h, w), f32)
+    dy, t, zc = (buffer(scratch, n, (h, w), f32) for n in ("dy", "t", "zc"))
+    m16, zc16 = (buffer(scratch, n, (h, w), np.uint16) for n in ("m16", "zc16"))
+    ay, ac = STEPS * FINE / sy, STEPS * FINE / sc
     cv2.subtract(planes.reshape(3 * h, w), state.reshape(3 * h, w), dst=d.reshape(3 * h, w), dtype=cv2.CV_32F)
     cv2.addWeighted(d[0], 0.25, d[2], 0.25, 0.0, dst=dy)
     cv2.scaleAdd(d[1], 0.5, dy, dst=dy)
-    # The motion test in uint16 at `fine` steps per LUT step: OpenCV's box filter sums uint16 in int32 (float32
+    # The motion test in uint16 at FINE steps per LUT step: OpenCV's box filter sums uint16 in int32 (float32
     # in float64, ~4x slower), and the rounding (1/16 of a LUT step at most) hardly ever moves the index.
     cv2.absdiff(dy, 0.0, dst=t)
     cv2.multiply(t, ay, dst=m16, dtype=cv2.CV_16U)
@@ -163,7 +166,7 @@ def step_opencv(planes: np.ndarray, state: np.ndarray, out: np.ndarray, idx: np.
     cv2.addWeighted(t, ac, zc, ac, 0.0, dst=zc16, dtype=cv2.CV_16U)
     cv2.blur(zc16, box, dst=zc16)
     cv2.max(m16, zc16, dst=m16)
-    cv2.convertScaleAbs(m16, dst=idx, alpha=1.0 / fine)
+    cv2.convertScaleAbs(m16, dst=idx, alpha=1.0 / FINE)
     k = t  # free again: the weights
     cv2.LUT(idx, lut, dst=k)
     for c in range(3):
@@ -171,7 +174,8 @@ def step_opencv(planes: np.ndarray, state: np.ndarray, out: np.ndarray, idx: np.
     cv2.convertScaleAbs(state.reshape(3 * h, w), dst=out.reshape(3 * h, w))
 
 
-def _buf(scratch: dict, name: str, shape: tuple, dtype) -> np.ndarray:
+def buffer(scratch: dict, name: str, shape: tuple, dtype) -> np.ndarray:
+    """``scratch[name]``, made again when its shape or dtype differ: buffers kept from frame to frame."""
     buf = scratch.get(name)
     if buf is None or buf.shape != shape or buf.dtype != dtype:
         buf = scratch[name] = np.empty(shape, dtype)

@@ -93,6 +93,13 @@ def load_sequence(dataset: str, count: int) -> list[np.ndarray]:
     return read_consecutive(path, count)
 
 
+def corrupt_planes(planes: np.ndarray, corruption: Corruption, rng: np.random.Generator) -> np.ndarray:
+    """``(3, h, w)`` BGR uint8 planes -> ``corruption`` applied with ``rng`` (corruptions take RGB ``(h, w, 3)``,
+    so the planes are turned around for it and back)."""
+    rgb = np.ascontiguousarray(planes[::-1].transpose(1, 2, 0))
+    return np.ascontiguousarray(corruption.apply(rgb, rng).transpose(2, 0, 1)[::-1])
+
+
 class HalfSizeCorruption(BoxDownscaler):
     """The Sharpener's box downscaler, then ``corruption`` on the half-size frame (frame ``i`` of the
     sequence with the generator ``[seed, i]``), as ``eval --corrupt`` does; corruptions take RGB, so the
@@ -107,9 +114,7 @@ class HalfSizeCorruption(BoxDownscaler):
         i, self.index = self.index, self.index + 1
         if self.corruption is None or self.corruption.is_clean:
             return planes
-        rgb = np.ascontiguousarray(planes[::-1].transpose(1, 2, 0))
-        out = self.corruption.apply(rgb, np.random.default_rng([self.seed, i]))
-        return np.ascontiguousarray(out.transpose(2, 0, 1)[::-1])
+        return corrupt_planes(planes, self.corruption, np.random.default_rng([self.seed, i]))
 
     def planar(self, frame: np.ndarray) -> np.ndarray:
         return self.corrupt_planes(super().planar(frame))

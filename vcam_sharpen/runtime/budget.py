@@ -76,7 +76,6 @@ def paced_cpu(step: Callable[[], object], fps: float, frames: int = 90, max_seco
     w_wall, w_cpu = start, cpu_clock()
     cores: list[float] = []
     for count in per:
-        done = 0
         for _ in range(count):
             now = clock()
             if now < due:
@@ -86,11 +85,10 @@ def paced_cpu(step: Callable[[], object], fps: float, frames: int = 90, max_seco
                 due = now
             step()
             n += 1
-            done += 1
             due += period
         end, cpu = max(clock(), due), cpu_clock()
-        if done:
-            cores.append((cpu - w_cpu) / (done * period))
+        if count:  # over the time its frames are due in
+            cores.append((cpu - w_cpu) / (count * period))
         w_wall, w_cpu = end, cpu
         if clock() > deadline and n >= 3:
             break

@@ -222,15 +222,6 @@ class NoiseAwareEngine:
         return self._run("restore_full", frame, frame.transpose(2, 0, 1))
 
 
-def create_noise_aware(clean: str = CLEAN_MODEL, noisy: str = NOISY_MODEL, engine: str = "auto",
-                       device: str = "auto", threads: int | None = None, **options) -> NoiseAwareEngine:
-    """A :class:`NoiseAwareEngine` over two loadable model specs (tags or checkpoint paths), each on its own
-    engine (:func:`~vcam_sharpen.runtime.engines.create_engine`); ``options`` go to the wrapper."""
-    return NoiseAwareEngine(create_engine(loader.load(clean), engine, device, threads),
-                            create_engine(loader.load(noisy), engine, device, threads),
-                            names=(loader.label(clean), loader.label(noisy)), **options)
-
-
 def _name(engine) -> str:
     return str(getattr(engine, "model_name", type(engine).__name__))
 
@@ -248,7 +239,12 @@ def create_any(model, engine: str = "auto", device: str = "auto", threads: int |
     member, its fade and hold for a camera at ``fps`` (:func:`rate_frames`)."""
     if not isinstance(model, loader.ModelPair):
         return create_engine(model, engine, device, threads)
-    clean, noisy = (create_engine(m, engine, device, threads) for m in model.members)
+    return pair_engine(model, *(create_engine(m, engine, device, threads) for m in model.members), fps=fps)
+
+
+def pair_engine(model, clean, noisy, fps: float = 30.0) -> NoiseAwareEngine:
+    """The :class:`NoiseAwareEngine` of a :class:`~vcam_sharpen.core.loader.ModelPair` over its members' engines
+    (``clean``, ``noisy``), its fade and hold for a camera at ``fps`` (:func:`rate_frames`)."""
     out = NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
     out.model = model
     return out

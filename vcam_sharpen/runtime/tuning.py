@@ -14,7 +14,7 @@ from ..core.degrade import check_mode
 from ..frames.sharpen import Sharpener
 from .budget import CpuEstimate, paced_cpu
 from .engines import create_engine, pick_engine
-from .noiseaware import NoiseAwareEngine, rate_frames
+from .noiseaware import pair_engine
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,8 @@ def engine_for_rate(model: nn.Module | None, fps: float, size: tuple[int, int], 
     """
     if isinstance(model, loader.ModelPair):
         check_mode(model, degrade, upscale)  # one line naming the pair, before any member is timed
-        clean, noisy = (engine_for_rate(m, fps, size, degrade, upscale, engine, device, threads)
-                        for m in model.members)
-        pair = NoiseAwareEngine(clean, noisy, names=model.names, **rate_frames(fps))
-        pair.model = model
-        return pair
+        return pair_engine(model, *(engine_for_rate(m, fps, size, degrade, upscale, engine, device, threads)
+                                    for m in model.members), fps=fps)
     if threads is not None or pick_engine(engine, device) != ("onnxruntime", "cpu"):
         return create_engine(model, engine, device, threads)
     one = create_engine(model, engine, device, threads=1)
@@ -97,7 +94,7 @@ def cost_meter(fps: float = 30.0, size: tuple[int, int] = (1280, 720), degrade: 
     shipped weights): the measurement :func:`vcam_sharpen.core.loader.resolve` needs for ``auto``. Each tag
     is measured once per meter; ``meter.estimates`` keeps the full :class:`CpuEstimate` of each. A pair
     (``noise-aware``) costs what its dearer member costs: one member runs at a time (both only during a
-    0.5 s cross-fade, rare and short enough for the autoscaler's 1.5 s of misses not to count it)."""
+    0.5 s cross-fade, rare and short enough for the autoscaler's 1 s of misses not to count it)."""
 
     def cost(tag: str) -> float:
         if tag in loader.PAIRS and tag not in cost.estimates:
