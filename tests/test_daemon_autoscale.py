@@ -241,7 +241,7 @@ def test_the_last_resort_is_the_plain_picture_for_a_missed_rate_not_for_a_missed
     assert Feed(over).run(20, 0.9) == [] and over.current == "student" and "on the cheapest model" in over.reason
     slow = Autoscaler(LADDER, "student", Policy(), COSTS, fallback="bilinear")
     (t, tag), = Feed(slow).run(6, 0.6, fps=20.0)
-    assert tag == "bilinear" and t <= 4.0 and slow.reason.startswith("stepped down from student: 20.0 fps < 29")
+    assert tag == "bilinear" and t <= 5.0 and slow.reason.startswith("stepped down from student: 20.0 fps < 29")
     assert "no network" in slow.reason and slow.state()["ladder"][-1] == "bilinear"
 
 
@@ -265,3 +265,25 @@ def test_the_last_resort_is_bilinear_for_2x_modes_and_the_frame_itself_at_its_ow
     same = AutoscaleThread(th.pipeline, th.build, {})
     same.follow(Settings(), loader.Choice("enhance", "enhance", "best that fits", {}, ["enhance", "enhance-nogate"]))
     assert same.scaler.fallback == "none" and same.scaler.ladder == ["enhance", "enhance-nogate", "none"]
+
+
+def test_one_burst_of_lost_frames_does_not_turn_the_network_off():
+    """Three frames lost together stay in the 2 s window for 2 s: a model-to-model step may follow, the plain
+    picture may not (on the quiet machine such bursts sent the default there in 2 of 3 starts)."""
+    s = Autoscaler(LADDER, "student", Policy(), COSTS, fallback="bilinear")
+    t = cpu = kept = 0.0
+    for i in range(60):  # 30 s, 15 fresh frames a sample, but 3 lost at once at 10 s and at 20 s
+        t, cpu, kept = t + 0.5, cpu + 0.3, kept + (12 if i in (19, 39) else 15)
+        assert s.observe(t, cpu, int(kept)) is None
+    assert s.current == "student"
+    assert s.last.fps == pytest.approx(30.0)
+
+
+def test_whole_frames_missed_count_not_the_rate_rounded_down():
+    """58 of 60 frames over a window a few hundred microseconds longer than 2 s reads 28.99 fps: still no miss."""
+    s = Autoscaler(LADDER, "student", Policy(), COSTS, fallback="bilinear")
+    t = cpu = kept = 0.0
+    for _ in range(40):
+        t, cpu, kept = t + 0.5002, cpu + 0.3, kept + 14.5
+        assert s.observe(t, cpu, int(kept)) is None
+    assert s.last.fps < 29.0 and s.current == "student" and s.miss_since is None

@@ -241,3 +241,27 @@ def test_the_motion_map_marks_what_moved_and_is_none_when_nothing_was_filtered()
     off = TemporalDenoiser("off")
     off.planar(noisy)
     assert off.moved() is None
+
+
+def test_the_motion_test_widens_for_codec_errors_not_for_white_noise():
+    """White noise: the frame-to-frame and spatial estimates agree, the thresholds stay; noise a codec hid
+    (spatially correlated errors): they widen, at most 1.5x, and the still picture's remaining change falls
+    further than with the thresholds kept."""
+    img = _scene(180, 240)
+    white = TemporalDenoiser("on")
+    for i in range(16):
+        white.planar(_noisy(img, 5, i))
+    assert white.widening() == 1.0
+    frames = [_jpeg(_noisy(img, 8, i), 60) for i in range(16)]
+    still = np.mean(frames, axis=0)
+    errs = {}
+    for widen in (True, False):
+        td = TemporalDenoiser("on")
+        if not widen:
+            td.widening = lambda: 1.0
+        for f in frames:
+            out = td.planar(f)
+        errs[widen] = float(np.std(out - still))
+        if widen:
+            assert 1.0 < td.widening() <= 1.5
+    assert errs[True] < errs[False]

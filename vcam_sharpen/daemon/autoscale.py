@@ -13,9 +13,13 @@ shipped files), best and dearest first.
   costs measured at start, or of their GMACs where one was not measured) is within
   :attr:`Policy.up_share` of the budget and the rate is kept, for :attr:`Policy.up_after_s` in a row.
 * **Last resort**: below the cheapest model, the plain picture (``bilinear`` for a 2x mode, ``none`` at the
-  frame's own size), taken only when the cheapest model misses the *rate*: a call that stutters is worse than
-  a softer picture, while a budget missed at the bottom is only reported (the budget is the user's wish, the
-  rate what the other side sees). From there it tries the model again like any step up.
+  frame's own size), taken only when the cheapest model misses the *rate*, for
+  :attr:`Policy.last_resort_after_s` in a row (longer than a window: one burst of lost frames is not a busy
+  machine): a call that stutters is worse than a softer picture, while a budget missed at the bottom is only
+  reported (the budget is the user's wish, the rate what the other side sees). From there it tries the model
+  again like any step up.
+* **Rate** in whole frames: a window misses it when it kept more than ``1 - rate_share`` of the frames due in
+  it fewer (2 in 2 s at 30 fps), so a window's span a few hundred microseconds over 2 s reads no miss.
 * **No flapping**: the up band sits 15 % under the down threshold; after a switch the window restarts, so
   no decision reads the old model's figures; a rung that is missed again within :attr:`Policy.retry_s` of
   stepping up to it waits twice as long before the next try (up to :attr:`Policy.max_up_after_s`).
@@ -54,6 +58,10 @@ class Policy:
     #                               a 2 s window still read 29.0; at 0.9 a hogged machine sat at 27-28.7 fps
     window_s: float = 2.0         # the sliding window of the measurements
     down_after_s: float = 1.0     # missed this long in a row: step down (1.5 took 6 s under a one-core hog)
+    last_resort_after_s: float = 2.5  # the rate missed this long in a row: the plain picture. Longer than a window
+    #                               (plus a sample), so one burst of lost frames never turns the network off: on
+    #                               the quiet 2-core machine two or three frames lost together in a 2 s window
+    #                               (28.9-29.0 kept) sent the default to the plain picture in 2 of 3 starts
     up_after_s: float = 8.0       # room this long in a row: step up
     up_share: float = 0.85        # room: the bigger rung's estimate within budget * up_share
     retry_s: float = 30.0         # missed within this long of stepping up: that rung waits longer
@@ -132,18 +140,27 @@ class Autoscaler:
         if w is None:
             return None
         self.last = w
-        over, slow = w.cores > p.budget, w.fps < p.fps * p.rate_share
+        # Whole frames missed, not a rate: a window of 2.0004 s that kept 58 of 60 frames is 28.99 fps, yet as
+        # good as one of 2.0000 s (29.0); more than the share allows (2 in 2 s at 30 fps) is a miss.
+        expected = round(p.fps * w.span)
+        over, slow = w.cores > p.budget, expected - round(w.fps * w.span) > round(expected * (1 - p.rate_share))
         cur = self.current
         if over or slow:
             self.room_since = None
             self.miss_since = now if self.miss_since is None else self.miss_since
-            why = f"{w.cores:.2f} core > {p.budget:g}" if over else f"{math.floor(w.fps * 10) / 10:.1f} fps < {p.fps * p.rate_share:.3g}"
+            rate = f"{math.floor(w.fps * 10) / 10:.1f} fps < {p.fps * p.rate_share:.3g}"
+            why = f"{w.cores:.2f} core > {p.budget:g}" if over else rate
             if now - self.miss_since < p.down_after_s:
                 return None
             last_model = self.i == len(self.ladder) - 1 - (self.fallback is not None)
             if self.i == len(self.ladder) - 1 or (last_model and not slow):
                 self.reason = f"on the cheapest {'setting' if self.current == self.fallback else 'model'}: {why}"
                 return None
+            if last_model:  # to the plain picture: only for the rate, and only when it stays missed
+                why = rate
+                if now - self.miss_since < p.last_resort_after_s:
+                    self.reason = f"on the cheapest model: {why}"
+                    return None
             if self.stepped_up_at is not None and now - self.stepped_up_at < p.retry_s:  # it came back up too soon
                 self.up_after[cur] = min(self.up_after[cur] * 2, p.max_up_after_s)
             self.i += 1

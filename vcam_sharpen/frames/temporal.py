@@ -12,7 +12,8 @@ the noise explains, the filter keeps a running average of it over frames; where 
 ``dY = (dB + 2 dG + dR) / 4`` is the luma change and ``sy``, ``sc`` the expected mean absolute
 luma / chroma change of noise alone, from the online noise estimate. ``K`` is 1 for large
 normalised changes, so a moving edge is taken as it is (never smeared), and ``k0`` where the
-change is noise: ``kmin``, or more for a frame with less noise than the estimate (a scalar Kalman gain
+change is noise (its thresholds widen up to 1.5x where the errors are spatially correlated, as a codec's are:
+see ``_WIDEN_FROM``): ``kmin``, or more for a frame with less noise than the estimate (a scalar Kalman gain
 from the still blocks). ``sy`` is never below this frame's own change against the estimate on its
 still blocks. This follows the motion-adaptive recursive filters of camera ISPs' 3DNR and
 FFmpeg's ``hqdn3d`` (a temporal weight looked up from the pixel difference) and ``atadenoise``
@@ -56,6 +57,12 @@ _MIN_SHIFT = 0.35         # a global shift of a third of a grid pixel (1.4 px) o
 # the auto threshold; a camera's noise makes every sample high.
 _MEDIAN_OF = 5
 _T_ALPHA = 1.0 / 16.0     # weight of one frame-difference sample in the smoothed temporal estimate (~16 frames)
+# Codec errors (blocks, ringing) are spatially correlated and hidden from the spatial estimator, so the
+# frame-to-frame estimate exceeds it: 1.02-1.07x for white sensor noise, 1.6-5x under the `camera` preset on the
+# clips. The motion test's 5x5 box averages correlated errors less than white noise, so on a still pixel they read
+# as a larger normalised change: its thresholds widen by the excess of that ratio over _WIDEN_FROM (slope 1), at
+# most _WIDEN_MAX times, in steps of 1/8 (so the OpenCV path's tables can be kept). docs/temporal.md has the sweep.
+_WIDEN_FROM, _WIDEN_MAX = 1.1, 1.5
 
 
 def check_mode(value) -> str:
@@ -103,6 +110,7 @@ class TemporalDenoiser:
         # 5x5: frames/tnr_step.py).
         self.kmin, self.z0, self.z1 = 1.0 - 0.8 * self.strength, 1.0, 2.2
         self.cut, self.chroma_floor = _CUT, 0.5  # the cut threshold; chroma noise never below half the luma's
+        self._zmid = (self.z0 + self.z1) / 2.0  # the middle of the last frame's weight rise (see moved)
         self.ms = 0.0
         self.reset()
 
@@ -242,8 +250,7 @@ class TemporalDenoiser:
         mean difference cannot."""
         if not self._moved:
             return None
-        z = (self.z0 + self.z1) / 2.0
-        return self._scratch["idx"] > int(z * _LUT_STEPS)
+        return self._scratch["idx"] > int(self._zmid * _LUT_STEPS)
 
     def hwc(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` BGR uint8 -> ``(H, W, 3)`` BGR uint8 denoised (a reused buffer, or ``frame``)."""
@@ -264,6 +271,15 @@ class TemporalDenoiser:
         cv2.merge(list(out), hwc)
         self.ms = (time.perf_counter() - t0) * 1e3
         return hwc
+
+    def widening(self) -> float:
+        """The factor of the motion test's thresholds for the noise now (1 for white noise; see _WIDEN_FROM): the
+        frame-to-frame luma estimate over the spatial one, less _WIDEN_FROM, plus 1, within 1.._WIDEN_MAX."""
+        s, t = self._spatial, self._temporal
+        if s is None or t is None:
+            return 1.0
+        g = min(max(1.0 + t[0] / max(s[0], 1e-3) - _WIDEN_FROM, 1.0), _WIDEN_MAX)
+        return round(g * 8.0) / 8.0
 
     def _step(self, planes: np.ndarray) -> np.ndarray:
         """One recursive update into the float32 state; returns the rounded estimate."""
@@ -290,10 +306,13 @@ class TemporalDenoiser:
         # Codecs (4:2:0, JPEG) take most chroma noise but leave chroma errors that change from frame to
         # frame: the chroma test's noise floor is never below half the luma noise.
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
+        g = self.widening()
+        z0, z1 = self.z0 * g, self.z1 * g
+        self._zmid = (z0 + z1) / 2.0
         if self.fused is None:
             self.warm()
         idx = buffer(self._scratch, "idx", (h, w), np.uint8)
-        (step_fused if self.fused else step_opencv)(planes, state, out, idx, (k0, self.z0, self.z1), sy, sc, self._scratch)
+        (step_fused if self.fused else step_opencv)(planes, state, out, idx, (k0, z0, z1), sy, sc, self._scratch)
         self._moved = True
         # The next frame's statistics want the estimate's luma on the 4x grid: taken now, while it is in cache.
         self._e = luma_grid(np.ascontiguousarray(state[:, ::4, ::4]))
