@@ -82,23 +82,17 @@ def test_file_loops_and_unpaced_is_fast(numbered_video):
     assert src.read() is None
 
 
-def test_file_paced_at_own_rate_and_skips_when_late(tmp_path):
-    """On the real clock (the paced file decodes in its own thread, as a camera's grabber does), with bounds
-    loose enough for a loaded machine: frames in order at the file's rate; a reader late by ten periods gets the
-    newest frame, not a stale one; close stops the decoder."""
+def test_file_paced_at_own_rate_and_skips_when_late(tmp_path, clock):
     path = write_numbered_video(tmp_path / "v.avi", n=60, fps=25)
     src = FileSource(path, paced=True)
-    t = time.monotonic()
+    t = clock.now
     got = [decode_index(src.read()) for _ in range(6)]
-    elapsed = time.monotonic() - t
-    assert got[0] == 0 and all(b > a for a, b in zip(got, got[1:])) and got[-1] <= 8, got
-    assert 0.15 < elapsed < 2.0  # 5 periods of 40 ms or a little more, never as fast as it decodes
-    time.sleep(0.4)  # ten frames late
+    assert got == [0, 1, 2, 3, 4, 5]
+    assert clock.now - t == pytest.approx(0.2)  # 5 periods of 40 ms
+    clock.now += 0.4  # ten frames late: newest frame, not a stale one
     k = decode_index(src.read())
-    assert 12 <= k <= 40 and src.dropped >= 5, (k, src.dropped)
-    thread = src._thread
+    assert k == 15 and src.dropped == 9
     src.close()
-    assert not thread.is_alive() and src.read() is None
 
 
 def test_missing_and_undecodable_files_are_one_line_errors(tmp_path):

@@ -18,11 +18,8 @@ Webcams are in :mod:`vcam_sharpen.io.camera`.
 from __future__ import annotations
 
 import logging
-import atexit
 import math
-import threading
 import time
-import weakref
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -174,31 +171,8 @@ def check_video_file(path: Path) -> None:
                         f"-t 10 -pix_fmt yuv420p still.mp4, or use --source demo")
 
 
-_OPEN_FILES: "weakref.WeakSet[FileSource]" = weakref.WeakSet()
-
-
-def _close_at_exit(source: "FileSource") -> None:
-    """Close ``source`` when the interpreter exits, if nobody did: a decoder thread still inside FFmpeg when
-    Python tears its threads down aborts the process ("terminate called without an active exception")."""
-    if not _OPEN_FILES:
-        atexit.unregister(_close_open_files)  # registered once, however many files were opened
-        atexit.register(_close_open_files)
-    _OPEN_FILES.add(source)
-
-
-def _close_open_files() -> None:
-    for source in list(_OPEN_FILES):
-        source.close()
-
-
 class FileSource(Source):
-    """A video file, looped; paced at its own frame rate, or as fast as it decodes.
-
-    Paced, it decodes in its own thread from the first :meth:`read` on, as a camera's grabber does, so the
-    caller's thread spends no time decoding (a 60 fps 720p clip read at 30 fps cost the worker ~5 ms a frame:
-    the frame it takes and the one it skips). ``read()`` hands out the newest decoded frame not yet handed
-    out, waiting at most until the next one is due; frames decoded but never read count as ``dropped``.
-    """
+    """A video file, looped; paced at its own frame rate, or as fast as it decodes."""
 
     def __init__(self, path: Path, paced: bool = True) -> None:
         self.path = Path(path)
@@ -215,11 +189,6 @@ class FileSource(Source):
         self._pending = first  # the first frame is already decoded
         self._pacer = Pacer(self.fps)
         self._failed = False
-        self._cond = threading.Condition()
-        self._frame: np.ndarray | None = None
-        self._seq = self._taken = 0
-        self._closed = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _next(self, decode: bool = True) -> np.ndarray | None:
         """Decode (or just skip, ``decode=False``) the next frame, looping at the end."""
@@ -237,73 +206,24 @@ class FileSource(Source):
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
         return None
 
-    def _decoded(self, frame: np.ndarray | None) -> np.ndarray | None:
-        """``frame``, or after a failure None, once warned and after a short wait (callers never spin)."""
+    def read(self) -> np.ndarray | None:
+        if self._cap is None:
+            return None
+        if self.paced:
+            k = self._pacer.due()
+            for _ in range(k - self._pacer.next):  # late: skip to the frame due now
+                self._next(decode=False)
+                self.dropped += 1
+            self._pacer.next = k + 1
+        frame = self._next()
         if frame is None:
             if not self._failed:
                 log.warning("%s: decoding failed", self.name)
             self._failed = True
-            self.lost = True
             time.sleep(UNAVAILABLE_WAIT_S)
-        else:
-            self.lost = False
         return frame
 
-    def _decode_loop(self) -> None:
-        """The paced decoder (its own thread): each frame when it is due, skipping to the newest when late."""
-        try:
-            while not self._closed.is_set():
-                k = self._pacer.due()
-                for _ in range(k - self._pacer.next):  # decoding fell behind: skip to the frame due now
-                    self._next(decode=False)
-                    self.dropped += 1
-                self._pacer.next = k + 1
-                frame = self._decoded(self._next())
-                if self._closed.is_set():
-                    break
-                with self._cond:
-                    if frame is not None:
-                        if self._seq > self._taken:
-                            self.dropped += 1  # the previous frame was never read
-                        self._frame, self._seq = frame, self._seq + 1
-                    self._cond.notify_all()
-        finally:
-            cap = self._cap
-            if cap is not None:
-                cap.release()
-
-    def read(self) -> np.ndarray | None:
-        if self._cap is None or self._closed.is_set():
-            return None
-        if not self.paced:
-            return self._decoded(self._next())
-        if self._thread is None:  # the first frame now, the clock starts with it
-            first = self._next()
-            self._pacer.due()
-            self._pacer.next = 1
-            self._thread = threading.Thread(target=self._decode_loop, name="file-decoder", daemon=True)
-            _close_at_exit(self)
-            self._thread.start()
-            return self._decoded(first)
-        with self._cond:
-            was_lost = self.lost
-            self._cond.wait_for(lambda: self._seq > self._taken or self._closed.is_set() or (self.lost and not was_lost),
-                                UNAVAILABLE_WAIT_S if was_lost else max(4.0 / self.fps, 1.0))
-            if self._seq > self._taken and not self._closed.is_set():
-                self._taken = self._seq
-                return self._frame
-        return None
-
     def close(self) -> None:
-        if self._cap is None or self._closed.is_set():
-            return
-        self._closed.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._thread is None:
+        if self._cap is not None:
             self._cap.release()
-        else:  # the decoder releases the file when it stops (at most one frame period and one decode)
-            self._thread.join(timeout=2.0)
-            if self._thread.is_alive():  # stuck in the decoder: it still releases the file when it returns
-                return
-        self._cap = None
+            self._cap = None
