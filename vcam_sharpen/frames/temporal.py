@@ -110,7 +110,6 @@ class TemporalDenoiser:
         # 5x5: frames/tnr_step.py).
         self.kmin, self.z0, self.z1 = 1.0 - 0.8 * self.strength, 1.0, 2.2
         self.cut, self.chroma_floor = _CUT, 0.5  # the cut threshold; chroma noise never below half the luma's
-        self._zmid = (self.z0 + self.z1) / 2.0  # the middle of the last frame's weight rise (see moved)
         self.ms = 0.0
         self.reset()
 
@@ -250,7 +249,9 @@ class TemporalDenoiser:
         mean difference cannot."""
         if not self._moved:
             return None
-        return self._scratch["idx"] > int(self._zmid * _LUT_STEPS)
+        # the middle of the weight's rise, widened as the last frame's was (the estimates change only in planar)
+        z = (self.z0 + self.z1) / 2.0 * self.widening()
+        return self._scratch["idx"] > int(z * _LUT_STEPS)
 
     def hwc(self, frame: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` BGR uint8 -> ``(H, W, 3)`` BGR uint8 denoised (a reused buffer, or ``frame``)."""
@@ -308,7 +309,6 @@ class TemporalDenoiser:
         sc = max(1.5 * max(chroma, self.chroma_floor * luma) * math.sqrt(resid), 0.25)
         g = self.widening()
         z0, z1 = self.z0 * g, self.z1 * g
-        self._zmid = (z0 + z1) / 2.0
         if self.fused is None:
             self.warm()
         idx = buffer(self._scratch, "idx", (h, w), np.uint8)

@@ -77,13 +77,15 @@ def step_fused(planes: np.ndarray, state: np.ndarray, out: np.ndarray, idx: np.n
     if h < 5 or w < 5:  # smaller than the box: OpenCV's border rule for those is its own
         return step_opencv(planes, state, out, idx, weight, sy, sc, scratch)
     my, mc = (buffer(scratch, n, (h, w), np.uint16) for n in ("my", "mc"))
+    sums = buffer(scratch, "row_sums", (3, w + 4), np.int32)  # pass 2's rows: no allocation per frame
+    kr = buffer(scratch, "row_weights", (w,), np.float32)
     # C-contiguous arrays and these scalar types only: another layout or type would compile another kernel
     kmin, z0, z1 = (np.float32(v) for v in weight)
     _kernel()(np.ascontiguousarray(planes), state, out, idx, kmin, z0, z1, np.float32(STEPS * FINE / sy),
-              np.float32(STEPS * FINE / sc), my, mc)
+              np.float32(STEPS * FINE / sc), my, mc, sums, kr)
 
 
-def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, my, mc):  # compiled by Numba: plain loops
+def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, my, mc, sums, kr):  # compiled by Numba: plain loops
     _, h, w = planes.shape
     p0, p1, p2, s0, s1, s2 = planes[0], planes[1], planes[2], state[0], state[1], state[2]
     # Pass 1: the motion test's two maps, in FINE sub-steps, saturated to uint16 (as cv2.multiply does).
@@ -98,22 +100,17 @@ def _step_py(planes, state, out, idx, kmin, z0, z1, ay, ac, my, mc):  # compiled
             oc[c] = np.uint16(min((abs(d0 - dy) + abs(d2 - dy)) * ac + np.float32(0.5), np.float32(65535.0)))
     # Pass 2, a row at a time, each step its own simple loop (so that LLVM vectorises all but the LUT's):
     # the 5x5 box sums (the column sums into a row padded by 2 on each side with reflect-101, then 5-wide
-    # sums), the index, the weights, then the update and the rounding plane by plane.
-    vy = np.zeros(w + 4, np.int32)
-    vc = np.zeros(w + 4, np.int32)
-    top = np.zeros(w, np.int32)
-    kr = np.zeros(w, np.float32)
+    # sums), the index, the weights, then the update and the rounding plane by plane. ``sums`` holds the two
+    # padded column-sum rows and the box maxima, ``kr`` the row's weights.
+    vy, vc, top = sums[0], sums[1], sums[2]
     inv, invf = np.float32(1.0 / 25.0), np.float32(1.0 / FINE)  # module constants: Numba compiles them in
     one, zero, span = np.float32(1.0), np.float32(0.0), z1 - z0
     half = np.float32(FINE // 2) + np.float32(0.5)
-    rows = np.zeros(5, np.int64)
     for r in range(h):
-        for j in range(5):
-            rr = r + j - 2
-            rr = -rr if rr < 0 else (2 * h - 2 - rr if rr >= h else rr)
-            rows[j] = rr
-        y0, y1, y2, y3, y4 = my[rows[0]], my[rows[1]], my[rows[2]], my[rows[3]], my[rows[4]]
-        c0, c1, c2, c3, c4 = mc[rows[0]], mc[rows[1]], mc[rows[2]], mc[rows[3]], mc[rows[4]]
+        # rows r-2 .. r+2, reflect-101 at the edges (h >= 5: only the first two can fall above, the last two below)
+        r0, r1, r3, r4 = abs(r - 2), abs(r - 1), min(r + 1, 2 * h - 3 - r), min(r + 2, 2 * h - 4 - r)
+        y0, y1, y2, y3, y4 = my[r0], my[r1], my[r], my[r3], my[r4]
+        c0, c1, c2, c3, c4 = mc[r0], mc[r1], mc[r], mc[r3], mc[r4]
         for c in range(w):
             vy[c + 2] = np.int32(y0[c]) + np.int32(y1[c]) + np.int32(y2[c]) + np.int32(y3[c]) + np.int32(y4[c])
             vc[c + 2] = np.int32(c0[c]) + np.int32(c1[c]) + np.int32(c2[c]) + np.int32(c3[c]) + np.int32(c4[c])
