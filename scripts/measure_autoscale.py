@@ -52,15 +52,31 @@ def auto_of(st: dict) -> dict:
     return st.get("auto") or {}
 
 
+def idle_s() -> float | None:
+    """The machine's idle CPU seconds so far, all cores (Linux's /proc/stat; None elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def watch(env, seconds: float, until, verbose: bool, t0: float) -> tuple[float | None, list]:
-    """Poll until ``until(state)`` or ``seconds``; returns (seconds since t0 when it held, the polls)."""
+    """Poll until ``until(state)`` or ``seconds``; returns (seconds since t0 when it held, the polls). Each poll
+    also says how many cores the machine left idle since the last one (``free``)."""
     polls = []
     end = time.monotonic() + seconds
+    last = (time.monotonic(), idle_s())
     while time.monotonic() < end:
         st = status(env)
         a = auto_of(st)
+        now = (time.monotonic(), idle_s())
+        free = None if None in (now[1], last[1]) else round((now[1] - last[1]) / max(now[0] - last[0], 1e-3), 2)
+        last = now
         row = {"t": round(time.monotonic() - t0, 2), "model": a.get("model"), "reason": a.get("reason"),
-               "cpu": a.get("cpu_cores_window"), "fps_kept": a.get("fps_kept_window"), "fps_out": st.get("fps_out")}
+               "cpu": a.get("cpu_cores_window"), "fps_kept": a.get("fps_kept_window"), "fps_out": st.get("fps_out"),
+               "free": free}
         polls.append(row)
         if verbose:
             print(json.dumps(row), flush=True)

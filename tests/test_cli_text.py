@@ -78,6 +78,13 @@ def test_status_text():
     assert "skip static" not in text  # a daemon from before static-region reuse
     assert "skip static on (42% of tiles restored)" in status_text({**st, "skip_static": True, "tiles_processed": 0.42})
     assert "skip static off" in status_text({**st, "skip_static": False, "tiles_processed": None})
+    auto = {"model": "noise-aware", "ladder": ["student-wide", "noise-aware", "bilinear"], "budget": 1.2,
+            "switches": 1, "reason": "stepped down from student-wide: the machine is full: 0.04 core free < 0.15",
+            "cpu_cores_window": 0.7, "fps_kept_window": 29.98, "free_cores_window": 0.31}
+    assert ("auto:       noise-aware of student-wide > noise-aware > bilinear, budget 1.2 core, last 0.70 core at "
+            "30.0 fps kept (0.31 core idle on the machine), 1 switch(es): stepped down from student-wide: the machine "
+            "is full") in status_text({**st, "auto": auto})
+    assert "idle on the machine" not in status_text({**st, "auto": {**auto, "free_cores_window": None}})
 
 
 def test_sequence_rows_tables():

@@ -264,7 +264,9 @@ def status_text(st: dict) -> str:
         lines.append(f"  last switch failed: {st['rebuild_error']}")
     auto = st.get("auto")
     if auto:
-        window = (f", last {auto['cpu_cores_window']:.2f} core at {auto['fps_kept_window']:.1f} fps kept"
+        free = (f" ({auto['free_cores_window']:.2f} core idle on the machine)"
+                if auto.get("free_cores_window") is not None else "")
+        window = (f", last {auto['cpu_cores_window']:.2f} core at {auto['fps_kept_window']:.1f} fps kept{free}"
                   if auto.get("cpu_cores_window") is not None else "")
         lines.append(f"  auto:       {auto['model']} of {' > '.join(auto['ladder'])}, budget {auto['budget']:g} core"
                      f"{window}, {auto['switches']} switch(es): {auto['reason']}")

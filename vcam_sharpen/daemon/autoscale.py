@@ -8,10 +8,13 @@ the daemon's own CPU time (all threads, ``time.process_time``) and the count of 
 shipped files), best and dearest first.
 
 * **Down**: when the window's CPU is over the budget, or its kept rate under :attr:`Policy.rate_share` of
-  the set rate, for :attr:`Policy.down_after_s` in a row, the next cheaper rung.
+  the set rate, or the machine is full (under :attr:`Policy.min_free` core idle: another program wants the
+  cores the daemon uses, and its frames are late next), for :attr:`Policy.down_after_s` in a row, the next
+  cheaper rung.
 * **Up**: when the bigger rung's estimated CPU (this rung's measured CPU times the ratio of the two rungs'
-  costs measured at start, or of their GMACs where one was not measured) is within
-  :attr:`Policy.up_share` of the budget and the rate is kept, for :attr:`Policy.up_after_s` in a row.
+  costs: as measured in this daemon when both have run, else measured at start, else of their GMACs) is
+  within :attr:`Policy.up_share` of the budget, the rate is kept and the machine would keep
+  :attr:`Policy.up_free` core idle with it, for :attr:`Policy.up_after_s` in a row.
 * **Last resort**: below the cheapest model, the plain picture (``bilinear`` for a 2x mode, ``none`` at the
   frame's own size), taken only when the cheapest model misses the *rate*, for
   :attr:`Policy.last_resort_after_s` in a row (longer than a window: one burst of lost frames is not a busy
@@ -34,6 +37,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import statistics
 import threading
 import time
 from collections import deque
@@ -64,17 +69,33 @@ class Policy:
     #                               (28.9-29.0 kept) sent the default to the plain picture in 2 of 3 starts
     up_after_s: float = 8.0       # room this long in a row: step up
     up_share: float = 0.85        # room: the bigger rung's estimate within budget * up_share
+    min_free: float = 0.15        # cores the machine leaves idle (all programs): fewer is a full machine. Beside a
+    #                               one-core busy loop on 2 cores, student-wide (0.93 core) left 0.02-0.12 free and
+    #                               kept 30 fps for 30 s before its frames came late; without it, ~1.0 free
+    up_free: float = 0.3          # a step up must leave this much idle by its estimate (the hysteresis of min_free)
     retry_s: float = 30.0         # missed within this long of stepping up: that rung waits longer
     max_up_after_s: float = 120.0
 
 
 @dataclass
 class Window:
-    """One window's figures."""
+    """One window's figures: the daemon's cores and kept rate, the machine's idle cores (None: unknown)."""
 
     cores: float
     fps: float
     span: float
+    free: float | None = None
+
+
+def machine_idle_s() -> float | None:
+    """Idle CPU seconds of the whole machine so far, all cores together (Linux's ``/proc/stat``: idle and
+    iowait); None where it cannot be read (then no decision reads it)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 class Autoscaler:
@@ -100,8 +121,9 @@ class Autoscaler:
         self.miss_since: float | None = None
         self.room_since: float | None = None
         self.up_after = {tag: policy.up_after_s for tag in ladder}
+        self.seen: dict[str, deque] = {}  # tag -> its last four windows' cores in this daemon (see ratio)
         self.stepped_up_at: float | None = None
-        self.reason = f"started on {current}"
+        self.reason = f"started on {current}"  # the last decision (see the property)
         self.last: Window | None = None
         self.switches = 0
 
@@ -109,57 +131,77 @@ class Autoscaler:
     def current(self) -> str:
         return self.ladder[self.i]
 
+    @property
+    def reason(self) -> str:
+        """What status says: a miss that cannot be stepped away from while it lasts ("on the cheapest model:
+        0.93 core > 0.75"), else the last decision ("stepped down from student-wide: ...")."""
+        return self.note or self.decision
+
+    @reason.setter
+    def reason(self, text: str) -> None:
+        self.decision, self.note = text, None
+
     def restart(self) -> None:
         """Forget the window (after a switch, a pause, or sharpening off): no decision reads old figures."""
         self.samples.clear()
         self.miss_since = self.room_since = None
 
-    def window(self, now: float, cpu_s: float, kept: int) -> Window | None:
+    def window(self, now: float, cpu_s: float, kept: int, idle_s: float | None = None) -> Window | None:
         """Add a sample; the window's figures once it spans :attr:`Policy.window_s` (None before)."""
-        self.samples.append((now, cpu_s, kept))
+        self.samples.append((now, cpu_s, kept, idle_s))
         while len(self.samples) > 2 and self.samples[1][0] <= now - self.policy.window_s:
             self.samples.popleft()
-        t0, c0, k0 = self.samples[0]
+        t0, c0, k0, i0 = self.samples[0]
         span = now - t0
         if span < self.policy.window_s * 0.9:
             return None
-        return Window((cpu_s - c0) / span, (kept - k0) / span, span)
+        free = None if idle_s is None or i0 is None else max(idle_s - i0, 0.0) / span
+        return Window((cpu_s - c0) / span, (kept - k0) / span, span, free)
 
     def ratio(self, up: str, cur: str) -> float:
-        """How much dearer ``up`` is than ``cur``: by the costs measured at start, else by GMACs, else 2."""
-        for table in (self.costs, self.gmacs):
+        """How much dearer ``up`` is than ``cur``: by the medians of their last windows in this daemon when both have
+        run (the start's figures were taken before the source and the stage ran: student-wide over the noise-aware
+        pair measured 1.45 at start, 1.3-1.4 in the daemon on the face clip), else by the costs measured at start, else by GMACs, else 2."""
+        seen = {t: statistics.median(c) for t, c in self.seen.items() if c}
+        for table in (seen, self.costs, self.gmacs):
             if table.get(up) and table.get(cur):
                 return table[up] / table[cur]
         return 2.0
 
-    def observe(self, now: float, cpu_s: float, kept: int) -> str | None:
-        """Feed the process CPU seconds and the fresh frames published so far (both cumulative); returns the
-        tag to switch to, or None. The caller calls :meth:`switched` once the new rung runs."""
+    def observe(self, now: float, cpu_s: float, kept: int, idle_s: float | None = None) -> str | None:
+        """Feed the process CPU seconds, the fresh frames published and the machine's idle CPU seconds so far
+        (all cumulative; ``idle_s`` None where unknown); returns the tag to switch to, or None. The caller calls
+        :meth:`switched` once the new rung runs."""
         p = self.policy
-        w = self.window(now, cpu_s, kept)
+        w = self.window(now, cpu_s, kept, idle_s)
         if w is None:
             return None
         self.last = w
+        # a rung's cost is what it last cost (its last 2 s of windows): a rung left for its own cost is not
+        # taken back by what it cost on quieter content before
+        self.seen.setdefault(self.current, deque(maxlen=4)).append(w.cores)
         # Whole frames missed, not a rate: a window of 2.0004 s that kept 58 of 60 frames is 28.99 fps, yet as
         # good as one of 2.0000 s (29.0); more than the share allows (2 in 2 s at 30 fps) is a miss.
         expected = round(p.fps * w.span)
         over, slow = w.cores > p.budget, expected - round(w.fps * w.span) > round(expected * (1 - p.rate_share))
+        full = w.free is not None and w.free < p.min_free
         cur = self.current
-        if over or slow:
+        if over or slow or full:
             self.room_since = None
             self.miss_since = now if self.miss_since is None else self.miss_since
             rate = f"{math.floor(w.fps * 10) / 10:.1f} fps < {p.fps * p.rate_share:.3g}"
-            why = f"{w.cores:.2f} core > {p.budget:g}" if over else rate
+            why = (f"{w.cores:.2f} core > {p.budget:g}" if over else rate if slow
+                   else f"the machine is full: {w.free:.2f} core free < {p.min_free:g}")
             if now - self.miss_since < p.down_after_s:
                 return None
             last_model = self.i == len(self.ladder) - 1 - (self.fallback is not None)
             if self.i == len(self.ladder) - 1 or (last_model and not slow):
-                self.reason = f"on the cheapest {'setting' if self.current == self.fallback else 'model'}: {why}"
+                self.note = f"on the cheapest {'setting' if self.current == self.fallback else 'model'}: {why}"
                 return None
             if last_model:  # to the plain picture: only for the rate, and only when it stays missed
                 why = rate
                 if now - self.miss_since < p.last_resort_after_s:
-                    self.reason = f"on the cheapest model: {why}"
+                    self.note = f"on the cheapest model: {why}"
                     return None
             if self.stepped_up_at is not None and now - self.stepped_up_at < p.retry_s:  # it came back up too soon
                 self.up_after[cur] = min(self.up_after[cur] * 2, p.max_up_after_s)
@@ -169,15 +211,20 @@ class Autoscaler:
             if self.current == self.fallback:
                 self.reason += f" (no network: {cur} needs more CPU than is free)"
             return self.current
-        self.miss_since = None
+        self.miss_since, self.note = None, None  # the miss is over: status says the last decision again
         if self.i == 0:
             self.room_since = None
             return None
         up = self.ladder[self.i - 1]
         # From the last resort the plain picture's CPU says nothing of the model's: the rate kept for the wait
         # is the only sign that the other load has gone, so it tries (a retry that fails waits twice as long).
-        estimate = w.cores * self.ratio(up, cur) if cur != self.fallback else self.costs.get(up, 0.0)
-        if cur != self.fallback and estimate > p.budget * p.up_share:
+        if cur != self.fallback:
+            estimate = w.cores * self.ratio(up, cur)
+        else:
+            estimate = statistics.median(self.seen[up]) if self.seen.get(up) else self.costs.get(up, 0.0)
+        # the other programs' share stays: the bigger rung must leave the machine up_free idle
+        crowded = w.free is not None and w.free - max(estimate - w.cores, 0.0) < p.up_free
+        if (cur != self.fallback and estimate > p.budget * p.up_share) or crowded:
             self.room_since = None
             return None
         self.room_since = now if self.room_since is None else self.room_since
@@ -199,7 +246,8 @@ class Autoscaler:
         w = self.last
         return {"model": self.current, "reason": self.reason, "ladder": self.ladder, "budget": self.policy.budget,
                 "switches": self.switches, "cpu_cores_window": round(w.cores, 3) if w else None,
-                "fps_kept_window": round(w.fps, 2) if w else None}
+                "fps_kept_window": round(w.fps, 2) if w else None,
+                "free_cores_window": round(w.free, 3) if w and w.free is not None else None}
 
 
 def kept_frames(stats) -> int:
@@ -227,6 +275,7 @@ class AutoscaleThread:
     every_s: float = 0.5
     clock: Callable[[], float] = time.monotonic
     cpu_clock: Callable[[], float] = time.process_time
+    idle_clock: Callable[[], float | None] = machine_idle_s
     scaler: Autoscaler | None = None
     settings: object = None
     thread: threading.Thread | None = None
@@ -276,7 +325,7 @@ class AutoscaleThread:
             scaler.restart()  # a paused or unsharpened pipeline says nothing about the model's cost
             return None
         before = scaler.i
-        tag = scaler.observe(self.clock(), self.cpu_clock(), kept_frames(self.pipeline.stats))
+        tag = scaler.observe(self.clock(), self.cpu_clock(), kept_frames(self.pipeline.stats), self.idle_clock())
         self.info["auto"] = scaler.state()
         if tag is None:
             return None
