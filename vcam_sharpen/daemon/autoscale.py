@@ -159,9 +159,10 @@ class Autoscaler:
         return Window((cpu_s - c0) / span, (kept - k0) / span, span, free)
 
     def ratio(self, up: str, cur: str) -> float:
-        """How much dearer ``up`` is than ``cur``: by the medians of their last windows in this daemon when both have
-        run (the start's figures were taken before the source and the stage ran: student-wide over the noise-aware
-        pair measured 1.45 at start, 1.3-1.4 in the daemon on the face clip), else by the costs measured at start, else by GMACs, else 2."""
+        """How much dearer ``up`` is than ``cur``: by the medians of their last windows in this daemon when both
+        have run (the start's figures were taken before the source and the stage ran: student-wide over the
+        noise-aware pair measured 1.45 at start, 1.3-1.4 in the daemon on the face clip), else by the costs
+        measured at start, else by GMACs, else 2."""
         seen = {t: statistics.median(c) for t, c in self.seen.items() if c}
         for table in (seen, self.costs, self.gmacs):
             if table.get(up) and table.get(cur):
