@@ -313,6 +313,10 @@ def test_a_full_machine_steps_down_a_model_but_never_to_the_plain_picture():
     assert Feed(bottom).run(20, 0.5, free=0.0) == [] and bottom.reason.startswith("on the cheapest model: the machine")
     unknown = Autoscaler(LADDER, "student-wide", Policy(budget=1.2), COSTS)  # no /proc/stat: budget and rate only
     assert Feed(unknown).run(20, 0.93, free=None) == []
+    mine = Autoscaler(LADDER, "student-wide", Policy(budget=1.9), COSTS, cpus=2)  # full of the daemon itself
+    assert Feed(mine).run(20, 1.85, free=0.1) == [] and mine.reason == "started on student-wide"
+    others = Autoscaler(LADDER, "student-wide", Policy(budget=1.2), COSTS, cpus=2)  # 2 - 0.05 - 0.93 = 1.02 others
+    assert [tag for _, tag in Feed(others).run(4, 0.93, free=0.05)] == ["student-deep"]
 
 
 def test_back_up_once_the_machine_has_room_by_the_costs_measured_in_the_daemon():

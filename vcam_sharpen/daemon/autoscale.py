@@ -8,9 +8,9 @@ the daemon's own CPU time (all threads, ``time.process_time``) and the count of 
 shipped files), best and dearest first.
 
 * **Down**: when the window's CPU is over the budget, or its kept rate under :attr:`Policy.rate_share` of
-  the set rate, or the machine is full (under :attr:`Policy.min_free` core idle: another program wants the
-  cores the daemon uses, and its frames are late next), for :attr:`Policy.down_after_s` in a row, the next
-  cheaper rung.
+  the set rate, or the machine is full (under :attr:`Policy.min_free` core idle while other programs use at
+  least :attr:`Policy.min_others`: another program wants the cores the daemon uses, and its frames are late
+  next), for :attr:`Policy.down_after_s` in a row, the next cheaper rung.
 * **Up**: when the bigger rung's estimated CPU (this rung's measured CPU times the ratio of the two rungs'
   costs: as measured in this daemon when both have run, else measured at start, else of their GMACs) is
   within :attr:`Policy.up_share` of the budget, the rate is kept and the machine would keep
@@ -73,6 +73,8 @@ class Policy:
     #                               one-core busy loop on 2 cores, student-wide (0.93 core) left 0.02-0.12 free and
     #                               kept 30 fps for 30 s before its frames came late; without it, ~1.0 free
     up_free: float = 0.3          # a step up must leave this much idle by its estimate (the hysteresis of min_free)
+    min_others: float = 0.25      # ... and only when other programs use this much: a daemon given nearly every core
+    #                               fills the machine itself, which is its budget's business
     retry_s: float = 30.0         # missed within this long of stepping up: that rung waits longer
     max_up_after_s: float = 120.0
 
@@ -107,10 +109,13 @@ class Autoscaler:
         costs: ``{tag: cores}`` estimated at start (``auto``'s measurement); ``gmacs``: ``{tag: GMAC}`` for
             the tags without one.
         fallback: the last resort below the ladder (see the module docstring), or None.
+        cpus: the machine's CPU count, to tell the other programs' share from the daemon's own (None: unknown, a
+            machine without idle cores is taken as full).
     """
 
     def __init__(self, ladder: list[str], current: str, policy: Policy, costs: dict | None = None,
-                 gmacs: dict | None = None, fallback: str | None = None) -> None:
+                 gmacs: dict | None = None, fallback: str | None = None, cpus: int | None = None) -> None:
+        self.cpus = cpus
         if current not in ladder:
             raise ValueError(f"{current} is not on the ladder {ladder}")
         self.fallback = fallback
@@ -185,7 +190,8 @@ class Autoscaler:
         # good as one of 2.0000 s (29.0); more than the share allows (2 in 2 s at 30 fps) is a miss.
         expected = round(p.fps * w.span)
         over, slow = w.cores > p.budget, expected - round(w.fps * w.span) > round(expected * (1 - p.rate_share))
-        full = w.free is not None and w.free < p.min_free
+        full = w.free is not None and w.free < p.min_free and (
+            self.cpus is None or self.cpus - w.free - w.cores >= p.min_others)
         cur = self.current
         if over or slow or full:
             self.room_since = None
@@ -297,7 +303,7 @@ class AutoscaleThread:
         gmacs = {t: count_macs(loader.load(t)) for t in choice.ladder}
         fallback = "none" if TAGS.get(choice.ladder[0]) and TAGS[choice.ladder[0]].task == TASK_SAME else "bilinear"
         self.scaler = Autoscaler(choice.ladder, choice.spec, Policy(settings.cpu_budget, settings.fps), choice.cores,
-                                 gmacs, fallback)
+                                 gmacs, fallback, os.cpu_count())
         self.scaler.reason = f"started on {choice.spec}: {choice.reason}"
         self.publish()
 
