@@ -122,7 +122,8 @@ class Settings:
                                       "elsewhere (every region is refreshed at least once a second); change it "
                                       "while running with: vcam-sharpen set skip-static off", metavar="on|off")
     cpu_budget: float = setting(CPU_BUDGET, "With --model auto: the most CPU cores the daemon may use at --fps (checked at start "
-                                "and while running).",
+                                "and while running; it also steps down while other programs leave the machine no "
+                                "idle core).",
                                 lo=0.05, hi=64)
     # serve the control panel (vcam_sharpen.web) while running
     panel: bool = setting(False, "Serve the control panel (a web page on this computer: preview, settings, "
