@@ -23,6 +23,7 @@ import tempfile
 import time
 
 from vcam_sharpen.daemon import lifecycle
+from vcam_sharpen.daemon.autoscale import machine_idle_s
 
 
 def vcam(*args, env) -> subprocess.CompletedProcess:
@@ -52,26 +53,16 @@ def auto_of(st: dict) -> dict:
     return st.get("auto") or {}
 
 
-def idle_s() -> float | None:
-    """The machine's idle CPU seconds so far, all cores (Linux's /proc/stat; None elsewhere)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def watch(env, seconds: float, until, verbose: bool, t0: float) -> tuple[float | None, list]:
     """Poll until ``until(state)`` or ``seconds``; returns (seconds since t0 when it held, the polls). Each poll
     also says how many cores the machine left idle since the last one (``free``)."""
     polls = []
     end = time.monotonic() + seconds
-    last = (time.monotonic(), idle_s())
+    last = (time.monotonic(), machine_idle_s())
     while time.monotonic() < end:
         st = status(env)
         a = auto_of(st)
-        now = (time.monotonic(), idle_s())
+        now = (time.monotonic(), machine_idle_s())
         free = None if None in (now[1], last[1]) else round((now[1] - last[1]) / max(now[0] - last[0], 1e-3), 2)
         last = now
         row = {"t": round(time.monotonic() - t0, 2), "model": a.get("model"), "reason": a.get("reason"),

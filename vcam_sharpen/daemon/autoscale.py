@@ -115,13 +115,13 @@ class Autoscaler:
 
     def __init__(self, ladder: list[str], current: str, policy: Policy, costs: dict | None = None,
                  gmacs: dict | None = None, fallback: str | None = None, cpus: int | None = None) -> None:
-        self.cpus = cpus
         if current not in ladder:
             raise ValueError(f"{current} is not on the ladder {ladder}")
         self.fallback = fallback
         ladder = [*ladder, fallback] if fallback is not None else list(ladder)
         self.ladder, self.i, self.policy = ladder, ladder.index(current), policy
         self.costs, self.gmacs = dict(costs or {}), dict(gmacs or {})
+        self.cpus = cpus
         self.samples: deque = deque()
         self.miss_since: float | None = None
         self.room_since: float | None = None
@@ -168,11 +168,16 @@ class Autoscaler:
         have run (the start's figures were taken before the source and the stage ran: student-wide over the
         noise-aware pair measured 1.45 at start, 1.3-1.4 in the daemon on the face clip), else by the costs
         measured at start, else by GMACs, else 2."""
-        seen = {t: statistics.median(c) for t, c in self.seen.items() if c}
+        seen = {t: self.measured(t) for t in (up, cur)}
         for table in (seen, self.costs, self.gmacs):
             if table.get(up) and table.get(cur):
                 return table[up] / table[cur]
         return 2.0
+
+    def measured(self, tag: str) -> float | None:
+        """What ``tag`` cost in this daemon: the median of its last windows' cores (None: it has not run here)."""
+        c = self.seen.get(tag)
+        return statistics.median(c) if c else None
 
     def observe(self, now: float, cpu_s: float, kept: int, idle_s: float | None = None) -> str | None:
         """Feed the process CPU seconds, the fresh frames published and the machine's idle CPU seconds so far
@@ -228,7 +233,8 @@ class Autoscaler:
         if cur != self.fallback:
             estimate = w.cores * self.ratio(up, cur)
         else:
-            estimate = statistics.median(self.seen[up]) if self.seen.get(up) else self.costs.get(up, 0.0)
+            seen = self.measured(up)
+            estimate = seen if seen is not None else self.costs.get(up, 0.0)
         # the other programs' share stays: the bigger rung must leave the machine up_free idle
         crowded = w.free is not None and w.free - max(estimate - w.cores, 0.0) < p.up_free
         if (cur != self.fallback and estimate > p.budget * p.up_share) or crowded:
