@@ -44,6 +44,21 @@ def test_box_downscale_is_the_rounded_degrade_downscale():
     assert np.abs(got - ref).max() <= 0.5 + 1e-4
 
 
+@pytest.mark.parametrize("h, w", [(720, 1280), (31, 45), (2, 3)])
+def test_box_downscale_is_the_formula_exactly(h, w):
+    # (a + b + c + d + 2) >> 2: rounded half up, as the docstring says, at every size
+    img = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), np.uint8)
+    q = img[: h // 2 * 2, : w // 2 * 2].astype(np.int32)
+    want = ((q[0::2, 0::2] + q[0::2, 1::2] + q[1::2, 0::2] + q[1::2, 1::2] + 2) >> 2).astype(np.uint8)
+    box = BoxDownscaler()
+    assert np.array_equal(box.hwc(img), want)
+    assert np.array_equal(box.planar(img), want.transpose(2, 0, 1))
+    # views as sources hand them over (RGB turned to BGR, every other column): the same sums
+    assert np.array_equal(box.hwc(img[:, :, ::-1]), want[:, :, ::-1])
+    if w >= 4:
+        assert np.array_equal(box.planar(img[:, ::2][:, : w // 2]), BoxDownscaler().planar(img[:, ::2].copy()))
+
+
 def test_planar_and_hwc_agree_and_buffers_are_reused():
     img = frame(31, 45)  # odd: last row/column dropped
     box = BoxDownscaler()
@@ -213,6 +228,20 @@ def test_interleave_phases_puts_each_phase_on_its_pixels():
     assert out[1, 0].tolist() == [20, 21, 22] and out[5, 7].tolist() == [30, 31, 32]
     buf = np.empty((2 * h, 2 * w, 3), np.uint8)
     assert interleave_phases(phases, buf) is buf
+
+
+def test_interleave_phases_is_the_same_for_sliced_planes_and_a_strided_buffer():
+    # the reuse store passes planes cut from a larger one; a caller may pass part of a bigger frame as ``out``
+    # (OpenCV cannot write there, NumPy does): all give the phase layout's frame
+    rng = np.random.default_rng(0)
+    store = rng.integers(0, 256, (16, 40, 52), np.uint8)
+    phases = store[:, :37, :50]
+    want = phases[:12].reshape(2, 2, 3, 37, 50).transpose(3, 0, 4, 1, 2).reshape(74, 100, 3)
+    assert np.array_equal(interleave_phases(phases), want)
+    assert np.array_equal(interleave_phases(np.ascontiguousarray(phases)), want)
+    big = np.zeros((80, 120, 3), np.uint8)
+    assert interleave_phases(phases, big[3:77, 5:105]) is not None
+    assert np.array_equal(big[3:77, 5:105], want) and not big[:3].any() and not big[:, 105:].any()
 
 
 @pytest.mark.parametrize("shape", [(6, 8), (7, 9)])

