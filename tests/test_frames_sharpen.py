@@ -94,6 +94,23 @@ def test_bilinear_upscale_is_the_rounded_float_upscale(h, w):
     assert second is not planar and upscaler.hwc(small) is planar  # two buffers used in turn
 
 
+@pytest.mark.parametrize("h, w", [(360, 640), (13, 17), (1, 1), (7, 1), (1, 6)])
+def test_bilinear_upscale_is_the_formula_exactly(h, w):
+    # per axis (x[i-1] + 3 x[i]) and (3 x[i] + x[i+1]), edges replicated, then (sum + 8) >> 4: rounded half up once
+    small = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), np.uint8)
+    x = np.pad(small.astype(np.int32), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    rows = np.empty((2 * h, w + 2, 3), np.int32)
+    rows[0::2], rows[1::2] = x[:-2] + 3 * x[1:-1], 3 * x[1:-1] + x[2:]
+    acc = np.empty((2 * h, 2 * w, 3), np.int32)
+    acc[:, 0::2], acc[:, 1::2] = rows[:, :-2] + 3 * rows[:, 1:-1], 3 * rows[:, 1:-1] + rows[:, 2:]
+    want = ((acc + 8) >> 4).astype(np.uint8)
+    up = BilinearUpscaler()
+    assert np.array_equal(up.hwc(small), want)
+    assert np.array_equal(up.planar(np.ascontiguousarray(small.transpose(2, 0, 1))), want)
+    assert np.array_equal(up.planar(small.transpose(2, 0, 1)), want)  # strided planes
+    assert np.array_equal(up.hwc(small[:, :, ::-1]), want[:, :, ::-1])  # a channel-reversed view
+
+
 @pytest.mark.parametrize("shape", [(481, 641, 3), (480, 640), (481, 641, 1), (480, 640, 4), (3, 5, 3)])
 @pytest.mark.parametrize("engine", [None, FakeEngine()])
 @pytest.mark.parametrize("degrade_factor", [1, 2])

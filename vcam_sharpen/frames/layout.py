@@ -10,13 +10,6 @@ import cv2
 import numpy as np
 
 
-def _interleave(planes: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Planar ``(3, H, W)`` -> interleaved ``(H, W, 3)`` uint8 into ``out`` (one strided copy per channel)."""
-    for c in range(3):
-        out[:, :, c] = planes[c]
-    return out
-
-
 def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``(12+, h, w)`` phase planes of a :class:`~vcam_sharpen.runtime.graphs.PhaseGraph` ->
     ``(2h, 2w, 3)`` uint8 BGR frame (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels
