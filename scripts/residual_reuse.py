@@ -4,7 +4,7 @@ Static-region reuse (``vcam_sharpen/frames/reuse.py``) keeps a skipped tile's la
 keeps its last *correction* (the network's output less the bilinear upscale of the input it was restored
 from) and adds it to the bilinear upscale of the new input: a change the tile test lets through then moves
 the picture as bilinear moves it instead of not at all. Both are simulated here on the same tile decisions
-(16x16 half-size tiles plus a 2-pixel halo; a tile is restored when the mean absolute difference of its
+(16x16 half-size tiles plus the model's halo; a tile is restored when the mean absolute difference of its
 BGR sum from the input it was last restored from exceeds ``floor``; every tile at least once a second), from
 whole-frame outputs of the model, so no tile graph is involved. Printed per clip and floor: the share of
 tiles restored and each choice's mean SSIM against the clean frame less that of whole-frame inference.
@@ -33,7 +33,7 @@ from vcam_sharpen.quality.metrics import ssim
 from vcam_sharpen.runtime.engines import create_engine
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-TILE, HALO = 16, 2
+TILE = 16
 
 
 def rgb(frame: np.ndarray) -> np.ndarray:
@@ -60,8 +60,9 @@ def read(path: str, frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return full, half
 
 
-def simulate(full, half, outs, bils, floor: float) -> tuple[float, float, float]:
-    """(share restored, SSIM loss keeping outputs, SSIM loss keeping corrections) against whole frames."""
+def simulate(full, half, outs, bils, whole, halo: int, floor: float) -> tuple[float, float, float]:
+    """(share restored, SSIM loss keeping outputs, SSIM loss keeping corrections) against whole frames, whose
+    SSIM per frame is ``whole``."""
     h, w = half[0].shape[1:]
     rows, cols = -(-h // TILE), -(-w // TILE)
     ref = half[0].astype(np.int16).sum(0)
@@ -70,8 +71,8 @@ def simulate(full, half, outs, bils, floor: float) -> tuple[float, float, float]
     for k in range(1, len(full)):
         cur = half[k].astype(np.int16).sum(0)
         diff = np.abs(cur - ref).astype(np.float32)
-        win = TILE + 2 * HALO
-        score = cv2.boxFilter(diff, -1, (win, win), anchor=(HALO, HALO), borderType=cv2.BORDER_CONSTANT)
+        win = TILE + 2 * halo
+        score = cv2.boxFilter(diff, -1, (win, win), anchor=(halo, halo), borderType=cv2.BORDER_CONSTANT)
         due = score[::TILE, ::TILE][:rows, :cols] > floor
         n = due.size
         refresh = max(1, round(n / 30))  # every tile at least once a second at 30 fps
@@ -83,9 +84,8 @@ def simulate(full, half, outs, bils, floor: float) -> tuple[float, float, float]
         out = outs[k].astype(np.int16)
         kept_out = np.where(big, out, kept_out)
         kept_fix = np.where(big, out - bils[k], kept_fix)
-        whole = ssim(rgb(full[k]), rgb(outs[k]))
-        loss_out.append(ssim(rgb(full[k]), rgb(kept_out.clip(0, 255).astype(np.uint8))) - whole)
-        loss_fix.append(ssim(rgb(full[k]), rgb((bils[k] + kept_fix).clip(0, 255).astype(np.uint8))) - whole)
+        loss_out.append(ssim(rgb(full[k]), rgb(kept_out.clip(0, 255).astype(np.uint8))) - whole[k])
+        loss_fix.append(ssim(rgb(full[k]), rgb((bils[k] + kept_fix).clip(0, 255).astype(np.uint8))) - whole[k])
     return float(np.mean(shares)), float(np.mean(loss_out)), float(np.mean(loss_fix))
 
 
@@ -138,10 +138,11 @@ def main() -> None:
         outs = [engine.restore_planar(p).copy() for p in half]
         up = BilinearUpscaler()
         bils = [up.planar(p).copy() for p in half]
+        whole = [ssim(rgb(f), rgb(o)) for f, o in zip(full, outs)]  # once: the same for every floor
         print(f"{Path(path).name}: {len(full)} frames, {args.model}")
         shares = []
         for floor in (float(f) for f in args.floors.split(",")):
-            share, loss_out, loss_fix = simulate(full, half, outs, bils, floor)
+            share, loss_out, loss_fix = simulate(full, half, outs, bils, whole, engine.tile_halo(), floor)
             shares.append(share)
             print(f"  floor {floor:4.1f}: tiles restored {share:4.0%}   SSIM keeping outputs {loss_out:+.4f}"
                   f"   keeping corrections {loss_fix:+.4f}")

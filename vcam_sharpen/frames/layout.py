@@ -10,6 +10,12 @@ import cv2
 import numpy as np
 
 
+def packed(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 as OpenCV reads it: rows of packed pixels (row padding is fine). A view with
+    another pixel layout (channels reversed, every other column) is copied; anything else is ``img`` itself."""
+    return img if img.strides[1:] == (3, 1) else np.ascontiguousarray(img)
+
+
 def interleave_phases(phases: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``(12+, h, w)`` phase planes of a :class:`~vcam_sharpen.runtime.graphs.PhaseGraph` ->
     ``(2h, 2w, 3)`` uint8 BGR frame (plane ``(2 * py + px) * 3 + c`` is channel ``c`` of pixels
